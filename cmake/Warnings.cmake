@@ -1,0 +1,11 @@
+# Warning flags for every cosched target (applied through cosched_library/cosched_binary).
+set(COSCHED_WARNING_FLAGS -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wno-unused-parameter)
+if(COSCHED_WERROR)
+  list(APPEND COSCHED_WARNING_FLAGS -Werror)
+endif()
+if(COSCHED_THREAD_SAFETY)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "COSCHED_THREAD_SAFETY needs clang++ (use the 'clang' preset)")
+  endif()
+  list(APPEND COSCHED_WARNING_FLAGS -Wthread-safety -Werror=thread-safety)
+endif()
