@@ -1,0 +1,109 @@
+// File: collectives/algorithm.cc
+#include "collectives/algorithm.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace cosched::collectives {
+namespace {
+
+constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames = {{
+    {AllreduceAlgorithm::kAuto, "auto"},
+    {AllreduceAlgorithm::kRing, "ring"},
+    {AllreduceAlgorithm::kRingChunked, "ring-chunked"},
+    {AllreduceAlgorithm::kHalvingDoubling, "halving-doubling"},
+    {AllreduceAlgorithm::kBcube, "bcube"},
+    {AllreduceAlgorithm::kAllreduceRing, "allreduce-ring"},
+    {AllreduceAlgorithm::kAllreduceBcube, "allreduce-bcube"},
+}};
+
+// Measured on the reference machine (2 cores, loopback TCP, 2 ranks) with
+// `cosched-bench allreduce`; docs/benchmarks.md has the table.
+std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
+  return {{0, AllreduceAlgorithm::kAllreduceRing}};
+}
+
+}  // namespace
+
+const std::vector<AllreduceAlgorithm>& AllAlgorithms() {
+  static const std::vector<AllreduceAlgorithm> all = {
+      AllreduceAlgorithm::kRing,          AllreduceAlgorithm::kRingChunked,
+      AllreduceAlgorithm::kHalvingDoubling, AllreduceAlgorithm::kBcube,
+      AllreduceAlgorithm::kAllreduceRing, AllreduceAlgorithm::kAllreduceBcube};
+  return all;
+}
+
+absl::string_view AlgorithmName(AllreduceAlgorithm algorithm) {
+  for (const auto& [a, name] : kNames) {
+    if (a == algorithm) return name;
+  }
+  return "unknown";
+}
+
+absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name) {
+  for (const auto& [a, n] : kNames) {
+    if (n == name) return a;
+  }
+  std::string known;
+  for (const auto& [a, n] : kNames) absl::StrAppend(&known, known.empty() ? "" : ", ", n);
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown allreduce algorithm '", name, "' (known: ", known, ")"));
+}
+
+bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size) {
+  const bool power_of_two = world_size > 0 && (world_size & (world_size - 1)) == 0;
+  return algorithm != AllreduceAlgorithm::kBcube || power_of_two;
+}
+
+AlgorithmSelector::AlgorithmSelector() : AlgorithmSelector(MeasuredDefaultRules()) {}
+
+AlgorithmSelector::AlgorithmSelector(std::vector<Rule> rules) : rules_(std::move(rules)) {
+  std::sort(rules_.begin(), rules_.end(),
+            [](const Rule& a, const Rule& b) { return a.min_bytes < b.min_bytes; });
+  if (rules_.empty() || rules_.front().min_bytes != 0) {
+    rules_.insert(rules_.begin(), Rule{0, AllreduceAlgorithm::kAllreduceRing});
+  }
+}
+
+absl::StatusOr<AlgorithmSelector> AlgorithmSelector::FromConfig(const ConfigNode& section) {
+  RETURN_IF_ERROR(section.RejectUnknownKeys({"algorithm", "rules"}));
+  ASSIGN_OR_RETURN(const std::string forced, section.String("algorithm", "auto"));
+  auto parsed = ParseAlgorithm(forced);
+  if (!parsed.ok()) return section.Error("algorithm", parsed.status().message());
+  ASSIGN_OR_RETURN(const std::vector<ConfigNode> rule_nodes, section.List("rules"));
+  if (*parsed != AllreduceAlgorithm::kAuto) {
+    if (!rule_nodes.empty()) {
+      return section.Error("rules", "give either a fixed 'algorithm' or 'rules', not both");
+    }
+    return AlgorithmSelector({{0, *parsed}});
+  }
+  if (rule_nodes.empty()) return AlgorithmSelector();
+  std::vector<Rule> rules;
+  for (const ConfigNode& node : rule_nodes) {
+    RETURN_IF_ERROR(node.RejectUnknownKeys({"min_bytes", "algorithm"}));
+    ASSIGN_OR_RETURN(const uint64_t min_bytes, node.ByteSize("min_bytes", 0));
+    ASSIGN_OR_RETURN(const std::string name, node.String("algorithm", ""));
+    auto algorithm = ParseAlgorithm(name);
+    if (!algorithm.ok()) return node.Error("algorithm", algorithm.status().message());
+    if (*algorithm == AllreduceAlgorithm::kAuto) {
+      return node.Error("algorithm", "a rule must name a concrete algorithm, not 'auto'");
+    }
+    rules.push_back({min_bytes, *algorithm});
+  }
+  return AlgorithmSelector(std::move(rules));
+}
+
+AllreduceAlgorithm AlgorithmSelector::Choose(uint64_t bytes, int world_size) const {
+  AllreduceAlgorithm chosen = rules_.front().algorithm;
+  for (const Rule& rule : rules_) {
+    if (rule.min_bytes <= bytes) chosen = rule.algorithm;
+  }
+  return AlgorithmSupportsWorldSize(chosen, world_size) ? chosen
+                                                        : AllreduceAlgorithm::kAllreduceRing;
+}
+
+}  // namespace cosched::collectives

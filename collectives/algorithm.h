@@ -1,0 +1,68 @@
+// File: collectives/algorithm.h
+// The allreduce algorithms cosched can run, and AlgorithmSelector, which picks one from the
+// message size and world size. The default rules come from measurements on the reference
+// machine (docs/benchmarks.md, `cosched-bench allreduce`); a config file or a per-call
+// argument overrides them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/config.h"
+
+namespace cosched::collectives {
+
+enum class AllreduceAlgorithm {
+  kAuto,             // let AlgorithmSelector decide
+  kRing,             // gloo::AllreduceRing
+  kRingChunked,      // gloo::AllreduceRingChunked
+  kHalvingDoubling,  // gloo::AllreduceHalvingDoubling
+  kBcube,            // gloo::AllreduceBcube
+  kAllreduceRing,    // gloo::allreduce (unbound buffers), ring
+  kAllreduceBcube,   // gloo::allreduce (unbound buffers), bcube
+};
+
+// Every concrete algorithm (not kAuto), in a fixed order.
+const std::vector<AllreduceAlgorithm>& AllAlgorithms();
+// "auto", "ring", "ring-chunked", "halving-doubling", "bcube", "allreduce-ring",
+// "allreduce-bcube".
+absl::string_view AlgorithmName(AllreduceAlgorithm algorithm);
+absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name);
+// gloo's classic AllreduceBcube only reduces correctly when the world size is a power of
+// two (with other sizes it silently drops contributions); every other algorithm takes any.
+bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size);
+
+class AlgorithmSelector {
+ public:
+  // One rule: messages of at least `min_bytes` use `algorithm`. The rule with the largest
+  // min_bytes not above the message size wins.
+  struct Rule {
+    uint64_t min_bytes;
+    AllreduceAlgorithm algorithm;
+  };
+
+  // The measured default (see algorithm.cc for the numbers behind it).
+  AlgorithmSelector();
+  explicit AlgorithmSelector(std::vector<Rule> rules);
+
+  // Reads an optional `allreduce:` section:
+  //   allreduce:
+  //     algorithm: auto | <name>     # force one algorithm for every size
+  //     rules:                       # or replace the size rules
+  //       - {min_bytes: 0, algorithm: halving-doubling}
+  //       - {min_bytes: 256KiB, algorithm: allreduce-ring}
+  static absl::StatusOr<AlgorithmSelector> FromConfig(const ConfigNode& section);
+
+  // The rule's algorithm for `bytes`, or allreduce-ring when that one cannot run on
+  // `world_size` ranks.
+  AllreduceAlgorithm Choose(uint64_t bytes, int world_size) const;
+  const std::vector<Rule>& rules() const { return rules_; }
+
+ private:
+  std::vector<Rule> rules_;  // sorted by min_bytes, first has min_bytes 0
+};
+
+}  // namespace cosched::collectives

@@ -1,0 +1,272 @@
+// File: collectives/collective_group.cc
+// The one adapter between cosched and gloo: every call into gloo that can throw is made
+// through CollectiveGroup::Run, which turns exceptions into a Status.
+#include "collectives/collective_group.h"
+
+#include <sys/socket.h>
+
+#include <climits>
+#include <exception>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "collectives/gloo_store_adapter.h"
+#include "common/logging.h"
+#include "gloo/allgather.h"
+#include "gloo/allreduce.h"
+#include "gloo/allreduce_bcube.h"
+#include "gloo/allreduce_halving_doubling.h"
+#include "gloo/allreduce_ring.h"
+#include "gloo/allreduce_ring_chunked.h"
+#include "gloo/barrier.h"
+#include "gloo/broadcast.h"
+#include "gloo/common/error.h"
+#include "gloo/math.h"
+#include "gloo/rendezvous/context.h"
+#include "gloo/transport/tcp/device.h"
+#include "gloo/transport/tcp/pair.h"
+
+namespace cosched::collectives {
+namespace {
+
+// gloo's tcp::Pair keeps its socket, lock and state protected and has no way to wake a
+// thread blocked in an operation. Abort needs exactly that, so this accessor reaches the
+// three members through pointers-to-member of a derived class (standard C++, no change to
+// gloo). Shutting the socket down makes gloo's own event loop see the connection close and
+// fail every waiter on that pair with an exception.
+struct TcpPairInternals : gloo::transport::tcp::Pair {
+  static void ShutdownIfConnected(gloo::transport::tcp::Pair& pair) {
+    std::lock_guard<std::mutex> lock(pair.*(&TcpPairInternals::m_));
+    if (pair.*(&TcpPairInternals::state_) == TcpPairInternals::CONNECTED) {
+      ::shutdown(pair.*(&TcpPairInternals::fd_), SHUT_RDWR);
+    }
+  }
+};
+
+void SumFloats(void* out, const void* a, const void* b, size_t n) {
+  gloo::sum<float>(out, a, b, n);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
+    const GroupOptions& options) {
+  if (options.job_id.empty()) return absl::InvalidArgumentError("group job_id is empty");
+  if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("group rank ", options.rank,
+                                                   " is not in [0, world_size ",
+                                                   options.world_size, ")"));
+  }
+  if (options.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("group timeout must be positive");
+  }
+  if (options.store == nullptr && options.world_size > 1) {
+    return absl::InvalidArgumentError("a group of more than one rank needs a rendezvous store");
+  }
+  const std::string prefix = GenerationPrefix(options.job_id, options.generation);
+  try {
+    gloo::transport::tcp::attr attr;
+    attr.hostname = options.listen_host;
+    std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
+    auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
+    context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
+    if (options.world_size > 1) {
+      GlooStoreAdapter store(options.store, prefix, options.timeout);
+      context->connectFullMesh(store, device);
+    }
+    return std::unique_ptr<CollectiveGroup>(
+        new CollectiveGroup(options, std::move(device), std::move(context)));
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("cannot form group ", prefix, " as rank ",
+                                               options.rank, "/", options.world_size, ": ",
+                                               e.what()));
+  }
+}
+
+CollectiveGroup::CollectiveGroup(GroupOptions options,
+                                 std::shared_ptr<gloo::transport::Device> device,
+                                 std::shared_ptr<gloo::Context> context)
+    : options_(std::move(options)), device_(std::move(device)), context_(std::move(context)) {}
+
+CollectiveGroup::~CollectiveGroup() {
+  // The context's pairs use the device's event loop; drop them first.
+  context_.reset();
+  device_.reset();
+}
+
+absl::Status CollectiveGroup::health() const {
+  MutexLock lock(&state_mu_);
+  return failure_;
+}
+
+AllreduceAlgorithm CollectiveGroup::ChosenAlgorithm(uint64_t bytes) const {
+  return options_.selector.Choose(bytes, options_.world_size);
+}
+
+void CollectiveGroup::Abort(absl::string_view reason) {
+  {
+    MutexLock lock(&state_mu_);
+    if (!aborted_) {
+      aborted_ = true;
+      if (failure_.ok()) {
+        failure_ = absl::AbortedError(absl::StrCat("group aborted: ", reason));
+      }
+    }
+  }
+  for (int peer = 0; peer < options_.world_size; ++peer) {
+    if (peer == options_.rank) continue;
+    auto* pair = dynamic_cast<gloo::transport::tcp::Pair*>(context_->getPair(peer).get());
+    if (pair != nullptr) TcpPairInternals::ShutdownIfConnected(*pair);
+  }
+}
+
+template <typename Op>
+absl::Status CollectiveGroup::Run(absl::string_view what, Op&& op) {
+  MutexLock op_lock(&op_mu_);
+  if (absl::Status failed = health(); !failed.ok()) {
+    return absl::Status(failed.code(), absl::StrCat(what, ": ", failed.message()));
+  }
+  std::string error;
+  try {
+    op();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  absl::Status status;
+  {
+    MutexLock lock(&state_mu_);
+    if (aborted_) {
+      status = failure_;
+    } else {
+      const std::string where =
+          absl::StrCat(what, " in ", GenerationPrefix(options_.job_id, options_.generation),
+                       " (rank ", options_.rank, "/", options_.world_size, "): ");
+      status = absl::StrContains(error, "Timed out")
+                   ? absl::DeadlineExceededError(absl::StrCat(where, "timed out after ",
+                                                              absl::FormatDuration(
+                                                                  options_.timeout),
+                                                              ": ", error))
+                   : absl::UnavailableError(absl::StrCat(where, "peer failed: ", error));
+      failure_ = status;
+    }
+  }
+  // Close our side so that peers blocked on this rank fail now rather than at their timeout.
+  Abort(status.message());
+  spdlog::warn("{}", status.ToString());
+  return status;
+}
+
+absl::Status CollectiveGroup::Allreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) {
+  if (data.size() > static_cast<size_t>(INT_MAX)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("allreduce of ", data.size(), " floats exceeds gloo's int count"));
+  }
+  if (algorithm == AllreduceAlgorithm::kAuto) {
+    algorithm = ChosenAlgorithm(data.size() * sizeof(float));
+  }
+  if (!AlgorithmSupportsWorldSize(algorithm, options_.world_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("allreduce algorithm '",
+                                                   AlgorithmName(algorithm),
+                                                   "' needs a power-of-two world size, not ",
+                                                   options_.world_size));
+  }
+  if (data.empty() || options_.world_size == 1) return health();
+  return Run("allreduce", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    RunAllreduce(data, algorithm).IgnoreError();
+  });
+}
+
+// Called inside Run(), which holds op_mu_ and catches what gloo throws.
+absl::Status CollectiveGroup::RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) {
+  std::vector<float*> ptrs = {data.data()};
+  const int count = static_cast<int>(data.size());
+  switch (algorithm) {
+    case AllreduceAlgorithm::kRing:
+      gloo::AllreduceRing<float>(context_, ptrs, count).run();
+      break;
+    case AllreduceAlgorithm::kRingChunked:
+      gloo::AllreduceRingChunked<float>(context_, ptrs, count).run();
+      break;
+    case AllreduceAlgorithm::kHalvingDoubling:
+      gloo::AllreduceHalvingDoubling<float>(context_, ptrs, count).run();
+      break;
+    case AllreduceAlgorithm::kBcube:
+      gloo::AllreduceBcube<float>(context_, ptrs, count).run();
+      break;
+    case AllreduceAlgorithm::kAuto:  // resolved by the caller
+    case AllreduceAlgorithm::kAllreduceRing:
+    case AllreduceAlgorithm::kAllreduceBcube: {
+      gloo::AllreduceOptions opts(context_);
+      opts.setOutput(data.data(), data.size());
+      opts.setAlgorithm(algorithm == AllreduceAlgorithm::kAllreduceBcube
+                            ? gloo::AllreduceOptions::Algorithm::BCUBE
+                            : gloo::AllreduceOptions::Algorithm::RING);
+      opts.setReduceFunction(&SumFloats);
+      opts.setTag(NextTag());
+      opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
+      gloo::allreduce(opts);
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CollectiveGroup::Broadcast(absl::Span<char> data, int root) {
+  if (root < 0 || root >= options_.world_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broadcast root ", root, " is not in [0, ", options_.world_size, ")"));
+  }
+  if (data.empty() || options_.world_size == 1) return health();
+  return Run("broadcast", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    gloo::BroadcastOptions opts(context_);
+    opts.setOutput(data.data(), data.size());
+    opts.setRoot(root);
+    opts.setTag(NextTag());
+    opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
+    gloo::broadcast(opts);
+  });
+}
+
+absl::Status CollectiveGroup::Broadcast(absl::Span<float> data, int root) {
+  return Broadcast(absl::Span<char>(reinterpret_cast<char*>(data.data()),
+                                    data.size() * sizeof(float)),
+                   root);
+}
+
+absl::Status CollectiveGroup::Allgather(absl::Span<const float> input, absl::Span<float> output) {
+  if (output.size() != input.size() * static_cast<size_t>(options_.world_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("allgather output holds ", output.size(),
+                                                   " floats; it must hold input (",
+                                                   input.size(), ") x world size (",
+                                                   options_.world_size, ")"));
+  }
+  if (input.empty()) return health();
+  if (options_.world_size == 1) {
+    std::copy(input.begin(), input.end(), output.begin());
+    return health();
+  }
+  return Run("allgather", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    gloo::AllgatherOptions opts(context_);
+    opts.setInput(const_cast<float*>(input.data()), input.size());
+    opts.setOutput(output.data(), output.size());
+    opts.setTag(NextTag());
+    opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
+    gloo::allgather(opts);
+  });
+}
+
+absl::Status CollectiveGroup::Barrier() {
+  if (options_.world_size == 1) return health();
+  return Run("barrier", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    gloo::BarrierOptions opts(context_);
+    opts.setTag(NextTag());
+    opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
+    gloo::barrier(opts);
+  });
+}
+
+}  // namespace cosched::collectives

@@ -1,0 +1,36 @@
+// File: collectives/gloo_store_adapter.h
+// Presents a KeyValueStore to gloo as a gloo::rendezvous::Store, with every key placed under
+// one generation's prefix (job/<id>/gen/<g>/). gloo's Store interface reports failure only
+// by exception, so this adapter throws gloo::IoException when the store returns an error;
+// CollectiveGroup catches it where it calls into gloo. That is the only `throw` in cosched.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "collectives/key_value_store.h"
+#include "gloo/rendezvous/store.h"
+
+namespace cosched::collectives {
+
+class GlooStoreAdapter final : public gloo::rendezvous::Store {
+ public:
+  GlooStoreAdapter(KeyValueStore* store, std::string prefix, absl::Duration default_timeout)
+      : store_(store), prefix_(std::move(prefix)), default_timeout_(default_timeout) {}
+
+  void set(const std::string& key, const std::vector<char>& data) override;
+  std::vector<char> get(const std::string& key) override;
+  void wait(const std::vector<std::string>& keys) override;
+  void wait(const std::vector<std::string>& keys,
+            const std::chrono::milliseconds& timeout) override;
+
+ private:
+  std::vector<std::string> Prefixed(const std::vector<std::string>& keys) const;
+
+  KeyValueStore* const store_;
+  const std::string prefix_;
+  const absl::Duration default_timeout_;
+};
+
+}  // namespace cosched::collectives
