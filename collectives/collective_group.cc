@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <climits>
+#include <csignal>
 #include <exception>
 #include <mutex>
 #include <utility>
@@ -66,6 +67,10 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
   if (options.store == nullptr && options.world_size > 1) {
     return absl::InvalidArgumentError("a group of more than one rank needs a rendezvous store");
   }
+  // gloo writes to its sockets without MSG_NOSIGNAL, so a peer that dies mid-write would
+  // kill this process with SIGPIPE instead of failing the operation. Ignoring SIGPIPE turns
+  // that into the EPIPE error gloo already handles. Idempotent, so done on every Create.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::string prefix = GenerationPrefix(options.job_id, options.generation);
   try {
     gloo::transport::tcp::attr attr;

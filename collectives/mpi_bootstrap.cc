@@ -6,13 +6,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace cosched::collectives {
 namespace {
+
+using Entries = std::vector<std::pair<std::string, std::vector<char>>>;
 
 absl::Status MpiError(absl::string_view call, int code) {
   char text[MPI_MAX_ERROR_STRING];
@@ -27,8 +29,19 @@ void AppendU32(std::vector<char>& out, uint32_t v) {
   out.insert(out.end(), p, p + sizeof(v));
 }
 
-absl::Status ParseEntries(const char* data, size_t size,
-                          std::map<std::string, std::vector<char>, std::less<>>& into) {
+std::vector<char> Encode(const Entries& entries) {
+  std::vector<char> out;
+  for (const auto& [key, value] : entries) {
+    AppendU32(out, static_cast<uint32_t>(key.size()));
+    out.insert(out.end(), key.begin(), key.end());
+    AppendU32(out, static_cast<uint32_t>(value.size()));
+    out.insert(out.end(), value.begin(), value.end());
+  }
+  return out;
+}
+
+absl::StatusOr<Entries> Decode(const char* data, size_t size) {
+  Entries entries;
   size_t pos = 0;
   auto read_u32 = [&](uint32_t& v) {
     if (size - pos < sizeof(v)) return false;
@@ -42,11 +55,39 @@ absl::Status ParseEntries(const char* data, size_t size,
     std::string key(data + pos, key_len);
     pos += key_len;
     if (!read_u32(value_len) || size - pos < value_len) break;
-    into[key] = std::vector<char>(data + pos, data + pos + value_len);
+    entries.emplace_back(std::move(key), std::vector<char>(data + pos, data + pos + value_len));
     pos += value_len;
   }
   if (pos != size) return absl::DataLossError("malformed rendezvous entries in MPI exchange");
-  return absl::OkStatus();
+  return entries;
+}
+
+// One lockstep round: every rank contributes its new entries and whether it is done;
+// returns everyone's entries and whether all ranks are done.
+absl::StatusOr<std::pair<Entries, bool>> ExchangeRound(const Entries& mine, bool done,
+                                                       int world) {
+  const std::vector<char> encoded = Encode(mine);
+  const int header[2] = {static_cast<int>(encoded.size()), done ? 1 : 0};
+  std::vector<int> headers(2 * world);
+  if (int rc = MPI_Allgather(header, 2, MPI_INT, headers.data(), 2, MPI_INT, MPI_COMM_WORLD);
+      rc != MPI_SUCCESS) {
+    return MpiError("MPI_Allgather", rc);
+  }
+  std::vector<int> sizes(world), offsets(world, 0);
+  bool all_done = true;
+  for (int r = 0; r < world; ++r) {
+    sizes[r] = headers[2 * r];
+    all_done = all_done && headers[2 * r + 1] == 1;
+  }
+  std::exclusive_scan(sizes.begin(), sizes.end(), offsets.begin(), 0);
+  std::vector<char> all(static_cast<size_t>(offsets.back() + sizes.back()));
+  if (int rc = MPI_Allgatherv(encoded.data(), header[0], MPI_CHAR, all.data(), sizes.data(),
+                              offsets.data(), MPI_CHAR, MPI_COMM_WORLD);
+      rc != MPI_SUCCESS) {
+    return MpiError("MPI_Allgatherv", rc);
+  }
+  ASSIGN_OR_RETURN(Entries entries, Decode(all.data(), all.size()));
+  return std::make_pair(std::move(entries), all_done);
 }
 
 }  // namespace
@@ -58,10 +99,10 @@ bool LaunchedByMpi() {
 
 absl::StatusOr<std::unique_ptr<MpiSession>> MpiSession::Init(int* argc, char*** argv) {
   int provided = 0;
-  // Errors must come back as codes, not abort the job, so they can become a Status.
   if (int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided); rc != MPI_SUCCESS) {
     return absl::UnavailableError(absl::StrCat("MPI_Init_thread failed with code ", rc));
   }
+  // Errors must come back as codes, not abort the job, so they can become a Status.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   int rank = 0, size = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -71,64 +112,58 @@ absl::StatusOr<std::unique_ptr<MpiSession>> MpiSession::Init(int* argc, char*** 
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
-MpiExchangeStore::MpiExchangeStore(const MpiSession& /*session*/) {}
+absl::StatusOr<std::unique_ptr<CollectiveGroup>> MpiSession::CreateGroup(GroupOptions options) {
+  OutboxStore store;
+  options.rank = rank_;
+  options.world_size = world_size_;
+  options.store = &store;
 
-absl::Status MpiExchangeStore::Set(absl::string_view key, const std::vector<char>& value) {
-  unpublished_[std::string(key)] = value;
-  known_[std::string(key)] = value;
-  return absl::OkStatus();
-}
-
-absl::Status MpiExchangeStore::Exchange() {
-  std::vector<char> mine;
-  for (const auto& [key, value] : unpublished_) {
-    AppendU32(mine, static_cast<uint32_t>(key.size()));
-    mine.insert(mine.end(), key.begin(), key.end());
-    AppendU32(mine, static_cast<uint32_t>(value.size()));
-    mine.insert(mine.end(), value.begin(), value.end());
-  }
-  unpublished_.clear();
-  int world = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &world);
-  int my_size = static_cast<int>(mine.size());
-  std::vector<int> sizes(world);
-  if (int rc = MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, MPI_COMM_WORLD);
-      rc != MPI_SUCCESS) {
-    return MpiError("MPI_Allgather", rc);
-  }
-  std::vector<int> offsets(world, 0);
-  std::exclusive_scan(sizes.begin(), sizes.end(), offsets.begin(), 0);
-  std::vector<char> all(static_cast<size_t>(offsets.back() + sizes.back()));
-  if (int rc = MPI_Allgatherv(mine.data(), my_size, MPI_CHAR, all.data(), sizes.data(),
-                              offsets.data(), MPI_CHAR, MPI_COMM_WORLD);
-      rc != MPI_SUCCESS) {
-    return MpiError("MPI_Allgatherv", rc);
-  }
-  return ParseEntries(all.data(), all.size(), known_);
-}
-
-absl::Status MpiExchangeStore::Wait(const std::vector<std::string>& keys,
-                                    absl::Duration /*timeout: MPI collectives have none*/) {
-  auto missing = [&] {
-    std::vector<absl::string_view> out;
-    for (const std::string& key : keys) {
-      if (!known_.contains(key)) out.push_back(key);
+  Mutex mu;
+  bool connected = false;
+  absl::StatusOr<std::unique_ptr<CollectiveGroup>> result;
+  std::thread connector([&] {
+    auto group = CollectiveGroup::Create(options);
+    MutexLock lock(&mu);
+    result = std::move(group);
+    connected = true;
+  });
+  absl::Status pump_status;
+  for (bool all_done = false; !all_done;) {
+    bool done = false;
+    {
+      MutexLock lock(&mu);
+      done = connected;
     }
-    return out;
-  };
-  if (missing().empty()) return absl::OkStatus();
-  RETURN_IF_ERROR(Exchange());
-  if (auto still = missing(); !still.empty()) {
-    return absl::NotFoundError(absl::StrCat("no MPI rank published rendezvous keys: ",
-                                            absl::StrJoin(still, ", ")));
+    auto round = ExchangeRound(store.TakeOutbox(), done, world_size_);
+    if (!round.ok()) {
+      pump_status = round.status();
+      break;  // the connector's rendezvous then times out on its own
+    }
+    store.Merge(round->first);
+    all_done = round->second;
+    // Rendezvous takes a few rounds; pause briefly between them rather than spin.
+    if (!all_done && round->first.empty()) absl::SleepFor(absl::Milliseconds(1));
   }
-  return absl::OkStatus();
+  connector.join();
+  RETURN_IF_ERROR(pump_status);
+  return std::move(result);
 }
 
-absl::StatusOr<std::vector<char>> MpiExchangeStore::Get(absl::string_view key,
-                                                        absl::Duration timeout) {
-  RETURN_IF_ERROR(Wait({std::string(key)}, timeout));
-  return known_.find(key)->second;
+absl::Status OutboxStore::Set(absl::string_view key, const std::vector<char>& value) {
+  {
+    MutexLock lock(&mu_);
+    outbox_.emplace_back(std::string(key), value);
+  }
+  return entries_.Set(key, value);
+}
+
+std::vector<std::pair<std::string, std::vector<char>>> OutboxStore::TakeOutbox() {
+  MutexLock lock(&mu_);
+  return std::exchange(outbox_, {});
+}
+
+void OutboxStore::Merge(const std::vector<std::pair<std::string, std::vector<char>>>& entries) {
+  for (const auto& [key, value] : entries) entries_.Set(key, value).IgnoreError();
 }
 
 }  // namespace cosched::collectives

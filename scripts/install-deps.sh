@@ -11,7 +11,7 @@ packages=(
   libgloo-dev libopenmpi-dev openmpi-bin libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libyaml-cpp-dev libeigen3-dev zlib1g-dev
+  libyaml-cpp-dev libeigen3-dev zlib1g-dev nlohmann-json3-dev
   # Data and the tools the tests start (process control, HTTP scrapes, Prometheus)
   dataset-fashion-mnist curl procps iproute2 prometheus
 )

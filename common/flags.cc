@@ -1,0 +1,129 @@
+// File: common/flags.cc
+#include "common/flags.h"
+
+#include <cstdlib>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/status_macros.h"
+#include "common/units.h"
+
+namespace cosched {
+
+void FlagParser::String(absl::string_view name, std::string* value, absl::string_view help) {
+  flags_.push_back({std::string(name), std::string(help), *value, false,
+                    [value](absl::string_view v) {
+                      *value = std::string(v);
+                      return absl::OkStatus();
+                    }});
+}
+
+void FlagParser::Int(absl::string_view name, int64_t* value, absl::string_view help) {
+  flags_.push_back({std::string(name), std::string(help), absl::StrCat(*value), false,
+                    [value](absl::string_view v) {
+                      if (!absl::SimpleAtoi(v, value)) {
+                        return absl::InvalidArgumentError(absl::StrCat("'", v,
+                                                                       "' is not an integer"));
+                      }
+                      return absl::OkStatus();
+                    }});
+}
+
+void FlagParser::Duration(absl::string_view name, absl::Duration* value,
+                          absl::string_view help) {
+  flags_.push_back({std::string(name), std::string(help), absl::FormatDuration(*value), false,
+                    [value](absl::string_view v) {
+                      ASSIGN_OR_RETURN(*value, ParseDuration(v));
+                      return absl::OkStatus();
+                    }});
+}
+
+void FlagParser::Bool(absl::string_view name, bool* value, absl::string_view help) {
+  flags_.push_back({std::string(name), std::string(help), *value ? "true" : "false", true,
+                    [value](absl::string_view v) {
+                      if (v == "true" || v == "1") {
+                        *value = true;
+                      } else if (v == "false" || v == "0") {
+                        *value = false;
+                      } else {
+                        return absl::InvalidArgumentError(
+                            absl::StrCat("'", v, "' is not true or false"));
+                      }
+                      return absl::OkStatus();
+                    }});
+}
+
+std::string FlagParser::EnvName(absl::string_view name) {
+  return absl::StrCat("COSCHED_",
+                      absl::AsciiStrToUpper(absl::StrReplaceAll(name, {{"-", "_"}})));
+}
+
+absl::Status FlagParser::Set(const Flag& flag, absl::string_view value,
+                             absl::string_view source) {
+  if (absl::Status status = flag.set(value); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(program_, ": ", source, " --", flag.name, ": ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FlagParser::Parse(int argc, char** argv, int first) {
+  std::set<std::string> given;
+  for (int i = first; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help_requested_ = true;
+      continue;
+    }
+    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+      positional_.emplace_back(arg);
+      continue;
+    }
+    arg.remove_prefix(2);
+    std::string name(arg.substr(0, arg.find('=')));
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags_) {
+      if (f.name == name) flag = &f;
+    }
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(program_, ": unknown flag --", name, " (see --help)"));
+    }
+    std::string value;
+    if (const size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (flag->is_bool) {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(program_, ": flag --", name, " needs a value"));
+    }
+    RETURN_IF_ERROR(Set(*flag, value, "flag"));
+    given.insert(name);
+  }
+  for (const Flag& flag : flags_) {
+    if (given.contains(flag.name)) continue;
+    const std::string env = EnvName(flag.name);
+    if (const char* value = std::getenv(env.c_str()); value != nullptr) {
+      RETURN_IF_ERROR(Set(flag, value, absl::StrCat("environment ", env, " for")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string FlagParser::Usage() const {
+  std::string out = absl::StrCat("usage: ", program_, " [flags]\n");
+  for (const Flag& f : flags_) {
+    absl::StrAppend(&out, "  --", f.name, "  ", f.help, " (default: ",
+                    f.default_text.empty() ? "\"\"" : f.default_text, "; env ",
+                    EnvName(f.name), ")\n");
+  }
+  return out;
+}
+
+}  // namespace cosched
