@@ -3,6 +3,7 @@
 // through CollectiveGroup::Run, which turns exceptions into a Status.
 #include "collectives/collective_group.h"
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <climits>
@@ -12,10 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "gloo/allgather.h"
 #include "gloo/allreduce.h"
 #include "gloo/allreduce_bcube.h"
@@ -47,6 +50,34 @@ struct TcpPairInternals : gloo::transport::tcp::Pair {
   }
 };
 
+// gloo's CreateDevice dereferences a null pointer when the host does not resolve (seen under
+// ASan), so the name is resolved here first and gloo only ever gets a numeric address.
+absl::StatusOr<std::string> ResolveListenHost(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &result); rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve listen host '", host, "': ", ::gai_strerror(rc)));
+  }
+  char numeric[NI_MAXHOST];
+  const int rc = ::getnameinfo(result->ai_addr, result->ai_addrlen, numeric, sizeof(numeric),
+                               nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(result);
+  if (rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve listen host '", host, "': ", ::gai_strerror(rc)));
+  }
+  return std::string(numeric);
+}
+
+// gloo words its timeouts "Timed out ..." (unbound buffers) or "Read timeout" (pairs).
+bool IsTimeout(const std::string& gloo_error) {
+  const std::string lower = absl::AsciiStrToLower(gloo_error);
+  return absl::StrContains(lower, "timed out") || absl::StrContains(lower, "timeout");
+}
+
 void SumFloats(void* out, const void* a, const void* b, size_t n) {
   gloo::sum<float>(out, a, b, n);
 }
@@ -57,9 +88,8 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
     const GroupOptions& options) {
   if (options.job_id.empty()) return absl::InvalidArgumentError("group job_id is empty");
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
-    return absl::InvalidArgumentError(absl::StrCat("group rank ", options.rank,
-                                                   " is not in [0, world_size ",
-                                                   options.world_size, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group rank ", options.rank, " is not in [0, world_size ", options.world_size, ")"));
   }
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("group timeout must be positive");
@@ -72,9 +102,10 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
   // that into the EPIPE error gloo already handles. Idempotent, so done on every Create.
   std::signal(SIGPIPE, SIG_IGN);
   const std::string prefix = GenerationPrefix(options.job_id, options.generation);
+  ASSIGN_OR_RETURN(const std::string listen_address, ResolveListenHost(options.listen_host));
   try {
     gloo::transport::tcp::attr attr;
-    attr.hostname = options.listen_host;
+    attr.hostname = listen_address;
     std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
     context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
@@ -150,12 +181,11 @@ absl::Status CollectiveGroup::Run(absl::string_view what, Op&& op) {
       const std::string where =
           absl::StrCat(what, " in ", GenerationPrefix(options_.job_id, options_.generation),
                        " (rank ", options_.rank, "/", options_.world_size, "): ");
-      status = absl::StrContains(error, "Timed out")
-                   ? absl::DeadlineExceededError(absl::StrCat(where, "timed out after ",
-                                                              absl::FormatDuration(
-                                                                  options_.timeout),
-                                                              ": ", error))
-                   : absl::UnavailableError(absl::StrCat(where, "peer failed: ", error));
+      status =
+          IsTimeout(error)
+              ? absl::DeadlineExceededError(absl::StrCat(
+                    where, "timed out after ", absl::FormatDuration(options_.timeout), ": ", error))
+              : absl::UnavailableError(absl::StrCat(where, "peer failed: ", error));
       failure_ = status;
     }
   }
@@ -174,15 +204,13 @@ absl::Status CollectiveGroup::Allreduce(absl::Span<float> data, AllreduceAlgorit
     algorithm = ChosenAlgorithm(data.size() * sizeof(float));
   }
   if (!AlgorithmSupportsWorldSize(algorithm, options_.world_size)) {
-    return absl::InvalidArgumentError(absl::StrCat("allreduce algorithm '",
-                                                   AlgorithmName(algorithm),
-                                                   "' needs a power-of-two world size, not ",
-                                                   options_.world_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("allreduce algorithm '", AlgorithmName(algorithm),
+                     "' needs a power-of-two world size, not ", options_.world_size));
   }
   if (data.empty() || options_.world_size == 1) return health();
-  return Run("allreduce", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    RunAllreduce(data, algorithm).IgnoreError();
-  });
+  return Run("allreduce",
+             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { RunAllreduce(data, algorithm).IgnoreError(); });
 }
 
 // Called inside Run(), which holds op_mu_ and catches what gloo throws.
@@ -237,17 +265,15 @@ absl::Status CollectiveGroup::Broadcast(absl::Span<char> data, int root) {
 }
 
 absl::Status CollectiveGroup::Broadcast(absl::Span<float> data, int root) {
-  return Broadcast(absl::Span<char>(reinterpret_cast<char*>(data.data()),
-                                    data.size() * sizeof(float)),
-                   root);
+  return Broadcast(
+      absl::Span<char>(reinterpret_cast<char*>(data.data()), data.size() * sizeof(float)), root);
 }
 
 absl::Status CollectiveGroup::Allgather(absl::Span<const float> input, absl::Span<float> output) {
   if (output.size() != input.size() * static_cast<size_t>(options_.world_size)) {
     return absl::InvalidArgumentError(absl::StrCat("allgather output holds ", output.size(),
-                                                   " floats; it must hold input (",
-                                                   input.size(), ") x world size (",
-                                                   options_.world_size, ")"));
+                                                   " floats; it must hold input (", input.size(),
+                                                   ") x world size (", options_.world_size, ")"));
   }
   if (input.empty()) return health();
   if (options_.world_size == 1) {

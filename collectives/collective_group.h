@@ -59,8 +59,7 @@ class CollectiveGroup {
       ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
   // Copies `root`'s buffer into every rank's buffer (same length on every rank).
   absl::Status Broadcast(absl::Span<char> data, int root) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
-  absl::Status Broadcast(absl::Span<float> data, int root)
-      ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
+  absl::Status Broadcast(absl::Span<float> data, int root) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
   // output = concatenation of every rank's input, in rank order;
   // output.size() must be input.size() * world_size().
   absl::Status Allgather(absl::Span<const float> input, absl::Span<float> output)

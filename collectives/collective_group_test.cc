@@ -29,8 +29,8 @@ GroupOptions Options(KeyValueStore* store, int rank, int world, int64_t generati
 }
 
 // Forms a group of `world` ranks, one thread each, and runs `body` on every rank.
-void RunRanks(int world, const std::function<void(CollectiveGroup&)>& body,
-              int64_t generation = 0, KeyValueStore* shared_store = nullptr) {
+void RunRanks(int world, const std::function<void(CollectiveGroup&)>& body, int64_t generation = 0,
+              KeyValueStore* shared_store = nullptr) {
   InMemoryStore local_store;
   KeyValueStore* store = shared_store != nullptr ? shared_store : &local_store;
   std::vector<std::thread> threads;
@@ -92,9 +92,9 @@ std::vector<Case> AllCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldsAndSizes, AllreduceTest, ::testing::ValuesIn(AllCases()),
-                         [](const auto& info) {
-                           return "world" + std::to_string(info.param.world) + "_floats" +
-                                  std::to_string(info.param.floats);
+                         [](const auto& test_param) {
+                           return "world" + std::to_string(test_param.param.world) + "_floats" +
+                                  std::to_string(test_param.param.floats);
                          });
 
 class ExplicitAlgorithmTest : public ::testing::TestWithParam<AllreduceAlgorithm> {};
@@ -118,8 +118,8 @@ TEST_P(ExplicitAlgorithmTest, SumsExactlyForEveryWorldSize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, ExplicitAlgorithmTest, ::testing::ValuesIn(AllAlgorithms()),
-                         [](const auto& info) {
-                           std::string name(AlgorithmName(info.param));
+                         [](const auto& test_param) {
+                           std::string name(AlgorithmName(test_param.param));
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
@@ -172,8 +172,7 @@ TEST(CollectiveGroupTest, BadArgumentsAreErrorsNotCrashes) {
   std::vector<float> in(4), out(7);
   EXPECT_THAT((*group)->Allgather(in, absl::MakeSpan(out)).message(),
               HasSubstr("must hold input (4) x world size (1)"));
-  EXPECT_EQ((*group)->Broadcast(absl::MakeSpan(in), 1).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*group)->Broadcast(absl::MakeSpan(in), 1).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CollectiveGroupTest, RendezvousWithAMissingPeerTimesOut) {
@@ -249,11 +248,14 @@ int CountEntries(const char* dir) {
 TEST(CollectiveGroupTest, FiftyGenerationsLeakNoDescriptorsOrThreads) {
   InMemoryStore store;
   auto one_generation = [&](int64_t g) {
-    RunRanks(3, [](CollectiveGroup& group) {
-      std::vector<float> data = RankData(group.rank(), 4096);
-      ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data)).ok());
-      ExpectSummed(data, 3);
-    }, g, &store);
+    RunRanks(
+        3,
+        [](CollectiveGroup& group) {
+          std::vector<float> data = RankData(group.rank(), 4096);
+          ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data)).ok());
+          ExpectSummed(data, 3);
+        },
+        g, &store);
   };
   one_generation(0);  // warm up lazily created process-wide state
   const int fds_before = CountEntries("/proc/self/fd");

@@ -30,8 +30,8 @@ absl::StatusOr<std::unique_ptr<FileStore>> FileStore::Open(const std::string& di
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec || !std::filesystem::is_directory(directory)) {
-    return absl::InvalidArgumentError(absl::StrCat("file store directory '", directory,
-                                                   "' cannot be created: ", ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("file store directory '", directory, "' cannot be created: ", ec.message()));
   }
   return std::unique_ptr<FileStore>(new FileStore(directory));
 }

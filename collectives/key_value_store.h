@@ -32,8 +32,7 @@ class KeyValueStore {
   virtual absl::Status Wait(const std::vector<std::string>& keys, absl::Duration timeout) = 0;
 
   // Waits for `key` up to `timeout`, then returns its value.
-  virtual absl::StatusOr<std::vector<char>> Get(absl::string_view key,
-                                                absl::Duration timeout) = 0;
+  virtual absl::StatusOr<std::vector<char>> Get(absl::string_view key, absl::Duration timeout) = 0;
 };
 
 // The key prefix for one generation of one job: "job/<id>/gen/<g>/". A new generation

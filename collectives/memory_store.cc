@@ -14,8 +14,7 @@ absl::Status InMemoryStore::Set(absl::string_view key, const std::vector<char>& 
   return absl::OkStatus();
 }
 
-absl::Status InMemoryStore::Wait(const std::vector<std::string>& keys,
-                                 absl::Duration timeout) {
+absl::Status InMemoryStore::Wait(const std::vector<std::string>& keys, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   MutexLock lock(&mu_);
   while (true) {

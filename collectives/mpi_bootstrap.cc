@@ -64,8 +64,7 @@ absl::StatusOr<Entries> Decode(const char* data, size_t size) {
 
 // One lockstep round: every rank contributes its new entries and whether it is done;
 // returns everyone's entries and whether all ranks are done.
-absl::StatusOr<std::pair<Entries, bool>> ExchangeRound(const Entries& mine, bool done,
-                                                       int world) {
+absl::StatusOr<std::pair<Entries, bool>> ExchangeRound(const Entries& mine, bool done, int world) {
   const std::vector<char> encoded = Encode(mine);
   const int header[2] = {static_cast<int>(encoded.size()), done ? 1 : 0};
   std::vector<int> headers(2 * world);
@@ -146,7 +145,7 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> MpiSession::CreateGroup(GroupOp
   }
   connector.join();
   RETURN_IF_ERROR(pump_status);
-  return std::move(result);
+  return result;
 }
 
 absl::Status OutboxStore::Set(absl::string_view key, const std::vector<char>& value) {

@@ -38,14 +38,13 @@ absl::StatusOr<ConfigNode> ConfigNode::LoadFile(const std::string& path) {
   }
 }
 
-absl::StatusOr<ConfigNode> ConfigNode::LoadString(absl::string_view text,
-                                                  std::string source_name) {
+absl::StatusOr<ConfigNode> ConfigNode::LoadString(absl::string_view text, std::string source_name) {
   try {
     YAML::Node root = YAML::Load(std::string(text));
     if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
     if (!root.IsMap()) {
-      return absl::InvalidArgumentError(absl::StrCat(source_name, ":", root.Mark().line + 1,
-                                                     ": the document must be a mapping"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ":", root.Mark().line + 1, ": the document must be a mapping"));
     }
     return ConfigNode(std::move(source_name), "", root);
   } catch (const YAML::Exception& e) {
@@ -84,8 +83,8 @@ int ConfigNode::LineOf(absl::string_view key) const {
 }
 
 absl::Status ConfigNode::Error(absl::string_view key, absl::string_view reason) const {
-  return absl::InvalidArgumentError(absl::StrCat(source_, ":", LineOf(key), ": field '",
-                                                 FieldPath(key), "': ", reason));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source_, ":", LineOf(key), ": field '", FieldPath(key), "': ", reason));
 }
 
 bool ConfigNode::Has(absl::string_view key) const {
@@ -180,6 +179,28 @@ absl::StatusOr<std::string> ConfigNode::Enum(
   return Error(key, absl::StrCat("'", *value, "' is not one of: ", absl::StrJoin(allowed, ", ")));
 }
 
+absl::StatusOr<std::vector<int64_t>> ConfigNode::IntList(absl::string_view key,
+                                                         const std::vector<int64_t>& fallback,
+                                                         int64_t min, int64_t max) const {
+  const YAML::Node& self = *node_;
+  const YAML::Node child = self[std::string(key)];
+  if (!child.IsDefined() || child.IsNull()) return fallback;
+  if (!child.IsSequence()) return Error(key, "expected a list of integers");
+  std::vector<int64_t> values;
+  for (size_t i = 0; i < child.size(); ++i) {
+    int64_t value = 0;
+    if (!child[i].IsScalar() || !absl::SimpleAtoi(child[i].Scalar(), &value)) {
+      return Error(key, absl::StrCat("item ", i, " is not an integer"));
+    }
+    if (value < min || value > max) {
+      return Error(
+          key, absl::StrCat("item ", i, " (", value, ") is out of range [", min, ", ", max, "]"));
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
 absl::StatusOr<ConfigNode> ConfigNode::Map(absl::string_view key) const {
   const YAML::Node& self = *node_;
   const YAML::Node child = self[std::string(key)];
@@ -208,15 +229,14 @@ absl::StatusOr<std::vector<ConfigNode>> ConfigNode::List(absl::string_view key) 
   return items;
 }
 
-absl::Status ConfigNode::RejectUnknownKeys(
-    std::initializer_list<absl::string_view> known) const {
+absl::Status ConfigNode::RejectUnknownKeys(std::initializer_list<absl::string_view> known) const {
   for (const auto& entry : *node_) {
     const std::string key = entry.first.Scalar();
     bool found = false;
     for (absl::string_view k : known) found = found || k == key;
     if (!found) {
-      return Error(key, absl::StrCat("unknown field (known fields: ", absl::StrJoin(known, ", "),
-                                     ")"));
+      return Error(key,
+                   absl::StrCat("unknown field (known fields: ", absl::StrJoin(known, ", "), ")"));
     }
   }
   return absl::OkStatus();

@@ -10,11 +10,11 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace YAML {
@@ -46,6 +46,11 @@ class ConfigNode {
   // The value must be one of `allowed`.
   absl::StatusOr<std::string> Enum(absl::string_view key, absl::string_view fallback,
                                    std::initializer_list<absl::string_view> allowed) const;
+
+  // A list of integers, each in [min, max]; `fallback` when absent.
+  absl::StatusOr<std::vector<int64_t>> IntList(absl::string_view key,
+                                               const std::vector<int64_t>& fallback, int64_t min,
+                                               int64_t max) const;
 
   // A nested mapping (an empty one when absent) and a list of mappings (empty when absent).
   absl::StatusOr<ConfigNode> Map(absl::string_view key) const;

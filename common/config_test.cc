@@ -45,8 +45,7 @@ TEST(ConfigTest, ErrorsNameFileLineFieldAndReason) {
   auto collectives = config->Map("collectives");
   ASSERT_TRUE(collectives.ok());
   const auto bad_int = config->Int("workers", 1, 1, 2);
-  EXPECT_EQ(bad_int.status().message(),
-            "demo.yaml:2: field 'workers': 4 is out of range [1, 2]");
+  EXPECT_EQ(bad_int.status().message(), "demo.yaml:2: field 'workers': 4 is out of range [1, 2]");
   const auto bad_enum = collectives->Enum("algorithm", "auto", {"auto", "bcube"});
   EXPECT_EQ(bad_enum.status().message(),
             "demo.yaml:6: field 'collectives.algorithm': 'ring' is not one of: auto, bcube");
@@ -55,6 +54,17 @@ TEST(ConfigTest, ErrorsNameFileLineFieldAndReason) {
   EXPECT_THAT(config->Map("name").status().message(), HasSubstr("expected a mapping"));
   EXPECT_THAT(config->String("collectives", "").status().message(),
               HasSubstr("field 'collectives': expected a single value"));
+}
+
+TEST(ConfigTest, ReadsIntegerLists) {
+  auto config = ConfigNode::LoadString("layers: [784, 256, 10]\nbad: [1, x]\nlow: [0]\n", "l.yaml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(*config->IntList("layers", {}, 1, 100000), (std::vector<int64_t>{784, 256, 10}));
+  EXPECT_EQ(*config->IntList("absent", {1, 2}, 1, 9), (std::vector<int64_t>{1, 2}));
+  EXPECT_THAT(config->IntList("bad", {}, 0, 9).status().message(),
+              HasSubstr("l.yaml:2: field 'bad': item 1 is not an integer"));
+  EXPECT_THAT(config->IntList("low", {}, 1, 9).status().message(),
+              HasSubstr("item 0 (0) is out of range [1, 9]"));
 }
 
 TEST(ConfigTest, RejectsUnknownFields) {

@@ -10,11 +10,11 @@
 #include <map>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/mutex.h"
@@ -40,8 +40,7 @@ class EventLoop {
   void Post(absl::string_view name, Handler fn) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `fn` once the clock reads `when` or later.
   void PostAt(absl::string_view name, absl::Time when, Handler fn) ABSL_LOCKS_EXCLUDED(mu_);
-  void PostAfter(absl::string_view name, absl::Duration delay, Handler fn)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void PostAfter(absl::string_view name, absl::Duration delay, Handler fn) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs every event due at clock->Now(), earliest first and in post order among equals,
   // including events that those handlers post for now. Returns how many ran.

@@ -39,7 +39,10 @@ TEST(EventLoopTest, HandlersPostedByHandlersRunInTheSamePass) {
   SimClock clock;
   EventLoop loop(&clock);
   int depth = 0;
-  loop.Post("outer", [&] { loop.Post("inner", [&] { depth = 2; }); depth = 1; });
+  loop.Post("outer", [&] {
+    loop.Post("inner", [&] { depth = 2; });
+    depth = 1;
+  });
   EXPECT_EQ(loop.RunDue(), 2);
   EXPECT_EQ(depth, 2);
 }

@@ -14,26 +14,25 @@
 namespace cosched {
 
 void FlagParser::String(absl::string_view name, std::string* value, absl::string_view help) {
-  flags_.push_back({std::string(name), std::string(help), *value, false,
-                    [value](absl::string_view v) {
-                      *value = std::string(v);
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {std::string(name), std::string(help), *value, false, [value](absl::string_view v) {
+         *value = std::string(v);
+         return absl::OkStatus();
+       }});
 }
 
 void FlagParser::Int(absl::string_view name, int64_t* value, absl::string_view help) {
   flags_.push_back({std::string(name), std::string(help), absl::StrCat(*value), false,
                     [value](absl::string_view v) {
                       if (!absl::SimpleAtoi(v, value)) {
-                        return absl::InvalidArgumentError(absl::StrCat("'", v,
-                                                                       "' is not an integer"));
+                        return absl::InvalidArgumentError(
+                            absl::StrCat("'", v, "' is not an integer"));
                       }
                       return absl::OkStatus();
                     }});
 }
 
-void FlagParser::Duration(absl::string_view name, absl::Duration* value,
-                          absl::string_view help) {
+void FlagParser::Duration(absl::string_view name, absl::Duration* value, absl::string_view help) {
   flags_.push_back({std::string(name), std::string(help), absl::FormatDuration(*value), false,
                     [value](absl::string_view v) {
                       ASSIGN_OR_RETURN(*value, ParseDuration(v));
@@ -57,12 +56,10 @@ void FlagParser::Bool(absl::string_view name, bool* value, absl::string_view hel
 }
 
 std::string FlagParser::EnvName(absl::string_view name) {
-  return absl::StrCat("COSCHED_",
-                      absl::AsciiStrToUpper(absl::StrReplaceAll(name, {{"-", "_"}})));
+  return absl::StrCat("COSCHED_", absl::AsciiStrToUpper(absl::StrReplaceAll(name, {{"-", "_"}})));
 }
 
-absl::Status FlagParser::Set(const Flag& flag, absl::string_view value,
-                             absl::string_view source) {
+absl::Status FlagParser::Set(const Flag& flag, absl::string_view value, absl::string_view source) {
   if (absl::Status status = flag.set(value); !status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(program_, ": ", source, " --", flag.name, ": ", status.message()));
@@ -119,8 +116,8 @@ absl::Status FlagParser::Parse(int argc, char** argv, int first) {
 std::string FlagParser::Usage() const {
   std::string out = absl::StrCat("usage: ", program_, " [flags]\n");
   for (const Flag& f : flags_) {
-    absl::StrAppend(&out, "  --", f.name, "  ", f.help, " (default: ",
-                    f.default_text.empty() ? "\"\"" : f.default_text, "; env ",
+    absl::StrAppend(&out, "  --", f.name, "  ", f.help,
+                    " (default: ", f.default_text.empty() ? "\"\"" : f.default_text, "; env ",
                     EnvName(f.name), ")\n");
   }
   return out;

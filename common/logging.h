@@ -4,9 +4,9 @@
 #pragma once
 
 #include <cstdlib>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "spdlog/spdlog.h"
 
 namespace cosched {
@@ -19,11 +19,11 @@ absl::Status InitLogging(absl::string_view level, absl::string_view process_name
 
 // COSCHED_CHECK(condition, "format {}", args...): for invariants of our own code only;
 // never for config, peer input or user requests (those return a Status).
-#define COSCHED_CHECK(condition, ...)                                              \
-  do {                                                                             \
-    if (!(condition)) {                                                            \
+#define COSCHED_CHECK(condition, ...)                                                 \
+  do {                                                                                \
+    if (!(condition)) {                                                               \
       spdlog::critical("{}:{}: check failed: {}: {}", __FILE__, __LINE__, #condition, \
-                       fmt::format(__VA_ARGS__));                                  \
-      std::abort();                                                                \
-    }                                                                              \
+                       fmt::format(__VA_ARGS__));                                     \
+      std::abort();                                                                   \
+    }                                                                                 \
   } while (false)

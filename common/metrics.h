@@ -7,10 +7,10 @@
 #include <map>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -54,7 +54,7 @@ class MetricsServer {
   // Serves `registry` at http://<address>/metrics. `address` is HOST:PORT; port 0 picks a
   // free port (see port()).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(absl::string_view address,
-                                                               const MetricsRegistry& registry);
+                                                              const MetricsRegistry& registry);
   ~MetricsServer();
   int port() const { return port_; }
 

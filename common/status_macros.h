@@ -9,10 +9,10 @@
 #include "absl/status/statusor.h"
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                                           \
-  do {                                                                  \
-    ::absl::Status cosched_status_ = (expr);                            \
-    if (!cosched_status_.ok()) return cosched_status_;                  \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status cosched_status_ = (expr);           \
+    if (!cosched_status_.ok()) return cosched_status_; \
   } while (false)
 
 #define COSCHED_CONCAT_INNER_(a, b) a##b

@@ -17,8 +17,8 @@ extern char** environ;
 
 namespace cosched {
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(
-    const std::vector<std::string>& argv, const Options& options) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(const std::vector<std::string>& argv,
+                                                              const Options& options) {
   if (argv.empty()) return absl::InvalidArgumentError("Subprocess::Spawn needs a program");
   int pipe_fds[2] = {-1, -1};
   posix_spawn_file_actions_t actions;
@@ -73,8 +73,8 @@ absl::StatusOr<std::string> Subprocess::ReadLine(absl::Time deadline) {
     }
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat(name_, " (pid ", pid_,
-                                                      ") printed no line in time"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(name_, " (pid ", pid_, ") printed no line in time"));
     }
     pollfd pfd{stdout_fd_, POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -111,8 +111,7 @@ absl::StatusOr<int> Subprocess::Wait(absl::Time deadline) {
       return absl::InternalError(absl::StrCat("waitpid: ", std::strerror(errno)));
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(name_, " (pid ", pid_,
-                                                      ") is still running"));
+      return absl::DeadlineExceededError(absl::StrCat(name_, " (pid ", pid_, ") is still running"));
     }
     absl::SleepFor(absl::Milliseconds(2));
   }

@@ -6,9 +6,9 @@
 #include <limits>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace cosched {
@@ -40,8 +40,8 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
   const bool all_digits =
       !digits.empty() && std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit);
   if (!all_digits || !absl::SimpleAtoi(digits, &value)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "' is not a byte size (examples: 4096, 64KiB, 16MiB, 1GB)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a byte size (examples: 4096, 64KiB, 16MiB, 1GB)"));
   }
   if (value > std::numeric_limits<uint64_t>::max() / multiplier) {
     return absl::InvalidArgumentError(absl::StrCat("byte size '", text, "' is too large"));
@@ -59,8 +59,7 @@ std::string FormatByteSize(uint64_t bytes) {
 
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() ||
-      d == absl::InfiniteDuration()) {
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() || d == absl::InfiniteDuration()) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", text, "' is not a duration (examples: 30s, 250ms, 1.5s, 2m)"));
   }

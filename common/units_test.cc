@@ -18,8 +18,7 @@ TEST(UnitsTest, RejectsBadByteSizes) {
     const auto parsed = ParseByteSize(bad);
     EXPECT_FALSE(parsed.ok()) << bad;
   }
-  EXPECT_NE(ParseByteSize("12XB").status().message().find("not a byte size"),
-            std::string::npos);
+  EXPECT_NE(ParseByteSize("12XB").status().message().find("not a byte size"), std::string::npos);
 }
 
 TEST(UnitsTest, FormatsByteSizes) {

@@ -42,11 +42,10 @@ void LoseOneRankAndRecover(int signal, const std::string& job) {
   std::filesystem::remove_all(dir);
   std::vector<std::unique_ptr<Subprocess>> peers;
   for (int rank = 0; rank < 3; ++rank) {
-    auto peer = Subprocess::Spawn({COSCHED_PEER_BINARY, "--bootstrap", "file:" + dir, "--job",
-                                   job, "--rank", std::to_string(rank), "--world", "3",
-                                   "--floats", std::to_string(4 << 20), "--iterations", "0",
-                                   "--timeout", absl::FormatDuration(kCollectiveTimeout),
-                                   "--rejoin"});
+    auto peer = Subprocess::Spawn({COSCHED_PEER_BINARY, "--bootstrap", "file:" + dir, "--job", job,
+                                   "--rank", std::to_string(rank), "--world", "3", "--floats",
+                                   std::to_string(4 << 20), "--iterations", "0", "--timeout",
+                                   absl::FormatDuration(kCollectiveTimeout), "--rejoin"});
     ASSERT_TRUE(peer.ok()) << peer.status();
     peers.push_back(*std::move(peer));
   }

@@ -63,8 +63,8 @@ absl::Status CheckSummed(const std::vector<float>& data, int world) {
   for (size_t i = 0; i < data.size(); ++i) {
     const float expected = ranks_sum * static_cast<float>(i % 7 + 1);
     if (data[i] != expected) {
-      return absl::DataLossError(absl::StrCat("element ", i, " is ", data[i], ", expected ",
-                                              expected));
+      return absl::DataLossError(
+          absl::StrCat("element ", i, " is ", data[i], ", expected ", expected));
     }
   }
   return absl::OkStatus();
@@ -89,16 +89,16 @@ absl::StatusOr<std::optional<std::pair<int, int>>> NextMembership(KeyValueStore&
       return absl::InvalidArgumentError(absl::StrCat("bad member list '", members[i], "'"));
     }
     if (original == flags.rank) {
-      return std::make_optional(std::make_pair(static_cast<int>(i),
-                                               static_cast<int>(members.size())));
+      return std::make_optional(
+          std::make_pair(static_cast<int>(i), static_cast<int>(members.size())));
     }
   }
   return std::optional<std::pair<int, int>>();
 }
 
 // Forms generation `generation` with `rank` of `world`; `store` is null under MPI.
-using GroupFactory = std::function<absl::StatusOr<std::unique_ptr<CollectiveGroup>>(
-    collectives::GroupOptions)>;
+using GroupFactory =
+    std::function<absl::StatusOr<std::unique_ptr<CollectiveGroup>>(collectives::GroupOptions)>;
 
 absl::Status RunPeer(const PeerFlags& flags, KeyValueStore* store, const GroupFactory& create,
                      int rank, int world) {
@@ -113,8 +113,11 @@ absl::Status RunPeer(const PeerFlags& flags, KeyValueStore* store, const GroupFa
     options.store = store;
     options.timeout = flags.timeout;
     ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, create(options));
-    Emit({{"event", "group_formed"}, {"original_rank", flags.rank}, {"rank", rank},
-          {"world", world}, {"generation", generation}});
+    Emit({{"event", "group_formed"},
+          {"original_rank", flags.rank},
+          {"rank", rank},
+          {"world", world},
+          {"generation", generation}});
     absl::Status failure;
     int64_t done = 0;
     while (flags.iterations == 0 || done < flags.iterations) {
@@ -124,18 +127,25 @@ absl::Status RunPeer(const PeerFlags& flags, KeyValueStore* store, const GroupFa
       if (!failure.ok()) break;
       RETURN_IF_ERROR(CheckSummed(data, world));
       ++done;
-      Emit({{"event", "allreduce_ok"}, {"original_rank", flags.rank}, {"generation", generation},
-            {"iteration", done}, {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
+      Emit({{"event", "allreduce_ok"},
+            {"original_rank", flags.rank},
+            {"generation", generation},
+            {"iteration", done},
+            {"seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
     }
     if (failure.ok()) {
       // Finish together so no rank closes its sockets under a peer still reading.
       RETURN_IF_ERROR(group->Barrier());
-      Emit({{"event", "finished"}, {"original_rank", flags.rank}, {"generation", generation},
+      Emit({{"event", "finished"},
+            {"original_rank", flags.rank},
+            {"generation", generation},
             {"iterations", done}});
       return absl::OkStatus();
     }
-    Emit({{"event", "allreduce_failed"}, {"original_rank", flags.rank},
-          {"generation", generation}, {"code", absl::StatusCodeToString(failure.code())},
+    Emit({{"event", "allreduce_failed"},
+          {"original_rank", flags.rank},
+          {"generation", generation},
+          {"code", absl::StatusCodeToString(failure.code())},
           {"message", std::string(failure.message())}});
     if (!flags.rejoin || store == nullptr) return failure;
     group.reset();
@@ -166,8 +176,7 @@ int Main(int argc, char** argv) {
                  parser.Usage().c_str());
     return s.ok() ? 0 : 2;
   }
-  if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("peer-", flags.rank));
-      !s.ok()) {
+  if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("peer-", flags.rank)); !s.ok()) {
     std::fprintf(stderr, "cosched-collective-peer: --log-level: %s\n",
                  std::string(s.message()).c_str());
     return 2;
@@ -185,9 +194,10 @@ int Main(int argc, char** argv) {
     }
     flags.rank = (*session)->rank();
     collectives::MpiSession& mpi = **session;
-    result = RunPeer(flags, /*store=*/nullptr,
-                     [&](collectives::GroupOptions o) { return mpi.CreateGroup(std::move(o)); },
-                     mpi.rank(), mpi.world_size());
+    result = RunPeer(
+        flags, /*store=*/nullptr,
+        [&](collectives::GroupOptions o) { return mpi.CreateGroup(std::move(o)); }, mpi.rank(),
+        mpi.world_size());
   } else if (absl::StartsWith(flags.bootstrap, "file:")) {
     auto store = collectives::FileStore::Open(flags.bootstrap.substr(5));
     if (!store.ok()) {
@@ -200,8 +210,8 @@ int Main(int argc, char** argv) {
                    static_cast<long>(flags.rank), static_cast<long>(flags.world));
       return 2;
     }
-    result = RunPeer(flags, store->get(), &CollectiveGroup::Create,
-                     static_cast<int>(flags.rank), static_cast<int>(flags.world));
+    result = RunPeer(flags, store->get(), &CollectiveGroup::Create, static_cast<int>(flags.rank),
+                     static_cast<int>(flags.world));
   } else {
     std::fprintf(stderr, "cosched-collective-peer: --bootstrap must be file:DIR or mpi, not '%s'\n",
                  flags.bootstrap.c_str());

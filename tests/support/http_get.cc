@@ -23,8 +23,8 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   std::string response;
   absl::Status status = absl::OkStatus();
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    status = absl::UnavailableError(absl::StrCat("connect to port ", port, ": ",
-                                                 std::strerror(errno)));
+    status =
+        absl::UnavailableError(absl::StrCat("connect to port ", port, ": ", std::strerror(errno)));
   } else {
     const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=

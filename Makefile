@@ -1,0 +1,52 @@
+# cosched: the two commands a new machine needs are `make run` and `make test`.
+# Everything here wraps CMake presets (CMakePresets.json); PRESET picks the build.
+PRESET ?= release
+JOBS ?= 2
+# CI builds with -Werror; locally warnings stay warnings.
+CMAKE_ARGS ?= $(if $(CI),-DCOSCHED_WERROR=ON,)
+BIN := build/bin
+
+.PHONY: all deps configure build test run bench lint format format-check tidy clean \
+        test-asan test-tsan
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake --preset $(PRESET) $(CMAKE_ARGS) > /dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+test: build
+	@ctest --preset $(PRESET) -j $(JOBS)
+
+# The main job as it exists today: a local multi-process allreduce with a rank failure.
+run: build
+	@$(BIN)/cosched-allreduce-demo
+
+bench: build
+	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7
+
+# Sanitizer runs of the unit tests (label "unit").
+test-asan: deps
+	@$(MAKE) --no-print-directory test PRESET=asan
+test-tsan: deps
+	@$(MAKE) --no-print-directory test PRESET=tsan
+
+# clang-format check plus the clang -Wthread-safety -Werror build.
+lint: format-check
+	@$(MAKE) --no-print-directory build PRESET=clang
+
+SOURCES = $(shell git ls-files '*.cc' '*.h')
+
+format-check: deps
+	@clang-format --dry-run --Werror $(SOURCES)
+
+format: deps
+	@clang-format -i $(SOURCES)
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,22 @@
+// File: collectives/collectives_config.cc
+#include "collectives/collectives_config.h"
+
+#include "common/status_macros.h"
+
+namespace cosched::collectives {
+
+absl::StatusOr<CollectivesConfig> ParseCollectivesConfig(const ConfigNode& section) {
+  RETURN_IF_ERROR(section.RejectUnknownKeys({"timeout", "listen_host", "allreduce"}));
+  CollectivesConfig config;
+  ASSIGN_OR_RETURN(config.timeout, section.Duration("timeout", config.timeout));
+  if (config.timeout <= absl::ZeroDuration()) {
+    return section.Error("timeout", "must be positive");
+  }
+  ASSIGN_OR_RETURN(config.listen_host, section.String("listen_host", config.listen_host));
+  if (config.listen_host.empty()) return section.Error("listen_host", "must not be empty");
+  ASSIGN_OR_RETURN(const ConfigNode allreduce, section.Map("allreduce"));
+  ASSIGN_OR_RETURN(config.selector, AlgorithmSelector::FromConfig(allreduce));
+  return config;
+}
+
+}  // namespace cosched::collectives

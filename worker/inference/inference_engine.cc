@@ -1,0 +1,99 @@
+// File: worker/inference/inference_engine.cc
+#include "worker/inference/inference_engine.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace cosched::worker {
+
+InferenceEngine::InferenceEngine(const Mlp* model, ComputeToken* token, AdmissionOptions admission,
+                                 WorkerMetrics* metrics)
+    : model_(model),
+      token_(token),
+      metrics_(metrics),
+      queue_(RealClock::Get(), admission),
+      executor_([this] { RunExecutor(); }) {}
+
+InferenceEngine::~InferenceEngine() {
+  queue_.Close();
+  executor_.join();
+}
+
+void InferenceEngine::PublishWeights(std::vector<float> params, int64_t step) {
+  auto weights = std::make_shared<const Weights>(Weights{std::move(params), step});
+  MutexLock lock(&mu_);
+  weights_ = std::move(weights);
+}
+
+absl::StatusOr<InferenceResult> InferenceEngine::Infer(std::vector<float> images,
+                                                       absl::Time deadline) {
+  const absl::Time arrival = absl::Now();
+  const size_t input = static_cast<size_t>(model_->input_size());
+  if (images.empty() || images.size() % input != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "images hold ", images.size(), " values; expected a positive multiple of ", input));
+  }
+  {
+    MutexLock lock(&mu_);
+    if (weights_ == nullptr) {
+      return absl::UnavailableError("no committed weights yet; training has not finished a step");
+    }
+  }
+  auto pending = std::make_shared<Pending>();
+  pending->count = static_cast<int>(images.size() / input);
+  pending->images = std::move(images);
+  if (absl::Status admitted = queue_.Admit(arrival, deadline, pending->count, pending);
+      !admitted.ok()) {
+    if (metrics_ != nullptr) metrics_->inference_refused.Increment();
+    return admitted;
+  }
+  MutexLock lock(&pending->mu);
+  while (!pending->done) pending->done_cv.Wait(&pending->mu);
+  return pending->result;
+}
+
+void InferenceEngine::RunExecutor() {
+  Mlp::Workspace workspace;
+  while (auto entry = queue_.PopEarliest()) {
+    std::shared_ptr<Pending> pending = entry->item;
+    std::shared_ptr<const Weights> weights;
+    {
+      MutexLock lock(&mu_);
+      weights = weights_;
+    }
+    token_->EnterInference();
+    if (metrics_ != nullptr) metrics_->SetServing(true);
+    const absl::Time start = absl::Now();
+    InferenceResult result;
+    const int classes = model_->num_classes();
+    result.scores.resize(static_cast<size_t>(pending->count) * classes);
+    model_->Predict(weights->params, pending->images.data(), pending->count,
+                    absl::MakeSpan(result.scores), workspace);
+    const absl::Time end = absl::Now();
+    if (metrics_ != nullptr) metrics_->SetServing(false);
+    token_->ExitInference();
+
+    for (int i = 0; i < pending->count; ++i) {
+      const float* row = result.scores.data() + static_cast<size_t>(i) * classes;
+      result.classes.push_back(static_cast<uint32_t>(std::max_element(row, row + classes) - row));
+    }
+    result.weights_step = weights->step;
+    result.queue = start - entry->arrival;
+    result.compute = end - start;
+    result.deadline_met = end <= entry->deadline;
+    queue_.RecordService(pending->count, result.compute);
+    if (metrics_ != nullptr) {
+      (result.deadline_met ? metrics_->inference_met : metrics_->inference_missed).Increment();
+      metrics_->preemption_latency_seconds.Observe(absl::ToDoubleSeconds(result.queue));
+      metrics_->inference_latency_seconds.Observe(absl::ToDoubleSeconds(end - entry->arrival));
+    }
+    MutexLock lock(&pending->mu);
+    pending->result = std::move(result);
+    pending->done = true;
+    pending->done_cv.SignalAll();
+  }
+}
+
+}  // namespace cosched::worker

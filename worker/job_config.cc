@@ -1,0 +1,81 @@
+// File: worker/job_config.cc
+#include "worker/job_config.h"
+
+#include <limits>
+
+#include "common/status_macros.h"
+
+namespace cosched::worker {
+
+namespace {
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+}  // namespace
+
+absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
+  RETURN_IF_ERROR(root.RejectUnknownKeys({"job"}));
+  ASSIGN_OR_RETURN(const ConfigNode job, root.Map("job"));
+  RETURN_IF_ERROR(job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data",
+                                         "checkpoint", "workers", "inference", "collectives"}));
+  JobConfig config;
+  ASSIGN_OR_RETURN(config.name, job.String("name", config.name));
+  if (config.name.empty() || config.name.find('/') != std::string::npos) {
+    return job.Error("name", "must be non-empty and contain no '/'");
+  }
+  ASSIGN_OR_RETURN(const int64_t seed, job.Int("seed", 1, 0, kMaxInt));
+  config.seed = static_cast<uint64_t>(seed);
+  ASSIGN_OR_RETURN(config.model, ParseMlpConfig(*job.Map("model")));
+  ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(*job.Map("optimizer")));
+
+  ASSIGN_OR_RETURN(const ConfigNode training, job.Map("training"));
+  RETURN_IF_ERROR(training.RejectUnknownKeys(
+      {"global_batch", "micro_batch", "epochs", "steps", "shard_size", "log_every_steps"}));
+  ASSIGN_OR_RETURN(config.global_batch, training.Int("global_batch", 128, 1, 1 << 20));
+  ASSIGN_OR_RETURN(config.micro_batch, training.Int("micro_batch", 16, 1, 1 << 16));
+  ASSIGN_OR_RETURN(config.epochs, training.Int("epochs", 1, 0, 100000));
+  ASSIGN_OR_RETURN(config.steps, training.Int("steps", 0, 0, kMaxInt));
+  ASSIGN_OR_RETURN(config.shard_size, training.Int("shard_size", 64, 1, 1 << 20));
+  ASSIGN_OR_RETURN(config.log_every_steps, training.Int("log_every_steps", 100, 1, kMaxInt));
+  if (config.epochs == 0 && config.steps == 0) {
+    return training.Error("epochs", "give epochs or steps (both are 0)");
+  }
+
+  ASSIGN_OR_RETURN(const ConfigNode data, job.Map("data"));
+  RETURN_IF_ERROR(data.RejectUnknownKeys({"dir"}));
+  ASSIGN_OR_RETURN(config.data_dir, data.String("dir", config.data_dir));
+
+  ASSIGN_OR_RETURN(const ConfigNode checkpoint, job.Map("checkpoint"));
+  RETURN_IF_ERROR(checkpoint.RejectUnknownKeys({"dir", "interval_steps"}));
+  ASSIGN_OR_RETURN(config.checkpoint_dir, checkpoint.String("dir", ""));
+  ASSIGN_OR_RETURN(config.checkpoint_interval_steps,
+                   checkpoint.Int("interval_steps", 0, 0, kMaxInt));
+  if (config.checkpoint_interval_steps > 0 && config.checkpoint_dir.empty()) {
+    return checkpoint.Error("dir", "checkpoint.interval_steps is set but dir is empty");
+  }
+
+  ASSIGN_OR_RETURN(const ConfigNode workers, job.Map("workers"));
+  RETURN_IF_ERROR(workers.RejectUnknownKeys({"min", "max"}));
+  ASSIGN_OR_RETURN(config.min_workers, workers.Int("min", 1, 1, 100000));
+  ASSIGN_OR_RETURN(config.max_workers, workers.Int("max", config.min_workers, 1, 100000));
+  if (config.max_workers < config.min_workers) {
+    return workers.Error("max", "must be at least workers.min");
+  }
+
+  ASSIGN_OR_RETURN(const ConfigNode inference, job.Map("inference"));
+  RETURN_IF_ERROR(inference.RejectUnknownKeys({"deadline", "max_queue", "preemption_bound"}));
+  ASSIGN_OR_RETURN(config.inference.default_deadline,
+                   inference.Duration("deadline", config.inference.default_deadline));
+  ASSIGN_OR_RETURN(config.inference.max_queue, inference.Int("max_queue", 1024, 1, 1 << 20));
+  ASSIGN_OR_RETURN(config.inference.preemption_bound,
+                   inference.Duration("preemption_bound", config.inference.preemption_bound));
+
+  ASSIGN_OR_RETURN(config.collectives,
+                   collectives::ParseCollectivesConfig(*job.Map("collectives")));
+  return config;
+}
+
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(const ConfigNode root, ConfigNode::LoadFile(path));
+  return ParseJobConfig(root);
+}
+
+}  // namespace cosched::worker

@@ -1,0 +1,49 @@
+// File: worker/job_config.h
+// JobConfig: a training job as its YAML file describes it (configs/jobs/fashion-mlp.yaml is
+// the documented example). Every error names the file, the line, the field and the reason.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "collectives/collectives_config.h"
+#include "worker/models/mlp.h"
+#include "worker/models/optimizer.h"
+
+namespace cosched::worker {
+
+struct InferenceConfig {
+  absl::Duration default_deadline = absl::Milliseconds(20);  // for requests that give none
+  int64_t max_queue = 1024;
+  // Bound on waiting for the trainer's next yield point; admission budgets for it.
+  absl::Duration preemption_bound = absl::Milliseconds(2);
+};
+
+struct JobConfig {
+  std::string name = "job";
+  uint64_t seed = 1;
+  MlpConfig model;
+  OptimizerConfig optimizer;
+  // Training: `steps` > 0 stops after that many steps, otherwise after `epochs` epochs.
+  int64_t global_batch = 128;
+  int64_t micro_batch = 16;  // samples between yield points
+  int64_t epochs = 1;
+  int64_t steps = 0;
+  int64_t shard_size = 64;
+  int64_t log_every_steps = 100;
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string checkpoint_dir;  // empty: no checkpoints
+  int64_t checkpoint_interval_steps = 0;
+  int64_t min_workers = 1;
+  int64_t max_workers = 1;
+  InferenceConfig inference;
+  collectives::CollectivesConfig collectives;
+};
+
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);
+// The same, from an already loaded YAML document.
+absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root);
+
+}  // namespace cosched::worker

@@ -1,0 +1,207 @@
+// File: worker/main.cc
+// cosched-worker: trains a job's rank and serves inference on it.
+//
+//   Standalone, under MPI:  mpirun -np 2 cosched-worker --standalone --job JOB.yaml
+//   Standalone, no MPI:     cosched-worker --standalone --job JOB.yaml --bootstrap file:DIR
+//                           --rank R --world N
+// Progress goes to stdout on rank 0 (human lines, then one JSON line at the end); every rank
+// prints one JSON line {"event":"inference_ready",...} when it serves inference. Logs go to
+// stderr. Every flag may also come from COSCHED_<FLAG> in the environment.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "collectives/file_store.h"
+#include "collectives/mpi_bootstrap.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "worker/inference/inference_engine.h"
+#include "worker/inference/inference_service.h"
+#include "worker/job_config.h"
+#include "worker/trainer/trainer.h"
+#include "worker/worker_metrics.h"
+
+namespace cosched::worker {
+namespace {
+
+using nlohmann::json;
+
+struct WorkerFlags {
+  bool standalone = false;
+  std::string job;
+  std::string bootstrap;  // file:DIR or mpi; default mpi under mpirun
+  int64_t rank = 0;
+  int64_t world = 1;
+  std::string inference_address = "127.0.0.1:0";
+  std::string metrics_address;
+  std::string log_level = "info";
+};
+
+void PrintLine(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void PrintProgress(const TrainingProgress& p) {
+  switch (p.kind) {
+    case TrainingProgress::Kind::kStep:
+      PrintLine(absl::StrFormat(
+          "epoch %d  step %6d  loss %.4f  %8.0f samples/s  (gen %d, %d ranks)", p.epoch, p.step,
+          p.loss, p.samples_per_second, p.generation, p.world_size));
+      break;
+    case TrainingProgress::Kind::kEpoch:
+      PrintLine(absl::StrFormat("epoch %d done at step %d: test accuracy %.4f", p.epoch, p.step,
+                                p.test_accuracy));
+      break;
+    case TrainingProgress::Kind::kMembership:
+      PrintLine(absl::StrFormat("membership changed: generation %d with %d ranks, step %d",
+                                p.generation, p.world_size, p.step));
+      break;
+  }
+}
+
+absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
+  ASSIGN_OR_RETURN(const JobConfig job, LoadJobConfig(flags.job));
+  ASSIGN_OR_RETURN(const FashionMnist data, LoadFashionMnist(job.data_dir));
+
+  // Bootstrap: who we are and how we form groups.
+  std::unique_ptr<collectives::MpiSession> mpi;
+  std::unique_ptr<collectives::FileStore> store;
+  std::unique_ptr<MembershipSource> membership;
+  Membership initial;
+  GroupFactory create_group;
+  const std::string bootstrap =
+      flags.bootstrap.empty() && collectives::LaunchedByMpi() ? "mpi" : flags.bootstrap;
+  if (bootstrap == "mpi") {
+    ASSIGN_OR_RETURN(mpi, collectives::MpiSession::Init(argc, argv));
+    initial.rank = mpi->rank();
+    initial.world_size = mpi->world_size();
+    membership = std::make_unique<NoRecovery>();
+    create_group = [&mpi](const collectives::GroupOptions& o) { return mpi->CreateGroup(o); };
+  } else if (absl::StartsWith(bootstrap, "file:")) {
+    ASSIGN_OR_RETURN(store, collectives::FileStore::Open(bootstrap.substr(5)));
+    if (flags.world < 1 || flags.rank < 0 || flags.rank >= flags.world) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rank ", flags.rank, " is not in [0, --world ", flags.world, ")"));
+    }
+    initial.rank = static_cast<int>(flags.rank);
+    initial.world_size = static_cast<int>(flags.world);
+    membership = std::make_unique<FileStoreMembership>(store.get(), job.name,
+                                                       job.collectives.timeout + absl::Seconds(1));
+    create_group = [&store](const collectives::GroupOptions& o) {
+      collectives::GroupOptions with_store = o;
+      with_store.store = store.get();
+      return collectives::CollectiveGroup::Create(with_store);
+    };
+  } else if (bootstrap.empty()) {
+    initial.rank = 0;
+    initial.world_size = 1;
+    membership = std::make_unique<NoRecovery>();
+    create_group = &collectives::CollectiveGroup::Create;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bootstrap must be file:DIR or mpi, not '", bootstrap, "'"));
+  }
+  if (initial.world_size > job.max_workers || initial.world_size < job.min_workers) {
+    return absl::InvalidArgumentError(absl::StrCat("world size ", initial.world_size,
+                                                   " is outside the job's workers range [",
+                                                   job.min_workers, ", ", job.max_workers, "]"));
+  }
+  initial.new_rank_of_old.clear();
+  const bool leader = initial.rank == 0;
+
+  MetricsRegistry registry;
+  WorkerMetrics metrics(registry);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
+  }
+  ComputeToken token;
+  ASSIGN_OR_RETURN(const Mlp model,
+                   Mlp::Create(job.model.LayerSizes(data.train.pixels_per_image(), 10)));
+  AdmissionOptions admission;
+  admission.preemption_bound = job.inference.preemption_bound;
+  admission.max_queue = static_cast<size_t>(job.inference.max_queue);
+  InferenceEngine engine(&model, &token, admission, &metrics);
+  ASSIGN_OR_RETURN(auto server, InferenceServer::Start(flags.inference_address, &engine,
+                                                       data.train.pixels_per_image(),
+                                                       job.inference.default_deadline));
+  const std::string host = flags.inference_address.substr(0, flags.inference_address.rfind(':'));
+  PrintLine(json({{"event", "inference_ready"},
+                  {"rank", initial.rank},
+                  {"address", absl::StrCat(host, ":", server->port())},
+                  {"metrics_port", metrics_server ? metrics_server->port() : 0}})
+                .dump());
+
+  TrainerOptions options;
+  options.job = job;
+  options.data = &data;
+  options.initial = initial;
+  options.create_group = create_group;
+  options.membership = membership.get();
+  options.token = &token;
+  options.inference = &engine;
+  options.metrics = &metrics;
+  if (leader) options.on_progress = &PrintProgress;
+  ASSIGN_OR_RETURN(auto trainer, Trainer::Create(std::move(options)));
+  ASSIGN_OR_RETURN(const TrainingResult result, trainer->Run());
+  PrintLine(json({{"event", "job_finished"},
+                  {"rank", initial.rank},
+                  {"test_accuracy", result.test_accuracy},
+                  {"steps", result.steps},
+                  {"epochs", result.epochs},
+                  {"samples_per_second", result.samples_per_second},
+                  {"wall_seconds", result.wall_seconds},
+                  {"generations", result.generations},
+                  {"preempted_steps", result.preempted_steps},
+                  {"parameter_crc32", result.parameter_checksum}})
+                .dump());
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  WorkerFlags flags;
+  FlagParser parser("cosched-worker");
+  parser.Bool("standalone", &flags.standalone, "run one job without a scheduler");
+  parser.String("job", &flags.job, "job YAML (standalone)");
+  parser.String("bootstrap", &flags.bootstrap, "file:DIR or mpi (default: mpi under mpirun)");
+  parser.Int("rank", &flags.rank, "this rank (file bootstrap)");
+  parser.Int("world", &flags.world, "number of ranks (file bootstrap)");
+  parser.String("inference-address", &flags.inference_address,
+                "HOST:PORT for the gRPC inference service (port 0: any)");
+  parser.String("metrics-address", &flags.metrics_address, "HOST:PORT serving /metrics");
+  parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
+  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
+    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
+                 parser.Usage().c_str());
+    return s.ok() ? 0 : 2;
+  }
+  if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("worker-", flags.rank)); !s.ok()) {
+    std::fprintf(stderr, "cosched-worker: --log-level: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (!flags.standalone || flags.job.empty()) {
+    std::fprintf(stderr,
+                 "cosched-worker: only --standalone --job FILE is available so far (the "
+                 "scheduler mode comes with cosched-scheduler)\n%s",
+                 parser.Usage().c_str());
+    return 2;
+  }
+  if (absl::Status s = RunStandalone(flags, &argc, &argv); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    std::fprintf(stderr, "cosched-worker: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cosched::worker
+
+int main(int argc, char** argv) { return cosched::worker::Main(argc, argv); }

@@ -1,0 +1,56 @@
+// File: worker/trainer/membership.h
+// MembershipSource: who trains in the next generation after the group failed. Standalone
+// jobs decide among themselves (FileStoreMembership); under the scheduler, the scheduler's
+// assignment decides (next issue); under mpirun a lost rank ends the job (NoRecovery).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "collectives/key_value_store.h"
+
+namespace cosched::worker {
+
+struct Membership {
+  int64_t generation = 0;
+  int rank = 0;
+  int world_size = 1;
+  // new_rank_of_old[r]: the new rank of the previous generation's rank r, or -1 if it left.
+  std::vector<int> new_rank_of_old;
+};
+
+class MembershipSource {
+ public:
+  virtual ~MembershipSource() = default;
+  // Called by every survivor after generation `current.generation` failed; returns the next
+  // generation's membership, the same on every survivor.
+  virtual absl::StatusOr<Membership> Next(const Membership& current) = 0;
+};
+
+// The job cannot continue without a lost rank (e.g. under mpirun, which ends the job anyway).
+class NoRecovery final : public MembershipSource {
+ public:
+  absl::StatusOr<Membership> Next(const Membership& current) override;
+};
+
+// Survivors agree through the rendezvous store. Each survivor publishes
+// job/<id>/gen/<g+1>/alive/<old rank> and then waits, up to `settle`, for the keys of every
+// old rank. All survivors notice a failure within the collective timeout of each other, so
+// a settle window of that timeout plus a margin sees every survivor: all of them read the
+// same set, and the survivors, in old-rank order, become ranks 0..n-1.
+class FileStoreMembership final : public MembershipSource {
+ public:
+  FileStoreMembership(collectives::KeyValueStore* store, std::string job_id, absl::Duration settle)
+      : store_(store), job_id_(std::move(job_id)), settle_(settle) {}
+  absl::StatusOr<Membership> Next(const Membership& current) override;
+
+ private:
+  collectives::KeyValueStore* const store_;
+  const std::string job_id_;
+  const absl::Duration settle_;
+};
+
+}  // namespace cosched::worker

@@ -1,0 +1,371 @@
+// File: worker/trainer/trainer.cc
+#include "worker/trainer/trainer.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "worker/trainer/checkpoint.h"
+
+namespace cosched::worker {
+namespace {
+
+constexpr int kEvalChunk = 256;
+
+uint32_t Crc32(const std::vector<float>& values) {
+  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(values.data()),
+                                     static_cast<uInt>(values.size() * sizeof(float))));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options) {
+  if (options.data == nullptr || options.token == nullptr || options.membership == nullptr ||
+      !options.create_group) {
+    return absl::InvalidArgumentError(
+        "Trainer needs data, a compute token, a membership "
+        "source and a group factory");
+  }
+  const LabeledImages& train = options.data->train;
+  ASSIGN_OR_RETURN(Mlp model,
+                   Mlp::Create(options.job.model.LayerSizes(train.pixels_per_image(), 10)));
+  ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer,
+                   MakeOptimizer(options.job.optimizer, model.num_parameters()));
+  ASSIGN_OR_RETURN(LeaseTable leases,
+                   LeaseTable::Create(train.size(), static_cast<uint32_t>(options.job.shard_size),
+                                      options.job.seed));
+  auto trainer = std::unique_ptr<Trainer>(
+      new Trainer(std::move(options), std::move(model), std::move(optimizer), std::move(leases)));
+  const JobConfig& job = trainer->options_.job;
+  if (!job.checkpoint_dir.empty()) {
+    ASSIGN_OR_RETURN(auto checkpoint, LoadLatestCheckpoint(job.checkpoint_dir));
+    if (checkpoint.has_value()) {
+      RETURN_IF_ERROR(trainer->Restore(*checkpoint));
+      spdlog::info("resumed from checkpoint in {} at step {}", job.checkpoint_dir,
+                   checkpoint->step);
+    }
+  }
+  return trainer;
+}
+
+Trainer::Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> optimizer,
+                 LeaseTable leases)
+    : options_(std::move(options)),
+      model_(std::move(model)),
+      optimizer_(std::move(optimizer)),
+      leases_(std::move(leases)),
+      params_(model_.num_parameters()),
+      membership_(options_.initial) {
+  model_.InitParameters(absl::MakeSpan(params_), options_.job.seed);
+}
+
+std::string Trainer::Fingerprint() const {
+  return absl::StrCat("mlp:", absl::StrJoin(model_.layer_sizes(), "-"), "/", optimizer_->name());
+}
+
+TrainingState Trainer::Snapshot() const {
+  TrainingState state;
+  state.fingerprint = Fingerprint();
+  state.step = step_;
+  state.epoch = epochs_completed_;
+  state.parameters = params_;
+  state.optimizer_state = optimizer_->state();
+  state.optimizer_steps = optimizer_->step_count();
+  state.lease_table = leases_.Serialize();
+  // Every random choice (shard order, init) derives from (seed, epoch), so the seed is the
+  // whole RNG state.
+  state.rng = absl::StrCat("seed=", options_.job.seed);
+  return state;
+}
+
+absl::Status Trainer::Restore(const TrainingState& state) {
+  if (state.fingerprint != Fingerprint()) {
+    return absl::FailedPreconditionError(absl::StrCat("training state is for '", state.fingerprint,
+                                                      "', this job is '", Fingerprint(), "'"));
+  }
+  if (state.parameters.size() != params_.size() ||
+      state.optimizer_state.size() != optimizer_->state().size()) {
+    return absl::DataLossError("training state has the wrong number of parameters");
+  }
+  ASSIGN_OR_RETURN(LeaseTable leases, LeaseTable::Deserialize(state.lease_table));
+  if (leases.num_samples() != leases_.num_samples()) {
+    return absl::FailedPreconditionError("training state is for a data set of another size");
+  }
+  leases_ = std::move(leases);
+  params_ = state.parameters;
+  optimizer_->state() = state.optimizer_state;
+  optimizer_->set_step_count(state.optimizer_steps);
+  step_ = state.step;
+  epochs_completed_ = state.epoch;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::FormGroup(const Membership& membership) {
+  collectives::GroupOptions group_options;
+  group_options.job_id = options_.job.name;
+  group_options.generation = membership.generation;
+  group_options.rank = membership.rank;
+  group_options.world_size = membership.world_size;
+  group_options.timeout = options_.job.collectives.timeout;
+  group_options.listen_host = options_.job.collectives.listen_host;
+  group_options.selector = options_.job.collectives.selector;
+  ASSIGN_OR_RETURN(group_, options_.create_group(group_options));
+  membership_ = membership;
+  if (options_.metrics != nullptr) options_.metrics->generation.Set(membership.generation);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::SyncStateFromRankZero() {
+  if (group_->world_size() == 1) return absl::OkStatus();
+  std::string bytes = group_->rank() == 0 ? EncodeTrainingState(Snapshot()) : std::string();
+  int64_t size = static_cast<int64_t>(bytes.size());
+  RETURN_IF_ERROR(
+      group_->Broadcast(absl::Span<char>(reinterpret_cast<char*>(&size), sizeof(size)), 0));
+  bytes.resize(static_cast<size_t>(size));
+  RETURN_IF_ERROR(group_->Broadcast(absl::MakeSpan(bytes.data(), bytes.size()), 0));
+  if (group_->rank() == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const TrainingState state, DecodeTrainingState(bytes, "broadcast from rank 0"));
+  return Restore(state);
+}
+
+double Trainer::Progress() const {
+  if (options_.job.steps > 0) {
+    return static_cast<double>(step_) / static_cast<double>(options_.job.steps);
+  }
+  // Lease-table counters are replicated, so every rank computes the same value.
+  const double epochs_done =
+      static_cast<double>(leases_.epoch()) +
+      static_cast<double>(leases_.consumed_in_epoch()) / static_cast<double>(leases_.num_samples());
+  return epochs_done / static_cast<double>(options_.job.epochs);
+}
+
+bool Trainer::Finished() const {
+  if (options_.job.steps > 0) return step_ >= options_.job.steps;
+  return epochs_completed_ >= options_.job.epochs;
+}
+
+absl::StatusOr<int64_t> Trainer::Step() {
+  const int world = group_->world_size();
+  const int rank = group_->rank();
+  const size_t num_params = params_.size();
+  const int64_t batch = options_.job.global_batch;
+  std::vector<uint32_t> quotas(world);
+  for (int q = 0; q < world; ++q) {
+    quotas[q] = static_cast<uint32_t>(batch / world + (q < batch % world ? 1 : 0));
+  }
+  const std::vector<std::vector<uint32_t>> plans = leases_.PlanStep(quotas);
+  const std::vector<uint32_t>& mine = plans[rank];
+
+  reduce_buffer_.assign(num_params + 1 + world, 0.0f);
+  const absl::Span<float> grads(reduce_buffer_.data(), num_params);
+  const LabeledImages& train = options_.data->train;
+  const size_t pixels = static_cast<size_t>(train.pixels_per_image());
+  const size_t micro = static_cast<size_t>(options_.job.micro_batch);
+  double loss = 0;
+  size_t done = 0;
+  bool preempted = false;
+  while (done < mine.size()) {
+    if (!options_.token->TryEnterTraining()) {  // the yield point
+      preempted = true;
+      break;
+    }
+    const size_t m = std::min(micro, mine.size() - done);
+    batch_images_.resize(m * pixels);
+    batch_labels_.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      const uint32_t sample = mine[done + i];
+      std::memcpy(batch_images_.data() + i * pixels, train.image(sample), pixels * sizeof(float));
+      batch_labels_[i] = train.labels[sample];
+    }
+    loss += model_.AccumulateGradients(params_, batch_images_.data(), batch_labels_.data(),
+                                       static_cast<int>(m), grads, workspace_);
+    options_.token->ExitTraining();
+    done += m;
+  }
+  if (preempted) {
+    ++preempted_steps_;
+    if (options_.metrics != nullptr) options_.metrics->preemptions.Increment();
+  }
+  reduce_buffer_[num_params] = static_cast<float>(loss);
+  reduce_buffer_[num_params + 1 + rank] = static_cast<float>(done);
+
+  const absl::Time reduce_start = absl::Now();
+  RETURN_IF_ERROR(group_->Allreduce(absl::MakeSpan(reduce_buffer_)));
+  if (options_.metrics != nullptr) {
+    options_.metrics->allreduce_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - reduce_start));
+    options_.metrics->allreduce_bytes.Increment(
+        static_cast<double>(reduce_buffer_.size() * sizeof(float)));
+    options_.metrics->samples.Increment(static_cast<double>(done));
+  }
+
+  std::vector<uint32_t> done_by_rank(world);
+  int64_t total = 0;
+  for (int q = 0; q < world; ++q) {
+    done_by_rank[q] = static_cast<uint32_t>(reduce_buffer_[num_params + 1 + q]);
+    total += done_by_rank[q];
+  }
+  if (total > 0) {
+    const float scale = 1.0f / static_cast<float>(total);
+    for (float& g : grads) g *= scale;
+    optimizer_->set_learning_rate(ScheduledLearningRate(options_.job.optimizer, Progress()));
+    optimizer_->Step(absl::MakeSpan(params_), grads);
+  }
+  RETURN_IF_ERROR(leases_.CommitStep(done_by_rank));
+  ++step_;
+  if (leases_.epoch_done()) epochs_completed_ = leases_.epoch() + 1;
+  last_step_loss_ = total > 0 ? reduce_buffer_[num_params] / static_cast<double>(total) : 0;
+  // Alone, a preempted rank has nobody to keep in step with: wait for inference to finish
+  // instead of spinning through empty steps.
+  if (preempted && done == 0 && world == 1) {
+    options_.token->EnterTraining();
+    options_.token->ExitTraining();
+  }
+  return total;
+}
+
+absl::StatusOr<double> Trainer::Evaluate() {
+  const LabeledImages& test = options_.data->test;
+  const int world = group_->world_size();
+  const size_t begin = test.size() * group_->rank() / world;
+  const size_t end = test.size() * (group_->rank() + 1) / world;
+  int64_t correct = 0;
+  for (size_t i = begin; i < end; i += kEvalChunk) {
+    const int n = static_cast<int>(std::min<size_t>(kEvalChunk, end - i));
+    options_.token->EnterTraining();  // evaluation waits for inference rather than skipping
+    correct += model_.CountCorrect(params_, test.image(i), test.labels.data() + i, n, workspace_);
+    options_.token->ExitTraining();
+  }
+  std::vector<float> counts = {static_cast<float>(correct), static_cast<float>(end - begin)};
+  RETURN_IF_ERROR(group_->Allreduce(absl::MakeSpan(counts)));
+  return counts[1] > 0 ? counts[0] / counts[1] : 0.0;
+}
+
+absl::Status Trainer::Recover(const absl::Status& failure) {
+  spdlog::warn("generation {} failed: {}", membership_.generation, failure.ToString());
+  group_.reset();
+  ASSIGN_OR_RETURN(const Membership next, options_.membership->Next(membership_));
+  if (next.rank < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this rank is not a member of generation ", next.generation));
+  }
+  if (next.world_size < options_.job.min_workers) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "generation ", next.generation, " has ", next.world_size, " members, below workers.min ",
+        options_.job.min_workers, "; stopping after: ", failure.message()));
+  }
+  RETURN_IF_ERROR(FormGroup(next));
+  RETURN_IF_ERROR(SyncStateFromRankZero());
+  RETURN_IF_ERROR(leases_.Remap(next.new_rank_of_old));
+  spdlog::info("generation {}: {} members, this is rank {}, continuing at step {}", next.generation,
+               next.world_size, next.rank, step_);
+  if (options_.on_progress) {
+    TrainingProgress progress{TrainingProgress::Kind::kMembership};
+    progress.step = step_;
+    progress.generation = next.generation;
+    progress.world_size = next.world_size;
+    options_.on_progress(progress);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::MaybeCheckpoint() {
+  const JobConfig& job = options_.job;
+  if (job.checkpoint_dir.empty() || job.checkpoint_interval_steps <= 0 ||
+      step_ % job.checkpoint_interval_steps != 0 || group_->rank() != 0) {
+    return absl::OkStatus();
+  }
+  return WriteCheckpoint(job.checkpoint_dir, Snapshot()).status();
+}
+
+absl::StatusOr<TrainingResult> Trainer::Run() {
+  const absl::Time start = absl::Now();
+  RETURN_IF_ERROR(FormGroup(options_.initial));
+  if (absl::Status synced = SyncStateFromRankZero(); !synced.ok()) {
+    RETURN_IF_ERROR(Recover(synced));
+  }
+  if (options_.metrics != nullptr) options_.metrics->SetTraining(true);
+  int64_t total_samples = 0;
+  int64_t window_samples = 0;
+  double window_loss = 0;
+  int64_t window_steps = 0;
+  absl::Time window_start = absl::Now();
+  double accuracy = -1;
+  int64_t evaluated_epochs = epochs_completed_;
+
+  while (true) {
+    if (options_.inference != nullptr) options_.inference->PublishWeights(params_, step_);
+    if (epochs_completed_ > evaluated_epochs || (Finished() && accuracy < 0)) {
+      auto evaluated = Evaluate();
+      if (!evaluated.ok()) {
+        RETURN_IF_ERROR(Recover(evaluated.status()));
+        continue;
+      }
+      accuracy = *evaluated;
+      evaluated_epochs = epochs_completed_;
+      if (options_.metrics != nullptr) options_.metrics->test_accuracy.Set(accuracy);
+      if (options_.on_progress) {
+        TrainingProgress progress{TrainingProgress::Kind::kEpoch};
+        progress.step = step_;
+        progress.epoch = epochs_completed_;
+        progress.test_accuracy = accuracy;
+        progress.generation = membership_.generation;
+        progress.world_size = group_->world_size();
+        options_.on_progress(progress);
+      }
+    }
+    if (Finished()) break;
+    const absl::Time step_start = absl::Now();
+    auto trained = Step();
+    if (!trained.ok()) {
+      RETURN_IF_ERROR(Recover(trained.status()));
+      continue;
+    }
+    accuracy = -1;  // stale after a step
+    total_samples += *trained;
+    window_samples += *trained;
+    window_loss += last_step_loss_;
+    ++window_steps;
+    if (options_.metrics != nullptr) {
+      options_.metrics->steps.Increment();
+      options_.metrics->step_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - step_start));
+    }
+    if (step_ % options_.job.log_every_steps == 0 && options_.on_progress) {
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - window_start);
+      TrainingProgress progress{TrainingProgress::Kind::kStep};
+      progress.step = step_;
+      progress.epoch = leases_.epoch();
+      progress.loss = window_loss / std::max<int64_t>(window_steps, 1);
+      progress.samples_per_second = seconds > 0 ? window_samples / seconds : 0;
+      progress.generation = membership_.generation;
+      progress.world_size = group_->world_size();
+      options_.on_progress(progress);
+      window_samples = 0;
+      window_loss = 0;
+      window_steps = 0;
+      window_start = absl::Now();
+    }
+    RETURN_IF_ERROR(MaybeCheckpoint());
+  }
+  if (options_.metrics != nullptr) options_.metrics->SetTraining(false);
+  if (!options_.job.checkpoint_dir.empty() && group_->rank() == 0) {
+    RETURN_IF_ERROR(WriteCheckpoint(options_.job.checkpoint_dir, Snapshot()).status());
+  }
+  TrainingResult result;
+  result.test_accuracy = accuracy;
+  result.steps = step_;
+  result.epochs = epochs_completed_;
+  result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.samples_per_second = result.wall_seconds > 0 ? total_samples / result.wall_seconds : 0;
+  result.generations = membership_.generation + 1;
+  result.preempted_steps = preempted_steps_;
+  result.parameter_checksum = Crc32(params_);
+  return result;
+}
+
+}  // namespace cosched::worker

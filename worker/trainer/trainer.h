@@ -1,0 +1,121 @@
+// File: worker/trainer/trainer.h
+// Trainer: synchronous data-parallel training of one job on one rank.
+//
+// Each step, every rank plans every rank's samples from the replicated LeaseTable, trains on
+// its own in micro-batches, and allreduces one buffer holding
+//   [ sum of per-sample gradients | sum of losses | samples done by rank 0..W-1 ]
+// so the mean gradient is exact whatever each rank contributed, including nothing. Before
+// each micro-batch (a yield point) it asks the ComputeToken; when inference wants the
+// compute it stops, and joins the allreduce with what it finished, so peers never wait on
+// it; its unfinished samples go back to the lease queue.
+//
+// When a collective fails (a peer died or stalled), the trainer asks its MembershipSource
+// for the next generation, forms that group, adopts the committed state of the new rank 0
+// (broadcast), hands the leavers' leases back and carries on: no process restarts.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collectives/collective_group.h"
+#include "worker/data/idx_reader.h"
+#include "worker/data/lease_table.h"
+#include "worker/inference/compute_token.h"
+#include "worker/inference/inference_engine.h"
+#include "worker/job_config.h"
+#include "worker/models/mlp.h"
+#include "worker/models/optimizer.h"
+#include "worker/trainer/membership.h"
+#include "worker/trainer/training_state.h"
+#include "worker/worker_metrics.h"
+
+namespace cosched::worker {
+
+using GroupFactory = std::function<absl::StatusOr<std::unique_ptr<collectives::CollectiveGroup>>(
+    const collectives::GroupOptions&)>;
+
+// What the trainer reports as it goes (rank 0 prints these; tests collect them).
+struct TrainingProgress {
+  enum class Kind { kStep, kEpoch, kMembership };
+  Kind kind;
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double loss = 0;                // mean loss of the last log window
+  double samples_per_second = 0;  // all ranks, over the last log window
+  double test_accuracy = 0;       // kEpoch only
+  int64_t generation = 0;
+  int world_size = 0;
+};
+
+struct TrainingResult {
+  double test_accuracy = 0;
+  int64_t steps = 0;
+  int64_t epochs = 0;
+  double samples_per_second = 0;  // all ranks, over the whole run
+  double wall_seconds = 0;
+  int64_t generations = 1;
+  int64_t preempted_steps = 0;      // steps this rank cut short for inference
+  uint32_t parameter_checksum = 0;  // CRC-32 of the final parameters (identical on all ranks)
+};
+
+struct TrainerOptions {
+  JobConfig job;
+  const FashionMnist* data = nullptr;
+  Membership initial;         // generation 0: rank and world size
+  GroupFactory create_group;  // forms a generation's CollectiveGroup
+  MembershipSource* membership = nullptr;
+  ComputeToken* token = nullptr;
+  InferenceEngine* inference = nullptr;  // optional: gets each committed step's weights
+  WorkerMetrics* metrics = nullptr;      // optional
+  std::function<void(const TrainingProgress&)> on_progress;  // optional
+};
+
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(TrainerOptions options);
+  absl::StatusOr<TrainingResult> Run();
+
+  // The committed state (what checkpoints hold and new members receive).
+  TrainingState Snapshot() const;
+  const std::vector<float>& parameters() const { return params_; }
+
+ private:
+  Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> optimizer,
+          LeaseTable leases);
+
+  absl::Status FormGroup(const Membership& membership);
+  // Rank 0's committed state replaces everyone's (after a membership change or at start).
+  absl::Status SyncStateFromRankZero();
+  absl::Status Restore(const TrainingState& state);
+  // One synchronous step; returns the number of samples all ranks trained on.
+  absl::StatusOr<int64_t> Step();
+  absl::StatusOr<double> Evaluate();
+  absl::Status Recover(const absl::Status& failure);
+  absl::Status MaybeCheckpoint();
+  bool Finished() const;
+  // Fraction of the job done, from replicated state (drives the learning-rate schedule).
+  double Progress() const;
+  std::string Fingerprint() const;
+
+  const TrainerOptions options_;
+  const Mlp model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  LeaseTable leases_;
+  std::vector<float> params_;
+  std::vector<float> reduce_buffer_;  // gradients | loss | per-rank counts
+  std::vector<float> batch_images_;
+  std::vector<uint8_t> batch_labels_;
+  Mlp::Workspace workspace_;
+  int64_t step_ = 0;
+  int64_t epochs_completed_ = 0;
+  int64_t preempted_steps_ = 0;
+  double last_step_loss_ = 0;  // mean loss over all ranks' samples of the last step
+  Membership membership_;
+  std::unique_ptr<collectives::CollectiveGroup> group_;
+};
+
+}  // namespace cosched::worker

@@ -1,0 +1,156 @@
+// Trainer with ranks as threads over an InMemoryStore, on the real Fashion-MNIST data.
+#include "worker/trainer/trainer.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "collectives/memory_store.h"
+#include "worker/trainer/checkpoint.h"
+
+namespace cosched::worker {
+namespace {
+
+const FashionMnist& Data() {
+  static const FashionMnist* data = [] {
+    auto loaded = LoadFashionMnist();
+    if (!loaded.ok()) {
+      ADD_FAILURE() << loaded.status();
+      return new FashionMnist();
+    }
+    return new FashionMnist(*std::move(loaded));
+  }();
+  return *data;
+}
+
+JobConfig SmallJob(int64_t steps) {
+  JobConfig job;
+  job.name = "trainer-test";
+  job.seed = 7;
+  job.global_batch = 64;
+  job.micro_batch = 16;
+  job.steps = steps;
+  job.epochs = 0;
+  job.log_every_steps = 1000000;
+  job.min_workers = 1;
+  job.max_workers = 8;
+  job.collectives.timeout = absl::Seconds(30);
+  return job;
+}
+
+struct RankOutcome {
+  absl::StatusOr<TrainingResult> result = absl::UnknownError("not run");
+};
+
+// Runs `world` ranks of `job` as threads; `tokens[r]` is rank r's compute token. The last
+// rank reports progress to `on_last_rank_progress`, if given.
+std::vector<RankOutcome> RunRanks(
+    const JobConfig& job, int world, std::vector<ComputeToken>& tokens,
+    std::function<void(const TrainingProgress&)> on_last_rank_progress = nullptr) {
+  collectives::InMemoryStore store;
+  NoRecovery no_recovery;
+  std::vector<RankOutcome> outcomes(world);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      TrainerOptions options;
+      options.job = job;
+      options.data = &Data();
+      options.initial.rank = rank;
+      options.initial.world_size = world;
+      options.membership = &no_recovery;
+      options.token = &tokens[rank];
+      if (rank == world - 1) options.on_progress = on_last_rank_progress;
+      options.create_group = [&store](const collectives::GroupOptions& o) {
+        collectives::GroupOptions with_store = o;
+        with_store.store = &store;
+        return collectives::CollectiveGroup::Create(with_store);
+      };
+      auto trainer = Trainer::Create(options);
+      if (!trainer.ok()) {
+        outcomes[rank].result = trainer.status();
+        return;
+      }
+      outcomes[rank].result = (*trainer)->Run();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return outcomes;
+}
+
+TEST(TrainerTest, TwoRanksKeepIdenticalParametersAndLearn) {
+  std::vector<ComputeToken> tokens(2);
+  const auto outcomes = RunRanks(SmallJob(300), 2, tokens);
+  ASSERT_TRUE(outcomes[0].result.ok()) << outcomes[0].result.status();
+  ASSERT_TRUE(outcomes[1].result.ok()) << outcomes[1].result.status();
+  EXPECT_EQ(outcomes[0].result->parameter_checksum, outcomes[1].result->parameter_checksum);
+  EXPECT_EQ(outcomes[0].result->steps, 300);
+  // 10 classes: chance is 0.1; 300 steps of 64 samples get far above it.
+  EXPECT_GT(outcomes[0].result->test_accuracy, 0.7);
+  EXPECT_EQ(outcomes[0].result->test_accuracy, outcomes[1].result->test_accuracy);
+}
+
+TEST(TrainerTest, PreemptedRankNeverHoldsItsPeerBack) {
+  std::vector<ComputeToken> tokens(2);
+  // Inference holds rank 0's compute through all 40 training steps and is released only
+  // when rank 1 reports its 40th step. If rank 1 had to wait for rank 0 to compute, it could
+  // never get there; instead rank 0 joins every step with zero samples. (The final
+  // evaluation then waits for the compute, as evaluation does.)
+  JobConfig job = SmallJob(40);
+  job.log_every_steps = 40;
+  tokens[0].EnterInference();
+  const auto outcomes = RunRanks(job, 2, tokens, [&](const TrainingProgress& progress) {
+    if (progress.kind == TrainingProgress::Kind::kStep && progress.step == 40) {
+      tokens[0].ExitInference();
+    }
+  });
+  ASSERT_TRUE(outcomes[0].result.ok()) << outcomes[0].result.status();
+  ASSERT_TRUE(outcomes[1].result.ok()) << outcomes[1].result.status();
+  EXPECT_EQ(outcomes[0].result->preempted_steps, 40);
+  EXPECT_EQ(outcomes[1].result->preempted_steps, 0);
+  EXPECT_EQ(outcomes[0].result->parameter_checksum, outcomes[1].result->parameter_checksum);
+}
+
+TEST(TrainerTest, ResumingFromACheckpointContinuesTheSameRun) {
+  const std::string dir = ::testing::TempDir() + "/trainer_resume_test";
+  std::filesystem::remove_all(dir);
+  std::vector<ComputeToken> tokens(1);
+  const auto straight = RunRanks(SmallJob(60), 1, tokens);
+  ASSERT_TRUE(straight[0].result.ok()) << straight[0].result.status();
+
+  JobConfig first_half = SmallJob(30);
+  first_half.checkpoint_dir = dir;
+  ASSERT_TRUE(RunRanks(first_half, 1, tokens)[0].result.ok());
+  auto saved = LoadLatestCheckpoint(dir);
+  ASSERT_TRUE(saved.ok() && saved->has_value());
+  EXPECT_EQ((*saved)->step, 30);
+
+  JobConfig second_half = SmallJob(60);
+  second_half.checkpoint_dir = dir;
+  const auto resumed = RunRanks(second_half, 1, tokens);
+  ASSERT_TRUE(resumed[0].result.ok()) << resumed[0].result.status();
+  EXPECT_EQ(resumed[0].result->steps, 60);
+  EXPECT_EQ(resumed[0].result->parameter_checksum, straight[0].result->parameter_checksum);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, CheckpointOfAnotherModelIsRefused) {
+  const std::string dir = ::testing::TempDir() + "/trainer_fingerprint_test";
+  std::filesystem::remove_all(dir);
+  TrainingState other;
+  other.fingerprint = "mlp:784-10/sgd";
+  ASSERT_TRUE(WriteCheckpoint(dir, other).ok());
+  JobConfig job = SmallJob(10);
+  job.checkpoint_dir = dir;
+  std::vector<ComputeToken> tokens(1);
+  const auto outcome = RunRanks(job, 1, tokens);
+  EXPECT_EQ(outcome[0].result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(outcome[0].result.status().message(), ::testing::HasSubstr("mlp:784-10/sgd"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cosched::worker

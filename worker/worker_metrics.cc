@@ -1,0 +1,62 @@
+// File: worker/worker_metrics.cc
+#include "worker/worker_metrics.h"
+
+namespace cosched::worker {
+
+WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
+    : steps(r.Counter("cosched_worker_steps_total", "Training steps completed.")),
+      samples(r.Counter("cosched_worker_samples_total", "Training samples this rank processed.")),
+      step_seconds(r.Histogram("cosched_worker_step_seconds", "Wall time of a training step.",
+                               MetricsRegistry::LatencyBuckets())),
+      allreduce_seconds(r.Histogram("cosched_worker_allreduce_seconds",
+                                    "Wall time of the gradient allreduce of a step.",
+                                    MetricsRegistry::LatencyBuckets())),
+      allreduce_bytes(
+          r.Counter("cosched_worker_allreduce_bytes_total", "Bytes this rank allreduced.")),
+      inference_met(r.Counter("cosched_inference_requests_total", "Inference requests by outcome.",
+                              {{"outcome", "met"}})),
+      inference_missed(r.Counter("cosched_inference_requests_total",
+                                 "Inference requests by outcome.", {{"outcome", "missed"}})),
+      inference_refused(r.Counter("cosched_inference_requests_total",
+                                  "Inference requests by outcome.", {{"outcome", "refused"}})),
+      inference_latency_seconds(r.Histogram("cosched_inference_latency_seconds",
+                                            "Arrival to reply of admitted inference requests.",
+                                            MetricsRegistry::LatencyBuckets())),
+      preemption_latency_seconds(
+          r.Histogram("cosched_preemption_latency_seconds",
+                      "Arrival of an inference request to the start of its compute.",
+                      MetricsRegistry::LatencyBuckets())),
+      preemptions(r.Counter("cosched_preemptions_total",
+                            "Training steps cut short to serve inference.",
+                            {{"reason", "inference"}})),
+      generation(r.Gauge("cosched_worker_generation", "Current membership generation.")),
+      test_accuracy(r.Gauge("cosched_worker_test_accuracy", "Last measured test accuracy.")),
+      idle_(r.Gauge("cosched_worker_state", "1 for the worker's current state.",
+                    {{"state", "idle"}})),
+      training_(r.Gauge("cosched_worker_state", "1 for the worker's current state.",
+                        {{"state", "training"}})),
+      serving_(r.Gauge("cosched_worker_state", "1 for the worker's current state.",
+                       {{"state", "serving"}})) {
+  MutexLock lock(&mu_);
+  Publish();
+}
+
+void WorkerMetrics::SetTraining(bool active) {
+  MutexLock lock(&mu_);
+  training_active_ = active;
+  Publish();
+}
+
+void WorkerMetrics::SetServing(bool active) {
+  MutexLock lock(&mu_);
+  serving_active_ = active;
+  Publish();
+}
+
+void WorkerMetrics::Publish() {
+  serving_.Set(serving_active_ ? 1 : 0);
+  training_.Set(!serving_active_ && training_active_ ? 1 : 0);
+  idle_.Set(!serving_active_ && !training_active_ ? 1 : 0);
+}
+
+}  // namespace cosched::worker
