@@ -41,6 +41,8 @@ struct WorkerFlags {
   std::string inference_address = "127.0.0.1:0";
   std::string metrics_address;
   std::string log_level = "info";
+  std::string checkpoint_dir;  // overrides the job's checkpoint.dir when set
+  int64_t steps = 0;           // when > 0, overrides the job's length with this many steps
 };
 
 void PrintLine(const std::string& line) {
@@ -67,7 +69,9 @@ void PrintProgress(const TrainingProgress& p) {
 }
 
 absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
-  ASSIGN_OR_RETURN(const JobConfig job, LoadJobConfig(flags.job));
+  ASSIGN_OR_RETURN(JobConfig job, LoadJobConfig(flags.job));
+  if (!flags.checkpoint_dir.empty()) job.checkpoint_dir = flags.checkpoint_dir;
+  if (flags.steps > 0) job.steps = flags.steps;
   ASSIGN_OR_RETURN(const FashionMnist data, LoadFashionMnist(job.data_dir));
 
   // Bootstrap: who we are and how we form groups.
@@ -132,13 +136,6 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   ASSIGN_OR_RETURN(auto server, InferenceServer::Start(flags.inference_address, &engine,
                                                        data.train.pixels_per_image(),
                                                        job.inference.default_deadline));
-  const std::string host = flags.inference_address.substr(0, flags.inference_address.rfind(':'));
-  PrintLine(json({{"event", "inference_ready"},
-                  {"rank", initial.rank},
-                  {"address", absl::StrCat(host, ":", server->port())},
-                  {"metrics_port", metrics_server ? metrics_server->port() : 0}})
-                .dump());
-
   TrainerOptions options;
   options.job = job;
   options.data = &data;
@@ -150,6 +147,15 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   options.metrics = &metrics;
   if (leader) options.on_progress = &PrintProgress;
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(std::move(options)));
+  // Serve from the start: the initial (or restored) weights answer until the first step.
+  engine.PublishWeights(trainer->parameters(), trainer->step());
+  const std::string host = flags.inference_address.substr(0, flags.inference_address.rfind(':'));
+  PrintLine(json({{"event", "inference_ready"},
+                  {"rank", initial.rank},
+                  {"address", absl::StrCat(host, ":", server->port())},
+                  {"metrics_port", metrics_server ? metrics_server->port() : 0}})
+                .dump());
+
   ASSIGN_OR_RETURN(const TrainingResult result, trainer->Run());
   PrintLine(json({{"event", "job_finished"},
                   {"rank", initial.rank},
@@ -177,6 +183,8 @@ int Main(int argc, char** argv) {
                 "HOST:PORT for the gRPC inference service (port 0: any)");
   parser.String("metrics-address", &flags.metrics_address, "HOST:PORT serving /metrics");
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
+  parser.String("checkpoint-dir", &flags.checkpoint_dir, "overrides the job's checkpoint.dir");
+  parser.Int("steps", &flags.steps, "when > 0, train this many steps instead of the job's length");
   if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
     std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
                  parser.Usage().c_str());

@@ -1,9 +1,13 @@
 // File: worker/trainer/trainer.cc
 #include "worker/trainer/trainer.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <numeric>
 
@@ -17,6 +21,18 @@ namespace cosched::worker {
 namespace {
 
 constexpr int kEvalChunk = 256;
+
+// Training is batch work: the thread that runs it yields the CPU to inference and to the
+// gRPC threads feeding it (Linux: SCHED_BATCH and nice 10 for this thread only). Without
+// this, an inference thread that the trainer just unblocked can wait a scheduler tick or
+// more for a core on a busy machine.
+void LowerThisThreadsPriority() {
+  sched_param param{};
+  if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0 ||
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
+    spdlog::debug("could not lower the trainer thread's priority: {}", std::strerror(errno));
+  }
+}
 
 uint32_t Crc32(const std::vector<float>& values) {
   return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(values.data()),
@@ -285,6 +301,7 @@ absl::Status Trainer::MaybeCheckpoint() {
 
 absl::StatusOr<TrainingResult> Trainer::Run() {
   const absl::Time start = absl::Now();
+  LowerThisThreadsPriority();
   RETURN_IF_ERROR(FormGroup(options_.initial));
   if (absl::Status synced = SyncStateFromRankZero(); !synced.ok()) {
     RETURN_IF_ERROR(Recover(synced));

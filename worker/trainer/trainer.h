@@ -82,6 +82,7 @@ class Trainer {
   // The committed state (what checkpoints hold and new members receive).
   TrainingState Snapshot() const;
   const std::vector<float>& parameters() const { return params_; }
+  int64_t step() const { return step_; }
 
  private:
   Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> optimizer,

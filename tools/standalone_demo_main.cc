@@ -1,0 +1,178 @@
+// File: tools/standalone_demo_main.cc
+// cosched-standalone-demo: what `make run` runs until the scheduler exists. It starts a
+// 2-rank standalone training job (two cosched-worker processes over a file store), drives
+// inference requests with deadlines at both ranks while they train, shows the training
+// progress and ends with a summary table and one JSON line.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
+#include "tools/inference_load.h"
+
+namespace cosched::tools {
+namespace {
+
+using nlohmann::json;
+
+struct DemoFlags {
+  std::string job = "configs/jobs/fashion-mlp.yaml";
+  int64_t ranks = 2;
+  double rate = 200;
+  absl::Duration deadline = absl::Milliseconds(20);
+};
+
+std::string SiblingBinary(const std::string& name) {
+  std::error_code ec;
+  return (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name).string();
+}
+
+// Reads lines until a JSON line with `event`; other lines are shown when `echo` is set.
+absl::StatusOr<json> AwaitEvent(Subprocess& process, absl::string_view event, bool echo,
+                                absl::Time deadline) {
+  while (true) {
+    ASSIGN_OR_RETURN(const std::string line, process.ReadLine(deadline));
+    json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object() && parsed.value("event", "") == event) return parsed;
+    if (echo && !parsed.is_object()) std::printf("  [train] %s\n", line.c_str());
+    std::fflush(stdout);
+  }
+}
+
+absl::Status RunDemo(const DemoFlags& flags) {
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(const worker::FashionMnist data, worker::LoadFashionMnist());
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / absl::StrCat("cosched-run-", ::getpid())).string();
+  std::filesystem::remove_all(dir);
+  std::printf(
+      "cosched standalone demo: %lld ranks train %s over gloo; inference at %.0f req/s "
+      "with a %s deadline goes to every rank\n\n",
+      static_cast<long long>(flags.ranks), flags.job.c_str(), flags.rate,
+      absl::FormatDuration(flags.deadline).c_str());
+  std::vector<std::unique_ptr<Subprocess>> workers;
+  for (int rank = 0; rank < flags.ranks; ++rank) {
+    ASSIGN_OR_RETURN(auto worker,
+                     Subprocess::Spawn({SiblingBinary("cosched-worker"), "--standalone", "--job",
+                                        flags.job, "--bootstrap", "file:" + dir, "--rank",
+                                        absl::StrCat(rank), "--world", absl::StrCat(flags.ranks),
+                                        "--inference-address", "127.0.0.1:0", "--log-level", "warn",
+                                        // a fresh run every time, not a resumed one
+                                        "--checkpoint-dir", dir + "/checkpoints"}));
+    workers.push_back(std::move(worker));
+  }
+  const absl::Time deadline = absl::Now() + absl::Minutes(10);
+  LoadOptions load;
+  for (auto& worker : workers) {
+    ASSIGN_OR_RETURN(const json ready, AwaitEvent(*worker, "inference_ready", false, deadline));
+    load.targets.push_back(ready.value("address", ""));
+  }
+  load.rate_per_second = flags.rate;
+  load.deadline = flags.deadline;
+  load.duration = absl::Hours(1);
+  load.images = &data.test;
+  std::atomic<bool> stop{false};
+  load.stop = &stop;
+  absl::StatusOr<LoadReport> report = absl::UnknownError("load did not run");
+  std::thread driver([&] { report = RunInferenceLoad(load); });
+
+  std::vector<json> finished;
+  absl::Status status;
+  for (size_t r = 0; r < workers.size() && status.ok(); ++r) {
+    auto done = AwaitEvent(*workers[r], "job_finished", r == 0, deadline);
+    if (done.ok()) {
+      finished.push_back(*done);
+    } else {
+      status = done.status();
+    }
+  }
+  stop = true;
+  driver.join();
+  for (auto& worker : workers) {
+    auto code = worker->Wait(absl::Now() + absl::Seconds(30));
+    if (status.ok() && (!code.ok() || *code != 0)) {
+      status = absl::InternalError(
+          absl::StrCat(worker->name(), " exited with ",
+                       code.ok() ? absl::StrCat(*code) : code.status().ToString()));
+    }
+  }
+  std::filesystem::remove_all(dir);
+  RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(report.status());
+
+  const json& result = finished.front();
+  std::printf("\n%-28s %s\n", "training", "");
+  std::printf("  %-26s %.4f\n", "test accuracy", result.value("test_accuracy", 0.0));
+  std::printf("  %-26s %lld\n", "steps", static_cast<long long>(result.value("steps", 0)));
+  std::printf("  %-26s %.0f\n", "samples/s (all ranks)", result.value("samples_per_second", 0.0));
+  std::printf("  %-26s %lld\n", "steps cut short (rank 0)",
+              static_cast<long long>(result.value("preempted_steps", 0)));
+  std::printf("%-28s\n", "inference");
+  std::printf("  %-26s %lld sent, %lld admitted, %lld refused, %lld errors\n", "requests",
+              static_cast<long long>(report->sent), static_cast<long long>(report->admitted),
+              static_cast<long long>(report->refused), static_cast<long long>(report->errors));
+  std::printf("  %-26s %.4f\n", "deadline attainment", report->deadline_attainment());
+  std::printf("  %-26s p50 %.2f ms, p99 %.2f ms\n", "latency (client)",
+              Percentile(report->latency_ms, 50), Percentile(report->latency_ms, 99));
+  std::printf("  %-26s p50 %.3f ms, p99 %.3f ms\n", "arrival to compute start",
+              Percentile(report->preemption_ms, 50), Percentile(report->preemption_ms, 99));
+  std::printf("  %-26s %.4f\n", "accuracy of answers",
+              report->admitted > 0 ? static_cast<double>(report->correct) / report->admitted : 0);
+  if (!report->first_error.empty()) std::printf("  first error: %s\n", report->first_error.c_str());
+  const json summary = {{"event", "demo_finished"},
+                        {"test_accuracy", result.value("test_accuracy", 0.0)},
+                        {"steps", result.value("steps", 0)},
+                        {"training_samples_per_second", result.value("samples_per_second", 0.0)},
+                        {"inference_sent", report->sent},
+                        {"inference_refused", report->refused},
+                        {"deadline_attainment", report->deadline_attainment()},
+                        {"latency_p99_ms", Percentile(report->latency_ms, 99)},
+                        {"preemption_p99_ms", Percentile(report->preemption_ms, 99)},
+                        {"wall_seconds", absl::ToDoubleSeconds(absl::Now() - start)}};
+  std::printf("%s\n", summary.dump().c_str());
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  DemoFlags flags;
+  FlagParser parser("cosched-standalone-demo");
+  parser.String("job", &flags.job, "job YAML");
+  parser.Int("ranks", &flags.ranks, "training ranks (processes)");
+  parser.Duration("deadline", &flags.deadline, "inference deadline");
+  std::string rate = "200";
+  parser.String("rate", &rate, "inference requests per second (Poisson)");
+  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
+    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
+                 parser.Usage().c_str());
+    return s.ok() ? 0 : 2;
+  }
+  if (!absl::SimpleAtod(rate, &flags.rate) || flags.rate <= 0 || flags.ranks < 1) {
+    std::fprintf(stderr,
+                 "cosched-standalone-demo: --rate must be a positive number and "
+                 "--ranks at least 1\n");
+    return 2;
+  }
+  InitLogging("warn", "demo").IgnoreError();
+  if (absl::Status s = RunDemo(flags); !s.ok()) {
+    std::fprintf(stderr, "cosched-standalone-demo: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cosched::tools
+
+int main(int argc, char** argv) { return cosched::tools::Main(argc, argv); }
