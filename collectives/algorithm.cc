@@ -22,19 +22,12 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames
 }};
 
 // Measured on the reference machine (2 cores, loopback TCP, 2 ranks) with
-// `cosched-bench allreduce`, comparing what CollectiveGroup achieves with each algorithm
-// forced (`cosched-<algo>`); docs/benchmarks.md has the tables. Medians, 4KiB..64MiB:
-//  - below 2MiB the unbound-buffer gloo::allreduce mostly sits near a ~4ms floor (a
-//    send/recv-ready handshake per transfer; gloo's TCP event loop busy-spins while the
-//    caller holds the pair lock, which on 2 cores costs scheduler slices), so a classic
-//    algorithm wins even though CollectiveGroup builds it afresh on every call.
-//    halving-doubling, bcube and ring were within noise of each other up to 1MiB at 2 ranks;
-//    halving-doubling is taken because it runs on any world size (classic bcube needs a
-//    power of two) and needs log2(n), not n-1, steps when there are more ranks;
-//  - from 2MiB up gloo::allreduce's ring is fastest (16MiB: ~1.3x halving-doubling;
-//    64MiB: ~1.5-2.5x), and copies no more than it must.
+// `cosched-bench allreduce` (docs/benchmarks.md). Up to 8 MiB, halving-doubling: it runs on
+// any world size, and with the group's staging buffer it has no per-call setup (up to
+// 128 KiB it also runs on the synchronous-mode connections, several times faster than gloo's
+// default). From 8 MiB, gloo's unbound-buffer ring, which pipelines large messages well.
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
-  return {{0, AllreduceAlgorithm::kHalvingDoubling}, {2 << 20, AllreduceAlgorithm::kAllreduceRing}};
+  return {{0, AllreduceAlgorithm::kHalvingDoubling}, {8 << 20, AllreduceAlgorithm::kAllreduceRing}};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <climits>
 #include <csignal>
 #include <exception>
@@ -19,6 +20,7 @@
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "gloo/algorithm.h"
 #include "gloo/allgather.h"
 #include "gloo/allreduce.h"
 #include "gloo/allreduce_bcube.h"
@@ -78,6 +80,9 @@ bool IsTimeout(const std::string& gloo_error) {
   return absl::StrContains(lower, "timed out") || absl::StrContains(lower, "timeout");
 }
 
+// Classic allreduces up to this size run on the synchronous-mode connections.
+constexpr size_t kSyncModeMaxBytes = 128 << 10;
+
 void SumFloats(void* out, const void* a, const void* b, size_t n) {
   gloo::sum<float>(out, a, b, n);
 }
@@ -109,12 +114,25 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
     std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
     context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
+    // A second set of connections, switched to gloo's synchronous mode, carries the classic
+    // algorithms: the calling thread reads its socket itself instead of waiting for the
+    // device's event-loop thread to hand the data over. On a busy 2-core machine that
+    // hand-off is what makes small allreduces slow and erratic. The unbound-buffer
+    // collectives need the event loop, so they keep the asynchronous connections.
+    auto sync_context =
+        std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
+    sync_context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
     if (options.world_size > 1) {
       GlooStoreAdapter store(options.store, prefix, options.timeout);
       context->connectFullMesh(store, device);
+      GlooStoreAdapter sync_store(options.store, absl::StrCat(prefix, "sync/"), options.timeout);
+      sync_context->connectFullMesh(sync_store, device);
+      for (int peer = 0; peer < options.world_size; ++peer) {
+        if (peer != options.rank) sync_context->getPair(peer)->setSync(true, false);
+      }
     }
-    return std::unique_ptr<CollectiveGroup>(
-        new CollectiveGroup(options, std::move(device), std::move(context)));
+    return std::unique_ptr<CollectiveGroup>(new CollectiveGroup(
+        options, std::move(device), std::move(context), std::move(sync_context)));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot form group ", prefix, " as rank ",
                                                options.rank, "/", options.world_size, ": ",
@@ -124,11 +142,21 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
 
 CollectiveGroup::CollectiveGroup(GroupOptions options,
                                  std::shared_ptr<gloo::transport::Device> device,
-                                 std::shared_ptr<gloo::Context> context)
-    : options_(std::move(options)), device_(std::move(device)), context_(std::move(context)) {}
+                                 std::shared_ptr<gloo::Context> context,
+                                 std::shared_ptr<gloo::Context> sync_context)
+    : options_(std::move(options)),
+      device_(std::move(device)),
+      context_(std::move(context)),
+      sync_context_(std::move(sync_context)) {}
 
 CollectiveGroup::~CollectiveGroup() {
-  // The context's pairs use the device's event loop; drop them first.
+  // Algorithms hold buffers on the context's pairs, and the pairs use the device's event
+  // loop: tear down in that order.
+  {
+    MutexLock lock(&op_mu_);
+    classic_.clear();
+  }
+  sync_context_.reset();
   context_.reset();
   device_.reset();
 }
@@ -152,10 +180,12 @@ void CollectiveGroup::Abort(absl::string_view reason) {
       }
     }
   }
-  for (int peer = 0; peer < options_.world_size; ++peer) {
-    if (peer == options_.rank) continue;
-    auto* pair = dynamic_cast<gloo::transport::tcp::Pair*>(context_->getPair(peer).get());
-    if (pair != nullptr) TcpPairInternals::ShutdownIfConnected(*pair);
+  for (const auto& context : {context_, sync_context_}) {
+    for (int peer = 0; peer < options_.world_size; ++peer) {
+      if (peer == options_.rank) continue;
+      auto* pair = dynamic_cast<gloo::transport::tcp::Pair*>(context->getPair(peer).get());
+      if (pair != nullptr) TcpPairInternals::ShutdownIfConnected(*pair);
+    }
   }
 }
 
@@ -213,23 +243,59 @@ absl::Status CollectiveGroup::Allreduce(absl::Span<float> data, AllreduceAlgorit
              [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { RunAllreduce(data, algorithm).IgnoreError(); });
 }
 
-// Called inside Run(), which holds op_mu_ and catches what gloo throws.
-absl::Status CollectiveGroup::RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) {
-  std::vector<float*> ptrs = {data.data()};
-  const int count = static_cast<int>(data.size());
+absl::Span<float> CollectiveGroup::StagingBuffer(size_t count) {
+  MutexLock lock(&op_mu_);
+  return absl::MakeSpan(Staging(count));
+}
+
+std::vector<float>& CollectiveGroup::Staging(size_t count) {
+  std::unique_ptr<std::vector<float>>& buffer = staging_[count];
+  if (buffer == nullptr) buffer = std::make_unique<std::vector<float>>(count);
+  return *buffer;
+}
+
+gloo::Algorithm& CollectiveGroup::Classic(AllreduceAlgorithm algorithm, size_t count) {
+  std::unique_ptr<gloo::Algorithm>& instance = classic_[{algorithm, count}];
+  if (instance != nullptr) return *instance;
+  // In synchronous mode both ends of a pair may write at once and each blocks until its
+  // whole message is in the kernel's socket buffers; only small messages are sure to fit
+  // (a 64 MiB ring deadlocked until the timeout in a test). Larger ones use the event loop.
+  const std::shared_ptr<gloo::Context>& context =
+      count * sizeof(float) <= kSyncModeMaxBytes ? sync_context_ : context_;
+  std::vector<float*> ptrs = {Staging(count).data()};
+  const int n = static_cast<int>(count);
   switch (algorithm) {
     case AllreduceAlgorithm::kRing:
-      gloo::AllreduceRing<float>(context_, ptrs, count).run();
+      instance = std::make_unique<gloo::AllreduceRing<float>>(context, ptrs, n);
       break;
     case AllreduceAlgorithm::kRingChunked:
-      gloo::AllreduceRingChunked<float>(context_, ptrs, count).run();
+      instance = std::make_unique<gloo::AllreduceRingChunked<float>>(context, ptrs, n);
       break;
     case AllreduceAlgorithm::kHalvingDoubling:
-      gloo::AllreduceHalvingDoubling<float>(context_, ptrs, count).run();
+      instance = std::make_unique<gloo::AllreduceHalvingDoubling<float>>(context, ptrs, n);
       break;
-    case AllreduceAlgorithm::kBcube:
-      gloo::AllreduceBcube<float>(context_, ptrs, count).run();
+    default:  // kBcube; the caller routes every other algorithm elsewhere
+      instance = std::make_unique<gloo::AllreduceBcube<float>>(context, ptrs, n);
       break;
+  }
+  return *instance;
+}
+
+// Called inside Run(), which holds op_mu_ and catches what gloo throws.
+absl::Status CollectiveGroup::RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) {
+  switch (algorithm) {
+    case AllreduceAlgorithm::kRing:
+    case AllreduceAlgorithm::kRingChunked:
+    case AllreduceAlgorithm::kHalvingDoubling:
+    case AllreduceAlgorithm::kBcube: {
+      gloo::Algorithm& classic = Classic(algorithm, data.size());
+      std::vector<float>& staging = Staging(data.size());
+      const bool in_place = data.data() == staging.data();
+      if (!in_place) std::copy(data.begin(), data.end(), staging.begin());
+      classic.run();
+      if (!in_place) std::copy(staging.begin(), staging.end(), data.begin());
+      break;
+    }
     case AllreduceAlgorithm::kAuto:  // resolved by the caller
     case AllreduceAlgorithm::kAllreduceRing:
     case AllreduceAlgorithm::kAllreduceBcube: {

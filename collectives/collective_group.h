@@ -12,8 +12,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +26,7 @@
 #include "common/mutex.h"
 
 namespace gloo {
+class Algorithm;
 class Context;
 namespace transport {
 class Device;
@@ -53,6 +57,13 @@ class CollectiveGroup {
   CollectiveGroup(const CollectiveGroup&) = delete;
   CollectiveGroup& operator=(const CollectiveGroup&) = delete;
 
+  // A buffer of `count` floats owned by the group, for callers that allreduce the same size
+  // again and again (gradients). gloo's classic algorithms are built once per (algorithm,
+  // count) and bound to this buffer, so an Allreduce of exactly this span runs with no setup
+  // and no copies; any other span of that size is copied in and out of it. The span stays
+  // valid for the group's lifetime (one buffer per distinct count).
+  absl::Span<float> StagingBuffer(size_t count) ABSL_LOCKS_EXCLUDED(op_mu_);
+
   // In-place sum over all ranks. Any length, including 0. `algorithm` overrides the selector.
   absl::Status Allreduce(absl::Span<float> data,
                          AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto)
@@ -82,7 +93,8 @@ class CollectiveGroup {
 
  private:
   CollectiveGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-                  std::shared_ptr<gloo::Context> context);
+                  std::shared_ptr<gloo::Context> context,
+                  std::shared_ptr<gloo::Context> sync_context);
 
   // Runs `op` (which calls into gloo) under the operation lock, turning gloo exceptions into
   // a Status and recording the first failure.
@@ -91,15 +103,25 @@ class CollectiveGroup {
   absl::Status RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   uint32_t NextTag() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_) { return next_tag_++; }
+  std::vector<float>& Staging(size_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
+  // The classic algorithm instance for (algorithm, count), built on first use. Every rank
+  // makes the same calls in the same order, so every rank builds the same instances in the
+  // same order and their gloo slots match.
+  gloo::Algorithm& Classic(AllreduceAlgorithm algorithm, size_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
 
   const GroupOptions options_;
   std::shared_ptr<gloo::transport::Device> device_;
-  std::shared_ptr<gloo::Context> context_;
+  std::shared_ptr<gloo::Context> context_;       // asynchronous: unbound-buffer collectives
+  std::shared_ptr<gloo::Context> sync_context_;  // synchronous mode: small classic allreduces
 
   Mutex op_mu_;  // serializes operations
   // gloo's unbound-buffer collectives match messages by tag; every rank runs the same
   // sequence of operations, so a counter gives matching tags.
   uint32_t next_tag_ ABSL_GUARDED_BY(op_mu_) = 0;
+  std::map<size_t, std::unique_ptr<std::vector<float>>> staging_ ABSL_GUARDED_BY(op_mu_);
+  std::map<std::pair<AllreduceAlgorithm, size_t>, std::unique_ptr<gloo::Algorithm>> classic_
+      ABSL_GUARDED_BY(op_mu_);
 
   mutable Mutex state_mu_;
   absl::Status failure_ ABSL_GUARDED_BY(state_mu_);

@@ -146,6 +146,28 @@ TEST(CollectiveGroupTest, BroadcastAllgatherAndBarrierForEveryWorldSize) {
   }
 }
 
+TEST(CollectiveGroupTest, ClassicAlgorithmsAreReusedAcrossCallsAndBuffers) {
+  for (AllreduceAlgorithm algorithm :
+       {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kHalvingDoubling}) {
+    RunRanks(3, [&](CollectiveGroup& group) {
+      const size_t n = 5000;
+      const absl::Span<float> staged = group.StagingBuffer(n);
+      EXPECT_EQ(group.StagingBuffer(n).data(), staged.data());  // one buffer per size
+      for (int i = 0; i < 4; ++i) {
+        // Alternate the zero-copy path (the group's buffer) and a caller's own buffer.
+        std::vector<float> own = RankData(group.rank(), n);
+        absl::Span<float> data = absl::MakeSpan(own);
+        if (i % 2 == 0) {
+          std::copy(own.begin(), own.end(), staged.begin());
+          data = staged;
+        }
+        ASSERT_TRUE(group.Allreduce(data, algorithm).ok());
+        ExpectSummed(std::vector<float>(data.begin(), data.end()), 3);
+      }
+    });
+  }
+}
+
 TEST(CollectiveGroupTest, BroadcastsBytes) {
   RunRanks(3, [](CollectiveGroup& group) {
     std::string text = group.rank() == 0 ? "committed state" : "---------------";
@@ -184,7 +206,9 @@ TEST(CollectiveGroupTest, RendezvousWithAMissingPeerTimesOut) {
   EXPECT_THAT(group.status().message(), HasSubstr("job/test/gen/0/"));
 }
 
-TEST(CollectiveGroupTest, StalledPeerTurnsIntoDeadlineExceeded) {
+class StallTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(StallTest, StalledPeerTurnsIntoDeadlineExceeded) {
   InMemoryStore store;
   std::vector<std::unique_ptr<CollectiveGroup>> groups(2);
   std::vector<std::thread> threads;
@@ -199,7 +223,7 @@ TEST(CollectiveGroupTest, StalledPeerTurnsIntoDeadlineExceeded) {
   }
   for (auto& t : threads) t.join();
   // Rank 1 is alive but never joins the allreduce.
-  std::vector<float> data(1000, 1.0f);
+  std::vector<float> data(GetParam(), 1.0f);
   const absl::Status status = groups[0]->Allreduce(absl::MakeSpan(data));
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   // A failed group stays failed.
@@ -207,7 +231,14 @@ TEST(CollectiveGroupTest, StalledPeerTurnsIntoDeadlineExceeded) {
   EXPECT_EQ(groups[0]->health().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
-TEST(CollectiveGroupTest, AbortFromAnotherThreadEndsABlockedOperation) {
+INSTANTIATE_TEST_SUITE_P(SyncAndAsyncPaths, StallTest,
+                         ::testing::Values(size_t{1000}, size_t{1} << 18));
+
+// Small messages run on the synchronous-mode connections (the caller blocks in the socket
+// read itself), large ones on the event loop: Abort must end both.
+class AbortTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(AbortTest, AbortFromAnotherThreadEndsABlockedOperation) {
   InMemoryStore store;
   std::vector<std::unique_ptr<CollectiveGroup>> groups(2);
   std::vector<std::thread> threads;
@@ -225,7 +256,7 @@ TEST(CollectiveGroupTest, AbortFromAnotherThreadEndsABlockedOperation) {
   for (auto& t : threads) t.join();
   absl::Status status;
   std::thread blocked([&] {
-    std::vector<float> data(1 << 16, 1.0f);
+    std::vector<float> data(GetParam(), 1.0f);
     status = groups[0]->Allreduce(absl::MakeSpan(data));  // rank 1 never joins
   });
   groups[0]->Abort("membership changed");
@@ -236,6 +267,9 @@ TEST(CollectiveGroupTest, AbortFromAnotherThreadEndsABlockedOperation) {
   std::vector<float> data(16, 1.0f);
   EXPECT_FALSE(groups[1]->Allreduce(absl::MakeSpan(data)).ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(SyncAndAsyncPaths, AbortTest,
+                         ::testing::Values(size_t{16}, size_t{1} << 18));
 
 int CountEntries(const char* dir) {
   int n = 0;

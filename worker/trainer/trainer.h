@@ -107,7 +107,6 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   LeaseTable leases_;
   std::vector<float> params_;
-  std::vector<float> reduce_buffer_;  // gradients | loss | per-rank counts
   std::vector<float> batch_images_;
   std::vector<uint8_t> batch_labels_;
   Mlp::Workspace workspace_;

@@ -1,0 +1,57 @@
+// File: bench/allreduce_impls.cc
+#include "bench/allreduce_impls.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace cosched::bench {
+
+using collectives::AllreduceAlgorithm;
+
+std::vector<Impl> AvailableImpls(int ranks) {
+  std::vector<Impl> impls = {{"cosched", Launch::kGlooRanks, false, AllreduceAlgorithm::kAuto}};
+  for (AllreduceAlgorithm algorithm : collectives::AllAlgorithms()) {
+    if (!collectives::AlgorithmSupportsWorldSize(algorithm, ranks)) continue;
+    impls.push_back({absl::StrCat("cosched-", collectives::AlgorithmName(algorithm)),
+                     Launch::kGlooRanks, false, algorithm});
+  }
+  for (AllreduceAlgorithm algorithm : collectives::AllAlgorithms()) {
+    if (!collectives::AlgorithmSupportsWorldSize(algorithm, ranks)) continue;
+    impls.push_back({absl::StrCat("gloo-", collectives::AlgorithmName(algorithm)),
+                     Launch::kGlooRanks, true, algorithm});
+  }
+  impls.push_back({"mpi-shm", Launch::kMpiShm});
+  impls.push_back({"mpi-tcp", Launch::kMpiTcp});
+  return impls;
+}
+
+absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& names, int ranks) {
+  std::vector<Impl> available = AvailableImpls(ranks);
+  if (names.empty()) return available;
+  std::vector<Impl> selected;
+  for (const Impl& impl : available) {
+    if (std::find(names.begin(), names.end(), impl.name) != names.end()) {
+      selected.push_back(impl);
+    }
+  }
+  for (const std::string& name : names) {
+    if (FindImpl(name, ranks).ok()) continue;
+    std::vector<std::string> known;
+    for (const Impl& impl : available) known.push_back(impl.name);
+    return absl::InvalidArgumentError(
+        absl::StrCat("--impls: '", name, "' is not an implementation available with ", ranks,
+                     " ranks (available: ", absl::StrJoin(known, ", "), ")"));
+  }
+  return selected;
+}
+
+absl::StatusOr<Impl> FindImpl(const std::string& name, int ranks) {
+  for (const Impl& impl : AvailableImpls(ranks)) {
+    if (impl.name == name) return impl;
+  }
+  return absl::NotFoundError(absl::StrCat("no allreduce implementation '", name, "'"));
+}
+
+}  // namespace cosched::bench

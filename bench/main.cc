@@ -1,0 +1,108 @@
+// File: bench/main.cc
+// cosched-bench: benchmark drivers. Dispatches on the subcommand:
+//   allreduce             the user-facing allreduce comparison (bench/allreduce_bench.h)
+//   allreduce-gloo-rank   hidden: one gloo rank, started by `allreduce`
+//   allreduce-mpi-rank    hidden: one MPI rank, started by `allreduce` through mpirun
+//   inference             inference with deadlines during training (bench/inference_bench.h)
+// Exit status: 0 success, 1 the benchmark failed, 2 bad command line.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/allreduce_bench.h"
+#include "bench/allreduce_rank.h"
+#include "bench/allreduce_report.h"
+#include "bench/bench_options.h"
+#include "bench/inference_bench.h"
+#include "common/logging.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: cosched-bench <subcommand> [flags]\n"
+      << "subcommands:\n"
+      << cosched::bench::kAllreduceUsage << cosched::bench::kInferenceUsage
+      << "  help                this text\n";
+}
+
+int UsageError(const absl::Status& status) {
+  std::cerr << "cosched-bench: " << status.message() << "\n"
+            << "run 'cosched-bench help' for usage\n";
+  return kExitUsage;
+}
+
+int Failure(const absl::Status& status) {
+  spdlog::error("{}", std::string(status.message()));
+  return kExitFailure;
+}
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "-h" || arg == "--help") return true;
+  }
+  return false;
+}
+
+int RunAllreduce(const std::vector<std::string>& args) {
+  if (WantsHelp(args)) {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  absl::StatusOr<cosched::bench::BenchOptions> options = cosched::bench::ParseBenchOptions(args);
+  if (!options.ok()) return UsageError(options.status());
+  absl::StatusOr<std::vector<cosched::bench::Result>> results =
+      cosched::bench::RunAllreduceBench(*options);
+  if (!results.ok()) return Failure(results.status());
+  if (options->json) {
+    cosched::bench::PrintJsonLines(*results, options->ranks, std::cout);
+  } else {
+    cosched::bench::PrintTable(*results, options->ranks, std::cout);
+  }
+  std::cout.flush();
+  return std::cout ? 0 : kExitFailure;
+}
+
+int RunGlooRank(const std::vector<std::string>& args) {
+  absl::StatusOr<cosched::bench::RankOptions> options =
+      cosched::bench::ParseRankOptions(args, cosched::bench::kGlooRankCommand);
+  if (!options.ok()) return UsageError(options.status());
+  cosched::InitLogging("warn", absl::StrCat("gloo-rank", options->rank)).IgnoreError();
+  absl::Status status = cosched::bench::RunGlooRank(*options);
+  return status.ok() ? 0 : Failure(status);
+}
+
+int RunMpiRank(const std::vector<std::string>& args, int* argc, char*** argv) {
+  cosched::InitLogging("warn", absl::StrCat("mpi-rank-pid", ::getpid())).IgnoreError();
+  absl::Status status = cosched::bench::RunMpiRank(args, argc, argv);
+  if (absl::IsInvalidArgument(status)) return UsageError(status);
+  return status.ok() ? 0 : Failure(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cosched::InitLogging("info", "cosched-bench").IgnoreError();
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty()) {
+    PrintUsage(std::cerr);
+    return kExitUsage;
+  }
+  const std::string& command = all.front();
+  const std::vector<std::string> args(all.begin() + 1, all.end());
+  if (command == "help" || command == "-h" || command == "--help") {
+    PrintUsage(std::cout);
+    return 0;
+  }
+  if (command == "allreduce") return RunAllreduce(args);
+  if (command == "inference") return cosched::bench::RunInferenceBenchCommand(args);
+  if (command == cosched::bench::kGlooRankCommand) return RunGlooRank(args);
+  if (command == cosched::bench::kMpiRankCommand) return RunMpiRank(args, &argc, &argv);
+  return UsageError(absl::InvalidArgumentError(
+      absl::StrCat("unknown subcommand '", command, "' (known: allreduce, inference, help)")));
+}
