@@ -23,12 +23,14 @@ build: configure
 test: build
 	@ctest --preset $(PRESET) -j $(JOBS)
 
-# The main job as it exists today: a local multi-process allreduce with a rank failure.
+# The main job as it exists today: a 2-rank standalone Fashion-MNIST job with inference
+# traffic (the scheduler issue replaces it with `cosched up --demo`).
 run: build
-	@$(BIN)/cosched-allreduce-demo
+	@$(BIN)/cosched-standalone-demo
 
 bench: build
 	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7
+	@$(BIN)/cosched-bench inference
 
 # Sanitizer runs of the unit tests (label "unit").
 test-asan: deps

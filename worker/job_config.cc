@@ -23,8 +23,10 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   }
   ASSIGN_OR_RETURN(const int64_t seed, job.Int("seed", 1, 0, kMaxInt));
   config.seed = static_cast<uint64_t>(seed);
-  ASSIGN_OR_RETURN(config.model, ParseMlpConfig(*job.Map("model")));
-  ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(*job.Map("optimizer")));
+  ASSIGN_OR_RETURN(const ConfigNode model, job.Map("model"));
+  ASSIGN_OR_RETURN(config.model, ParseMlpConfig(model));
+  ASSIGN_OR_RETURN(const ConfigNode optimizer, job.Map("optimizer"));
+  ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(optimizer));
 
   ASSIGN_OR_RETURN(const ConfigNode training, job.Map("training"));
   RETURN_IF_ERROR(training.RejectUnknownKeys(
@@ -68,8 +70,8 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(config.inference.preemption_bound,
                    inference.Duration("preemption_bound", config.inference.preemption_bound));
 
-  ASSIGN_OR_RETURN(config.collectives,
-                   collectives::ParseCollectivesConfig(*job.Map("collectives")));
+  ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
+  ASSIGN_OR_RETURN(config.collectives, collectives::ParseCollectivesConfig(collectives));
   return config;
 }
 

@@ -202,7 +202,6 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (absl::Status s = RunStandalone(flags, &argc, &argv); !s.ok()) {
-    spdlog::error("{}", s.ToString());
     std::fprintf(stderr, "cosched-worker: %s\n", s.ToString().c_str());
     return 1;
   }
