@@ -32,11 +32,11 @@ bench: build
 	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7
 	@$(BIN)/cosched-bench inference
 
-# Sanitizer runs of the unit tests (label "unit").
-test-asan: deps
-	@$(MAKE) --no-print-directory test PRESET=asan
-test-tsan: deps
-	@$(MAKE) --no-print-directory test PRESET=tsan
+# Sanitizer runs of the unit tests (label "unit"); only their binaries are built.
+test-asan test-tsan: test-%: deps
+	@cmake --preset $* $(CMAKE_ARGS) > /dev/null
+	@cmake --build --preset $* -j $(JOBS) --target unit_tests
+	@ctest --preset $* -j $(JOBS)
 
 # clang-format check plus the clang -Wthread-safety -Werror build.
 lint: format-check

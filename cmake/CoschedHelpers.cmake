@@ -35,4 +35,7 @@ function(cosched_test name)
   target_compile_options(${name} PRIVATE ${COSCHED_WARNING_FLAGS})
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                        DISCOVERY_TIMEOUT 60)
+  if("unit" IN_LIST ARG_LABELS)
+    set_property(GLOBAL APPEND PROPERTY COSCHED_UNIT_TESTS ${name})
+  endif()
 endfunction()
