@@ -205,7 +205,7 @@ TEST(WorkerProcessTest, ThreeRanksLoseOneAndFinishAtTwo) {
   const absl::Time finish_deadline = absl::Now() + absl::Seconds(120);
   std::vector<json> finished;
   for (int r = 0; r < 2; ++r) {
-    auto done = ranks[r]->AwaitEvent("job_finished", finish_deadline);
+    auto done = ranks[r]->AwaitEvent(r == 0 ? "job_finished" : "rank_finished", finish_deadline);
     ASSERT_TRUE(done.ok()) << done.status();
     finished.push_back(*done);
   }

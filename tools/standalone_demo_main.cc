@@ -91,7 +91,8 @@ absl::Status RunDemo(const DemoFlags& flags) {
   std::vector<json> finished;
   absl::Status status;
   for (size_t r = 0; r < workers.size() && status.ok(); ++r) {
-    auto done = AwaitEvent(*workers[r], "job_finished", r == 0, deadline);
+    auto done =
+        AwaitEvent(*workers[r], r == 0 ? "job_finished" : "rank_finished", r == 0, deadline);
     if (done.ok()) {
       finished.push_back(*done);
     } else {

@@ -4,8 +4,9 @@
 //   Standalone, under MPI:  mpirun -np 2 cosched-worker --standalone --job JOB.yaml
 //   Standalone, no MPI:     cosched-worker --standalone --job JOB.yaml --bootstrap file:DIR
 //                           --rank R --world N
-// Progress goes to stdout on rank 0 (human lines, then one JSON line at the end); every rank
-// prints one JSON line {"event":"inference_ready",...} when it serves inference. Logs go to
+// Progress goes to stdout on rank 0 (human lines, then one {"event":"job_finished",...} JSON
+// line at the end; other ranks print "rank_finished"); every rank prints one JSON line
+// {"event":"inference_ready",...} when it serves inference. Logs go to
 // stderr. Every flag may also come from COSCHED_<FLAG> in the environment.
 #include <cstdio>
 #include <memory>
@@ -157,7 +158,9 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
                 .dump());
 
   ASSIGN_OR_RETURN(const TrainingResult result, trainer->Run());
-  PrintLine(json({{"event", "job_finished"},
+  // One job_finished line per job (rank 0), so `mpirun` output ends with exactly one; the
+  // other ranks report rank_finished with the same fields.
+  PrintLine(json({{"event", leader ? "job_finished" : "rank_finished"},
                   {"rank", initial.rank},
                   {"test_accuracy", result.test_accuracy},
                   {"steps", result.steps},
