@@ -131,8 +131,22 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
         if (peer != options.rank) sync_context->getPair(peer)->setSync(true, false);
       }
     }
-    return std::unique_ptr<CollectiveGroup>(new CollectiveGroup(
-        options, std::move(device), std::move(context), std::move(sync_context)));
+    std::unique_ptr<SharedMemoryReducer> shared_memory;
+    if (options.world_size > 1 && options.shared_memory) {
+      auto attached = SharedMemoryReducer::Attach(
+          options.store, prefix, options.rank, options.world_size,
+          options.shared_memory_bytes_per_rank / sizeof(float), options.timeout);
+      if (!attached.ok()) {
+        return absl::Status(
+            attached.status().code(),
+            absl::StrCat("cannot form group ", prefix, " as rank ", options.rank, "/",
+                         options.world_size, ": ", attached.status().message()));
+      }
+      shared_memory = *std::move(attached);
+    }
+    return std::unique_ptr<CollectiveGroup>(
+        new CollectiveGroup(options, std::move(device), std::move(context), std::move(sync_context),
+                            std::move(shared_memory)));
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot form group ", prefix, " as rank ",
                                                options.rank, "/", options.world_size, ": ",
@@ -143,11 +157,13 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> CollectiveGroup::Create(
 CollectiveGroup::CollectiveGroup(GroupOptions options,
                                  std::shared_ptr<gloo::transport::Device> device,
                                  std::shared_ptr<gloo::Context> context,
-                                 std::shared_ptr<gloo::Context> sync_context)
+                                 std::shared_ptr<gloo::Context> sync_context,
+                                 std::unique_ptr<SharedMemoryReducer> shared_memory)
     : options_(std::move(options)),
       device_(std::move(device)),
       context_(std::move(context)),
-      sync_context_(std::move(sync_context)) {}
+      sync_context_(std::move(sync_context)),
+      shared_memory_(std::move(shared_memory)) {}
 
 CollectiveGroup::~CollectiveGroup() {
   // Algorithms hold buffers on the context's pairs, and the pairs use the device's event
@@ -156,6 +172,7 @@ CollectiveGroup::~CollectiveGroup() {
     MutexLock lock(&op_mu_);
     classic_.clear();
   }
+  shared_memory_.reset();
   sync_context_.reset();
   context_.reset();
   device_.reset();
@@ -180,6 +197,7 @@ void CollectiveGroup::Abort(absl::string_view reason) {
       }
     }
   }
+  if (shared_memory_ != nullptr) shared_memory_->Abort();
   for (const auto& context : {context_, sync_context_}) {
     for (int peer = 0; peer < options_.world_size; ++peer) {
       if (peer == options_.rank) continue;
@@ -195,29 +213,27 @@ absl::Status CollectiveGroup::Run(absl::string_view what, Op&& op) {
   if (absl::Status failed = health(); !failed.ok()) {
     return absl::Status(failed.code(), absl::StrCat(what, ": ", failed.message()));
   }
-  std::string error;
+  const std::string where =
+      absl::StrCat(what, " in ", GenerationPrefix(options_.job_id, options_.generation), " (rank ",
+                   options_.rank, "/", options_.world_size, "): ");
+  absl::Status result;
   try {
-    op();
-    return absl::OkStatus();
+    result = op();
+    if (result.ok()) return result;
+    result = absl::Status(result.code(), absl::StrCat(where, result.message()));
   } catch (const std::exception& e) {
-    error = e.what();
+    const std::string error = e.what();
+    result =
+        IsTimeout(error)
+            ? absl::DeadlineExceededError(absl::StrCat(
+                  where, "timed out after ", absl::FormatDuration(options_.timeout), ": ", error))
+            : absl::UnavailableError(absl::StrCat(where, "peer failed: ", error));
   }
   absl::Status status;
   {
     MutexLock lock(&state_mu_);
-    if (aborted_) {
-      status = failure_;
-    } else {
-      const std::string where =
-          absl::StrCat(what, " in ", GenerationPrefix(options_.job_id, options_.generation),
-                       " (rank ", options_.rank, "/", options_.world_size, "): ");
-      status =
-          IsTimeout(error)
-              ? absl::DeadlineExceededError(absl::StrCat(
-                    where, "timed out after ", absl::FormatDuration(options_.timeout), ": ", error))
-              : absl::UnavailableError(absl::StrCat(where, "peer failed: ", error));
-      failure_ = status;
-    }
+    status = aborted_ ? failure_ : result;
+    if (!aborted_) failure_ = status;
   }
   // Close our side so that peers blocked on this rank fail now rather than at their timeout.
   Abort(status.message());
@@ -230,17 +246,19 @@ absl::Status CollectiveGroup::Allreduce(absl::Span<float> data, AllreduceAlgorit
     return absl::InvalidArgumentError(
         absl::StrCat("allreduce of ", data.size(), " floats exceeds gloo's int count"));
   }
-  if (algorithm == AllreduceAlgorithm::kAuto) {
-    algorithm = ChosenAlgorithm(data.size() * sizeof(float));
-  }
+  const bool automatic = algorithm == AllreduceAlgorithm::kAuto;
+  if (automatic) algorithm = ChosenAlgorithm(data.size() * sizeof(float));
   if (!AlgorithmSupportsWorldSize(algorithm, options_.world_size)) {
     return absl::InvalidArgumentError(
         absl::StrCat("allreduce algorithm '", AlgorithmName(algorithm),
                      "' needs a power-of-two world size, not ", options_.world_size));
   }
   if (data.empty() || options_.world_size == 1) return health();
+  if (automatic && shared_memory_ != nullptr) {
+    return Run("allreduce", [&] { return shared_memory_->Allreduce(data, options_.timeout); });
+  }
   return Run("allreduce",
-             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { RunAllreduce(data, algorithm).IgnoreError(); });
+             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunAllreduce(data, algorithm); });
 }
 
 absl::Span<float> CollectiveGroup::StagingBuffer(size_t count) {
@@ -327,6 +345,7 @@ absl::Status CollectiveGroup::Broadcast(absl::Span<char> data, int root) {
     opts.setTag(NextTag());
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::broadcast(opts);
+    return absl::OkStatus();
   });
 }
 
@@ -353,6 +372,7 @@ absl::Status CollectiveGroup::Allgather(absl::Span<const float> input, absl::Spa
     opts.setTag(NextTag());
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::allgather(opts);
+    return absl::OkStatus();
   });
 }
 
@@ -363,6 +383,7 @@ absl::Status CollectiveGroup::Barrier() {
     opts.setTag(NextTag());
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::barrier(opts);
+    return absl::OkStatus();
   });
 }
 

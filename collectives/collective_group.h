@@ -23,6 +23,7 @@
 #include "absl/types/span.h"
 #include "collectives/algorithm.h"
 #include "collectives/key_value_store.h"
+#include "collectives/shared_memory_reducer.h"
 #include "common/mutex.h"
 
 namespace gloo {
@@ -47,6 +48,10 @@ struct GroupOptions {
   // Bound on rendezvous and on every operation: a dead or stalled peer surfaces within it.
   absl::Duration timeout = absl::Seconds(30);
   AlgorithmSelector selector;
+  // When every rank runs on this host, automatic allreduces go through one shared-memory
+  // segment instead of gloo (SharedMemoryReducer); gloo still carries everything else.
+  bool shared_memory = true;
+  size_t shared_memory_bytes_per_rank = 16 << 20;  // larger messages go through in pieces
 };
 
 class CollectiveGroup {
@@ -64,7 +69,8 @@ class CollectiveGroup {
   // valid for the group's lifetime (one buffer per distinct count).
   absl::Span<float> StagingBuffer(size_t count) ABSL_LOCKS_EXCLUDED(op_mu_);
 
-  // In-place sum over all ranks. Any length, including 0. `algorithm` overrides the selector.
+  // In-place sum over all ranks. Any length, including 0. `algorithm` overrides the selector
+  // (and the shared-memory path: a named algorithm always runs on gloo).
   absl::Status Allreduce(absl::Span<float> data,
                          AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto)
       ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
@@ -94,10 +100,11 @@ class CollectiveGroup {
  private:
   CollectiveGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
                   std::shared_ptr<gloo::Context> context,
-                  std::shared_ptr<gloo::Context> sync_context);
+                  std::shared_ptr<gloo::Context> sync_context,
+                  std::unique_ptr<SharedMemoryReducer> shared_memory);
 
-  // Runs `op` (which calls into gloo) under the operation lock, turning gloo exceptions into
-  // a Status and recording the first failure.
+  // Runs `op` (which returns a Status and may call into gloo) under the operation lock,
+  // turning gloo exceptions into a Status and recording the first failure.
   template <typename Op>
   absl::Status Run(absl::string_view what, Op&& op) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
   absl::Status RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm)
@@ -114,6 +121,7 @@ class CollectiveGroup {
   std::shared_ptr<gloo::transport::Device> device_;
   std::shared_ptr<gloo::Context> context_;       // asynchronous: unbound-buffer collectives
   std::shared_ptr<gloo::Context> sync_context_;  // synchronous mode: small classic allreduces
+  std::unique_ptr<SharedMemoryReducer> shared_memory_;  // null unless all ranks share a host
 
   Mutex op_mu_;  // serializes operations
   // gloo's unbound-buffer collectives match messages by tag; every rank runs the same

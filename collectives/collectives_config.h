@@ -3,6 +3,8 @@
 //   collectives:
 //     timeout: 30s            # bound on rendezvous and on every operation
 //     listen_host: 127.0.0.1  # address peers dial to reach this rank
+//     shared_memory: true     # ranks on one host allreduce through shared memory
+//     shared_memory_bytes_per_rank: 16MiB
 //     allreduce: {...}        # see AlgorithmSelector::FromConfig
 // configs/collectives.yaml is the documented example.
 #pragma once
@@ -19,6 +21,8 @@ namespace cosched::collectives {
 struct CollectivesConfig {
   absl::Duration timeout = absl::Seconds(30);
   std::string listen_host = "127.0.0.1";
+  bool shared_memory = true;
+  uint64_t shared_memory_bytes_per_rank = 16 << 20;
   AlgorithmSelector selector;
 };
 

@@ -15,6 +15,8 @@ TEST(CollectivesConfigTest, ShippedExampleLoads) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->timeout, absl::Seconds(30));
   EXPECT_EQ(config->listen_host, "127.0.0.1");
+  EXPECT_TRUE(config->shared_memory);
+  EXPECT_EQ(config->shared_memory_bytes_per_rank, 16u << 20);
   EXPECT_EQ(config->selector.rules().size(), AlgorithmSelector().rules().size());
 }
 

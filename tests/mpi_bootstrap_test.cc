@@ -32,7 +32,9 @@ TEST(MpiBootstrapTest, TwoRanksUnderMpirunAllreduceCorrectly) {
     const json event = json::parse(*line, nullptr, /*allow_exceptions=*/false);
     if (!event.is_object()) continue;
     const int rank = event.value("original_rank", -1);
-    if (event.value("event", "") == "group_formed") EXPECT_EQ(event.value("world", 0), 2);
+    if (event.value("event", "") == "group_formed") {
+      EXPECT_EQ(event.value("world", 0), 2);
+    }
     if (event.value("event", "") == "allreduce_ok") ++verified_by_rank[rank];
     if (event.value("event", "") == "finished") ++finished_by_rank[rank];
   }

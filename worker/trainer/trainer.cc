@@ -131,6 +131,9 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
   group_options.timeout = options_.job.collectives.timeout;
   group_options.listen_host = options_.job.collectives.listen_host;
   group_options.selector = options_.job.collectives.selector;
+  group_options.shared_memory = options_.job.collectives.shared_memory;
+  group_options.shared_memory_bytes_per_rank =
+      options_.job.collectives.shared_memory_bytes_per_rank;
   ASSIGN_OR_RETURN(group_, options_.create_group(group_options));
   membership_ = membership;
   if (options_.metrics != nullptr) options_.metrics->generation.Set(membership.generation);

@@ -1,0 +1,222 @@
+// File: collectives/shared_memory_reducer.cc
+#include "collectives/shared_memory_reducer.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace cosched::collectives {
+namespace {
+
+constexpr uint64_t kMagic = 0x636f73636873686dULL;  // "coschshm"
+constexpr int kMaxRanks = 256;
+constexpr absl::Duration kLivenessCheck = absl::Milliseconds(10);
+
+// This host's identity: the kernel's boot id plus the host name. Ranks that share it share
+// /dev/shm.
+std::string HostIdentity() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  std::getline(boot, boot_id);
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(boot_id, "/", host);
+}
+
+long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
+  return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// True once `pid` has exited, including as a zombie its parent has not reaped yet (which
+// kill(pid, 0) would still report as alive).
+bool ProcessGone(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return false;
+  const char state = line[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+std::vector<char> Bytes(absl::string_view s) { return std::vector<char>(s.begin(), s.end()); }
+
+}  // namespace
+
+// Lives at the start of the segment; every rank maps it. Counters sit on their own cache
+// lines. Not futex-private: the waiters are in different processes.
+struct SharedMemoryReducer::Header {
+  uint64_t magic;
+  int32_t world_size;
+  alignas(64) std::atomic<uint32_t> poisoned;
+  alignas(64) std::atomic<uint32_t> arrived;     // ranks in the current barrier
+  alignas(64) std::atomic<uint32_t> generation;  // bumped when a barrier completes (futex word)
+  alignas(64) pid_t pids[kMaxRanks];
+};
+
+absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach(
+    KeyValueStore* store, const std::string& prefix, int rank, int world_size,
+    size_t capacity_floats, absl::Duration timeout) {
+  if (world_size < 2 || world_size > kMaxRanks || capacity_floats == 0) return nullptr;
+  const std::string shm_prefix = absl::StrCat(prefix, "shm/");
+  RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "host/", rank), Bytes(HostIdentity())));
+  const std::string mine = HostIdentity();
+  for (int r = 0; r < world_size; ++r) {
+    ASSIGN_OR_RETURN(const std::vector<char> host,
+                     store->Get(absl::StrCat(shm_prefix, "host/", r), timeout));
+    if (std::string(host.begin(), host.end()) != mine) return nullptr;  // not all on one host
+  }
+  const size_t header_bytes = (sizeof(Header) + 4095) / 4096 * 4096;
+  const size_t bytes = header_bytes + static_cast<size_t>(world_size) * capacity_floats * 4;
+  std::string path;
+  int fd = -1;
+  if (rank == 0) {
+    path = absl::StrCat("/dev/shm/cosched-", ::getpid(), "-", std::random_device()());
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      const std::string error = std::strerror(errno);
+      if (fd >= 0) ::close(fd);
+      ::unlink(path.c_str());
+      return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", error));
+    }
+    RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "path"), Bytes(path)));
+  } else {
+    ASSIGN_OR_RETURN(const std::vector<char> name,
+                     store->Get(absl::StrCat(shm_prefix, "path"), timeout));
+    path.assign(name.begin(), name.end());
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    }
+  }
+  void* mapping = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (mapping == MAP_FAILED) {
+    if (rank == 0) ::unlink(path.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot map ", path, ": ", std::strerror(errno)));
+  }
+  auto reducer = std::unique_ptr<SharedMemoryReducer>(
+      new SharedMemoryReducer(mapping, bytes, rank, world_size, capacity_floats));
+  Header* header = reducer->header_;
+  if (rank == 0) {
+    header->world_size = world_size;
+    header->magic = kMagic;  // the file is zero-filled, so the counters start at 0
+  }
+  RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "attached/", rank), {'1'}));
+  std::vector<std::string> attached;
+  for (int r = 0; r < world_size; ++r) attached.push_back(absl::StrCat(shm_prefix, "attached/", r));
+  const absl::Status all_attached = store->Wait(attached, timeout);
+  // Every rank has it mapped (or gave up): the name is no longer needed, and unlinking now
+  // means a crash cannot leave the segment behind in /dev/shm.
+  if (rank == 0) ::unlink(path.c_str());
+  RETURN_IF_ERROR(all_attached);
+  if (header->magic != kMagic || header->world_size != world_size) {
+    return absl::DataLossError(absl::StrCat(path, " is not this group's segment"));
+  }
+  header->pids[rank] = ::getpid();
+  return reducer;
+}
+
+SharedMemoryReducer::SharedMemoryReducer(void* mapping, size_t mapping_bytes, int rank,
+                                         int world_size, size_t capacity_floats)
+    : mapping_(mapping),
+      mapping_bytes_(mapping_bytes),
+      header_(static_cast<Header*>(mapping)),
+      rank_(rank),
+      world_size_(world_size),
+      capacity_floats_(capacity_floats) {}
+
+SharedMemoryReducer::~SharedMemoryReducer() { ::munmap(mapping_, mapping_bytes_); }
+
+float* SharedMemoryReducer::Slot(int rank) const {
+  const size_t header_bytes = (sizeof(Header) + 4095) / 4096 * 4096;
+  return reinterpret_cast<float*>(static_cast<char*>(mapping_) + header_bytes) +
+         static_cast<size_t>(rank) * capacity_floats_;
+}
+
+void SharedMemoryReducer::Poison() {
+  header_->poisoned.store(1, std::memory_order_release);
+  header_->generation.fetch_add(0, std::memory_order_acq_rel);
+  Futex(&header_->generation, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+void SharedMemoryReducer::Abort() {
+  aborted_.store(true, std::memory_order_release);
+  Poison();
+}
+
+absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
+  const uint32_t generation = header_->generation.load(std::memory_order_acquire);
+  if (header_->arrived.fetch_add(1, std::memory_order_acq_rel) + 1 ==
+      static_cast<uint32_t>(world_size_)) {
+    header_->arrived.store(0, std::memory_order_relaxed);
+    header_->generation.store(generation + 1, std::memory_order_release);
+    Futex(&header_->generation, FUTEX_WAKE, INT_MAX, nullptr);
+    return absl::OkStatus();
+  }
+  int spins = 0;
+  absl::Time next_liveness_check = absl::Now() + kLivenessCheck;
+  while (header_->generation.load(std::memory_order_acquire) == generation) {
+    if (aborted_.load(std::memory_order_acquire)) return absl::AbortedError("group aborted");
+    if (header_->poisoned.load(std::memory_order_acquire) != 0) {
+      return absl::UnavailableError("a peer left the shared-memory group");
+    }
+    if (++spins < 100) continue;  // the other rank is usually a few microseconds behind
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      Poison();
+      return absl::DeadlineExceededError("shared-memory barrier timed out");
+    }
+    if (now >= next_liveness_check) {
+      for (int r = 0; r < world_size_; ++r) {
+        const pid_t pid = header_->pids[r];
+        if (pid > 0 && ProcessGone(pid)) {
+          Poison();
+          return absl::UnavailableError(absl::StrCat("peer rank ", r, " (pid ", pid, ") died"));
+        }
+      }
+      next_liveness_check = now + kLivenessCheck;
+    }
+    const timespec wait = absl::ToTimespec(std::min(kLivenessCheck, deadline - now));
+    Futex(&header_->generation, FUTEX_WAIT, generation, &wait);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SharedMemoryReducer::Allreduce(absl::Span<float> data, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  float* const mine = Slot(rank_);
+  float* const result = Slot(0);
+  for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
+    const size_t n = std::min(capacity_floats_, data.size() - offset);
+    std::memcpy(mine, data.data() + offset, n * sizeof(float));
+    RETURN_IF_ERROR(Barrier(deadline));
+    // Rank r sums elements [lo, hi) of every slot, in rank order, into slot 0: each element
+    // is summed once, so every rank ends with the same bits.
+    const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
+    for (int r = 1; r < world_size_; ++r) {
+      const float* other = Slot(r);
+      for (size_t i = lo; i < hi; ++i) result[i] += other[i];
+    }
+    RETURN_IF_ERROR(Barrier(deadline));
+    std::memcpy(data.data() + offset, result, n * sizeof(float));
+    // Nobody refills its slot until everyone has copied the result out.
+    RETURN_IF_ERROR(Barrier(deadline));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cosched::collectives
