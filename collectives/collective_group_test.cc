@@ -206,24 +206,48 @@ TEST(CollectiveGroupTest, RendezvousWithAMissingPeerTimesOut) {
   EXPECT_THAT(group.status().message(), HasSubstr("job/test/gen/0/"));
 }
 
-class StallTest : public ::testing::TestWithParam<size_t> {};
+// The three allreduce paths: shared memory (ranks on one host), gloo on the synchronous
+// connections (small messages), gloo on the event loop (large messages).
+struct PathCase {
+  bool shared_memory;
+  size_t floats;
+};
 
-TEST_P(StallTest, StalledPeerTurnsIntoDeadlineExceeded) {
-  InMemoryStore store;
+std::vector<PathCase> AllPaths() { return {{true, 1000}, {false, 1000}, {false, 1 << 18}}; }
+
+std::string PathName(const ::testing::TestParamInfo<PathCase>& test_param) {
+  return std::string(test_param.param.shared_memory ? "shm" : "gloo") + "_floats" +
+         std::to_string(test_param.param.floats);
+}
+
+// Two connected ranks, formed by two threads.
+std::vector<std::unique_ptr<CollectiveGroup>> FormTwoRanks(InMemoryStore& store,
+                                                           absl::Duration timeout,
+                                                           bool shared_memory) {
   std::vector<std::unique_ptr<CollectiveGroup>> groups(2);
   std::vector<std::thread> threads;
   for (int rank = 0; rank < 2; ++rank) {
     threads.emplace_back([&, rank] {
       GroupOptions options = Options(&store, rank, 2);
-      options.timeout = absl::Milliseconds(300);
+      options.timeout = timeout;
+      options.shared_memory = shared_memory;
       auto group = CollectiveGroup::Create(options);
       ASSERT_TRUE(group.ok()) << group.status();
       groups[rank] = *std::move(group);
     });
   }
   for (auto& t : threads) t.join();
+  return groups;
+}
+
+class StallTest : public ::testing::TestWithParam<PathCase> {};
+
+TEST_P(StallTest, StalledPeerTurnsIntoDeadlineExceeded) {
+  InMemoryStore store;
+  auto groups = FormTwoRanks(store, absl::Milliseconds(300), GetParam().shared_memory);
+  ASSERT_TRUE(groups[0] && groups[1]);
   // Rank 1 is alive but never joins the allreduce.
-  std::vector<float> data(GetParam(), 1.0f);
+  std::vector<float> data(GetParam().floats, 1.0f);
   const absl::Status status = groups[0]->Allreduce(absl::MakeSpan(data));
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   // A failed group stays failed.
@@ -231,32 +255,19 @@ TEST_P(StallTest, StalledPeerTurnsIntoDeadlineExceeded) {
   EXPECT_EQ(groups[0]->health().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
-INSTANTIATE_TEST_SUITE_P(SyncAndAsyncPaths, StallTest,
-                         ::testing::Values(size_t{1000}, size_t{1} << 18));
+INSTANTIATE_TEST_SUITE_P(AllPaths, StallTest, ::testing::ValuesIn(AllPaths()), PathName);
 
-// Small messages run on the synchronous-mode connections (the caller blocks in the socket
-// read itself), large ones on the event loop: Abort must end both.
-class AbortTest : public ::testing::TestWithParam<size_t> {};
+class AbortTest : public ::testing::TestWithParam<PathCase> {};
 
 TEST_P(AbortTest, AbortFromAnotherThreadEndsABlockedOperation) {
   InMemoryStore store;
-  std::vector<std::unique_ptr<CollectiveGroup>> groups(2);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < 2; ++rank) {
-    threads.emplace_back([&, rank] {
-      // A long timeout: if Abort did not wake the operation, this test would hang until
-      // CTest's timeout and fail there.
-      GroupOptions options = Options(&store, rank, 2);
-      options.timeout = absl::Minutes(10);
-      auto group = CollectiveGroup::Create(options);
-      ASSERT_TRUE(group.ok()) << group.status();
-      groups[rank] = *std::move(group);
-    });
-  }
-  for (auto& t : threads) t.join();
+  // A long timeout: if Abort did not wake the operation, this test would hang until CTest's
+  // timeout and fail there.
+  auto groups = FormTwoRanks(store, absl::Minutes(10), GetParam().shared_memory);
+  ASSERT_TRUE(groups[0] && groups[1]);
   absl::Status status;
   std::thread blocked([&] {
-    std::vector<float> data(GetParam(), 1.0f);
+    std::vector<float> data(GetParam().floats, 1.0f);
     status = groups[0]->Allreduce(absl::MakeSpan(data));  // rank 1 never joins
   });
   groups[0]->Abort("membership changed");
@@ -268,8 +279,7 @@ TEST_P(AbortTest, AbortFromAnotherThreadEndsABlockedOperation) {
   EXPECT_FALSE(groups[1]->Allreduce(absl::MakeSpan(data)).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(SyncAndAsyncPaths, AbortTest,
-                         ::testing::Values(size_t{16}, size_t{1} << 18));
+INSTANTIATE_TEST_SUITE_P(AllPaths, AbortTest, ::testing::ValuesIn(AllPaths()), PathName);
 
 int CountEntries(const char* dir) {
   int n = 0;

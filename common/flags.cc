@@ -1,6 +1,7 @@
 // File: common/flags.cc
 #include "common/flags.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 
@@ -111,6 +112,14 @@ absl::Status FlagParser::Parse(int argc, char** argv, int first) {
     }
   }
   return absl::OkStatus();
+}
+
+std::optional<int> FlagParser::ParseOrExitCode(int argc, char** argv) {
+  const absl::Status status = Parse(argc, argv);
+  if (status.ok() && !help_requested_) return std::nullopt;
+  std::fprintf(stderr, "%s%s%s", std::string(status.message()).c_str(), status.ok() ? "" : "\n",
+               Usage().c_str());
+  return status.ok() ? 0 : 2;
 }
 
 std::string FlagParser::Usage() const {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ class FlagParser {
 
   // Parses argv[first..]; non-flag arguments are kept in positional().
   absl::Status Parse(int argc, char** argv, int first = 1);
+  // For main(): parses, and on --help or an error prints it with the usage to stderr.
+  // Returns the exit code main() should return now (0 after --help, 2 after an error), or
+  // nullopt to carry on.
+  std::optional<int> ParseOrExitCode(int argc, char** argv);
   const std::vector<std::string>& positional() const { return positional_; }
   bool help_requested() const { return help_requested_; }
   std::string Usage() const;

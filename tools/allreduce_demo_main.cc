@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,11 +154,7 @@ int Main(int argc, char** argv) {
   parser.Int("iterations", &flags.iterations, "allreduces per generation");
   parser.Int("kill-after", &flags.kill_after, "allreduces before one rank is killed");
   parser.Duration("timeout", &flags.timeout, "collective timeout");
-  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   InitLogging("warn", "demo").IgnoreError();
   if (absl::Status s = RunDemo(flags); !s.ok()) {
     std::fprintf(stderr, "cosched-allreduce-demo: %s\n", s.ToString().c_str());

@@ -171,11 +171,7 @@ int Main(int argc, char** argv) {
   parser.Duration("timeout", &flags.timeout, "collective timeout");
   parser.Bool("rejoin", &flags.rejoin, "after a failure, join the next generation");
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
-  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("peer-", flags.rank)); !s.ok()) {
     std::fprintf(stderr, "cosched-collective-peer: --log-level: %s\n",
                  std::string(s.message()).c_str());

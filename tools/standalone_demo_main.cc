@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -154,11 +155,7 @@ int Main(int argc, char** argv) {
   parser.Duration("deadline", &flags.deadline, "inference deadline");
   std::string rate = "200";
   parser.String("rate", &rate, "inference requests per second (Poisson)");
-  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (!absl::SimpleAtod(rate, &flags.rate) || flags.rate <= 0 || flags.ranks < 1) {
     std::fprintf(stderr,
                  "cosched-standalone-demo: --rate must be a positive number and "

@@ -10,6 +10,7 @@
 // stderr. Every flag may also come from COSCHED_<FLAG> in the environment.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -188,11 +189,7 @@ int Main(int argc, char** argv) {
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
   parser.String("checkpoint-dir", &flags.checkpoint_dir, "overrides the job's checkpoint.dir");
   parser.Int("steps", &flags.steps, "when > 0, train this many steps instead of the job's length");
-  if (absl::Status s = parser.Parse(argc, argv); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("worker-", flags.rank)); !s.ok()) {
     std::fprintf(stderr, "cosched-worker: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;
