@@ -25,7 +25,9 @@ class Writer {
     I64(static_cast<int64_t>(v.size()));
     Raw(v.data(), v.size() * sizeof(float));
   }
-  void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void Raw(const void* p, size_t n) {
+    if (n > 0) out_.append(static_cast<const char*>(p), n);  // an empty vector's data() may be null
+  }
   std::string& out() { return out_; }
 
  private:
@@ -42,7 +44,7 @@ class Reader {
                                               " (needs ", n, " bytes at offset ", pos_, ", has ",
                                               in_.size() - pos_, ")"));
     }
-    std::memcpy(p, in_.data() + pos_, n);
+    if (n > 0) std::memcpy(p, in_.data() + pos_, n);  // an empty vector's data() may be null
     pos_ += n;
     return absl::OkStatus();
   }
