@@ -80,8 +80,10 @@ bool IsTimeout(const std::string& gloo_error) {
   return absl::StrContains(lower, "timed out") || absl::StrContains(lower, "timeout");
 }
 
-// Classic allreduces up to this size run on the synchronous-mode connections.
-constexpr size_t kSyncModeMaxBytes = 128 << 10;
+// Classic allreduces up to this size would run on the synchronous-mode connections. Off (0):
+// under TSan an Abort of an operation blocked on a synchronous-mode socket hung once in CI,
+// and one host is served by shared memory anyway. Re-enable once that is understood.
+constexpr size_t kSyncModeMaxBytes = 0;
 
 void SumFloats(void* out, const void* a, const void* b, size_t n) {
   gloo::sum<float>(out, a, b, n);
