@@ -1,9 +1,18 @@
 // File: bench/inference_bench.cc
-// Method: each repetition runs the same 2-rank standalone job twice, once with inference
-// traffic at every rank and once without, alternating which goes first; the reported
-// training numbers are medians over repetitions, the inference numbers pool every request.
-//   training_retention = (samples/s with / samples/s without) / (1 - inference share),
-// where the inference share is the workers' inference compute time over all ranks' time.
+// Method: each repetition runs the same standalone job twice, once with inference traffic
+// at every rank and once without, alternating which goes first; the training numbers are
+// medians over repetitions, the inference numbers pool every request.
+//
+// What inference costs is measured as CPU time, not assumed: every worker reports its
+// process's CPU time and its training thread's, so
+//   worker inference CPU = (process - trainer) with inference - (process - trainer) without
+// (the difference removes data loading, gloo and other fixed costs). The load generator runs
+// on the same cores as the job, so its CPU time is taken from training as surely as the
+// workers' inference is; the inference share counts both:
+//   inference_share    = (worker inference CPU + load generator CPU) / (ranks x wall time)
+//   training_retention = (samples/s with / samples/s without) / (1 - inference_share)
+// "Half of one core's inference capacity" (the default rate) uses the same accounting: a
+// probe pair of runs measures the worker CPU per request, and capacity = 1 / that.
 #include "bench/inference_bench.h"
 
 #include <unistd.h>
@@ -18,13 +27,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "common/cpu_time.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "tools/inference_load.h"
+#include "tools/standalone_job.h"
 
 namespace cosched::bench {
 namespace {
@@ -49,78 +58,70 @@ struct InferenceBenchFlags {
 struct RunResult {
   double samples_per_second = 0;
   double wall_seconds = 0;
-  LoadReport load;  // empty without inference
+  double worker_other_cpu_seconds = 0;  // sum over ranks of (process - trainer) CPU
+  double load_cpu_seconds = 0;          // this process (the load generator) during the run
+  double steps_cut_short = 0;           // sum over ranks of steps given up for inference
+  LoadReport load;                      // empty without inference
 };
 
-std::string SiblingBinary(const std::string& name) {
-  std::error_code ec;
-  return (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name).string();
-}
-
-absl::StatusOr<json> AwaitEvent(Subprocess& process, absl::string_view event, absl::Time deadline) {
-  while (true) {
-    ASSIGN_OR_RETURN(const std::string line, process.ReadLine(deadline));
-    json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_object() && parsed.value("event", "") == event) return parsed;
-  }
-}
-
-// Starts the job's ranks; returns them with their inference addresses.
-absl::Status StartJob(const InferenceBenchFlags& flags, const std::string& dir,
-                      std::vector<std::unique_ptr<Subprocess>>& workers,
-                      std::vector<std::string>& addresses) {
-  for (int rank = 0; rank < flags.ranks; ++rank) {
-    ASSIGN_OR_RETURN(
-        auto worker,
-        Subprocess::Spawn({SiblingBinary("cosched-worker"), "--standalone", "--job", flags.job,
-                           "--bootstrap", "file:" + dir, "--rank", absl::StrCat(rank), "--world",
-                           absl::StrCat(flags.ranks), "--steps", absl::StrCat(flags.steps),
-                           "--checkpoint-dir", dir + "/checkpoints", "--inference-address",
-                           "127.0.0.1:0", "--log-level", "warn"}));
-    workers.push_back(std::move(worker));
-  }
-  for (auto& worker : workers) {
-    ASSIGN_OR_RETURN(const json ready,
-                     AwaitEvent(*worker, "inference_ready", absl::Now() + absl::Minutes(2)));
-    addresses.push_back(ready.value("address", ""));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, const LoadOptions* load,
-                                  int run_index) {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           absl::StrCat("cosched-bench-inference-", ::getpid(), "-", run_index))
-                              .string();
-  std::filesystem::remove_all(dir);
-  std::vector<std::unique_ptr<Subprocess>> workers;
-  std::vector<std::string> addresses;
-  RETURN_IF_ERROR(StartJob(flags, dir, workers, addresses));
+absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t steps,
+                                  const LoadOptions* load, int run_index) {
+  tools::StandaloneJobOptions options;
+  options.job_yaml = flags.job;
+  options.ranks = static_cast<int>(flags.ranks);
+  options.steps = steps;
+  options.dir = (std::filesystem::temp_directory_path() /
+                 absl::StrCat("cosched-bench-inference-", ::getpid(), "-", run_index))
+                    .string();
+  ASSIGN_OR_RETURN(auto job, tools::StandaloneJob::Start(options, absl::Now() + absl::Minutes(2)));
+  const double cpu_before = ProcessCpuSeconds();
   std::atomic<bool> stop{false};
   absl::StatusOr<LoadReport> report = LoadReport();
   std::thread driver;
   if (load != nullptr) {
-    LoadOptions options = *load;
-    options.targets = addresses;
-    options.stop = &stop;
-    driver = std::thread([options, &report] { report = tools::RunInferenceLoad(options); });
+    LoadOptions with_targets = *load;
+    with_targets.targets = job->inference_addresses();
+    with_targets.stop = &stop;
+    driver =
+        std::thread([with_targets, &report] { report = tools::RunInferenceLoad(with_targets); });
   }
-  absl::StatusOr<json> finished =
-      AwaitEvent(*workers[0], "job_finished", absl::Now() + absl::Minutes(20));
+  absl::StatusOr<std::vector<json>> finished = job->AwaitFinished(absl::Now() + absl::Minutes(20));
   stop = true;
   if (driver.joinable()) driver.join();
-  for (auto& worker : workers) worker->Wait(absl::Now() + absl::Seconds(30)).IgnoreError();
-  std::filesystem::remove_all(dir);
   RETURN_IF_ERROR(finished.status());
   RETURN_IF_ERROR(report.status());
   RunResult result;
-  result.samples_per_second = finished->value("samples_per_second", 0.0);
-  result.wall_seconds = finished->value("wall_seconds", 0.0);
+  result.load_cpu_seconds = load != nullptr ? ProcessCpuSeconds() - cpu_before : 0;
+  result.samples_per_second = finished->front().value("samples_per_second", 0.0);
+  result.wall_seconds = finished->front().value("wall_seconds", 0.0);
+  for (const json& rank : *finished) {
+    result.worker_other_cpu_seconds +=
+        rank.value("process_cpu_seconds", 0.0) - rank.value("trainer_cpu_seconds", 0.0);
+    result.steps_cut_short += rank.value("preempted_steps", 0.0);
+  }
   result.load = *std::move(report);
   return result;
 }
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
+
+// Worker CPU seconds per request, from a run with inference and one without.
+absl::StatusOr<double> ProbeCpuPerRequest(const InferenceBenchFlags& flags, LoadOptions probe) {
+  constexpr int64_t kProbeSteps = 400;
+  probe.arrivals.clear();
+  probe.rate_per_second = 1000;
+  spdlog::info("probing the workers' CPU per request ({} steps at {} req/s, then without)",
+               kProbeSteps, probe.rate_per_second);
+  ASSIGN_OR_RETURN(const RunResult with, RunOnce(flags, kProbeSteps, &probe, -1));
+  ASSIGN_OR_RETURN(const RunResult without, RunOnce(flags, kProbeSteps, nullptr, -2));
+  const double served = static_cast<double>(with.load.admitted);
+  const double cpu = with.worker_other_cpu_seconds - without.worker_other_cpu_seconds;
+  if (served <= 0 || cpu <= 0) {
+    return absl::InternalError(absl::StrCat("the probe measured ", served, " requests and ", cpu,
+                                            " s of inference CPU; cannot size the load"));
+  }
+  return cpu / served;
+}
 
 absl::Status Run(const InferenceBenchFlags& flags) {
   ASSIGN_OR_RETURN(const worker::FashionMnist data, worker::LoadFashionMnist());
@@ -128,79 +129,89 @@ absl::Status Run(const InferenceBenchFlags& flags) {
   load.deadline = flags.deadline;
   load.duration = absl::Hours(1);
   load.images = &data.test;
-  double speedup = 1;
   if (!flags.trace.empty()) {
+    double speedup = 1;
     if (!absl::SimpleAtod(flags.trace_speedup, &speedup) || speedup <= 0) {
       return absl::InvalidArgumentError("--trace-speedup must be a positive number");
     }
     ASSIGN_OR_RETURN(load.arrivals, tools::LoadTraceArrivals(flags.trace, speedup, 1000000));
   }
   double rate = 0;
+  double cpu_per_request = 0;
   if (flags.rate == "auto") {
-    // Half of one core's inference capacity: capacity = 1 / the compute time of one
-    // single-image request, measured by a short closed-loop probe during training.
-    LoadOptions probe = load;
-    probe.arrivals.clear();
-    probe.rate_per_second = 200;
-    probe.duration = absl::Seconds(2);
-    spdlog::info("probing inference service time (2 s at 200 req/s during training)");
-    ASSIGN_OR_RETURN(const RunResult probed, RunOnce(flags, &probe, -1));
-    const double service_ms = Median(probed.load.compute_ms);
-    if (service_ms <= 0) return absl::InternalError("probe measured no inference compute");
-    rate = 0.5 * 1000.0 / service_ms;
-    spdlog::info("median compute {:.3f} ms per request: capacity {:.0f} req/s, load {:.0f} req/s",
-                 service_ms, 1000.0 / service_ms, rate);
+    ASSIGN_OR_RETURN(cpu_per_request, ProbeCpuPerRequest(flags, load));
+    rate = 0.5 / cpu_per_request;
+    spdlog::info("{:.0f} us of worker CPU per request: one core serves {:.0f} req/s; load {:.0f}",
+                 cpu_per_request * 1e6, 1.0 / cpu_per_request, rate);
   } else if (!absl::SimpleAtod(flags.rate, &rate) || rate <= 0) {
     return absl::InvalidArgumentError("--rate must be a positive number or 'auto'");
   }
   load.rate_per_second = rate;
 
-  std::vector<double> with_sps, without_sps, shares;
+  std::vector<double> with_sps, without_sps, worker_shares, load_shares, cut_short;
+  std::vector<double> without_other_cpu;  // per repetition, to pair with the run with load
   LoadReport pooled;
+  std::vector<RunResult> with_runs;
   for (int rep = 0; rep < flags.reps; ++rep) {
     for (int order = 0; order < 2; ++order) {
       const bool with_inference = (order == 0) == (rep % 2 == 0);
       spdlog::info("repetition {}/{}: training {} inference", rep + 1, flags.reps,
                    with_inference ? "with" : "without");
-      ASSIGN_OR_RETURN(const RunResult run,
-                       RunOnce(flags, with_inference ? &load : nullptr, rep * 2 + order));
-      if (!with_inference) {
+      ASSIGN_OR_RETURN(RunResult run, RunOnce(flags, flags.steps, with_inference ? &load : nullptr,
+                                              rep * 2 + order));
+      if (with_inference) {
+        with_sps.push_back(run.samples_per_second);
+        with_runs.push_back(std::move(run));
+      } else {
         without_sps.push_back(run.samples_per_second);
-        continue;
+        without_other_cpu.push_back(run.worker_other_cpu_seconds);
       }
-      with_sps.push_back(run.samples_per_second);
-      double compute_seconds = 0;
-      for (double ms : run.load.compute_ms) compute_seconds += ms / 1000.0;
-      shares.push_back(compute_seconds / (run.wall_seconds * static_cast<double>(flags.ranks)));
-      pooled.sent += run.load.sent;
-      pooled.admitted += run.load.admitted;
-      pooled.refused += run.load.refused;
-      pooled.errors += run.load.errors;
-      pooled.met += run.load.met;
-      for (double v : run.load.latency_ms) pooled.latency_ms.push_back(v);
-      for (double v : run.load.preemption_ms) pooled.preemption_ms.push_back(v);
     }
   }
-  const double with = Median(with_sps), without = Median(without_sps), share = Median(shares);
-  const double retention = without > 0 ? (with / without) / (1.0 - share) : 0;
-  const json result = {{"ranks", flags.ranks},
-                       {"steps", flags.steps},
-                       {"reps", flags.reps},
-                       {"deadline_ms", absl::ToDoubleMilliseconds(flags.deadline)},
-                       {"rate_per_second", flags.trace.empty() ? rate : 0.0},
-                       {"trace", flags.trace},
-                       {"requests", pooled.sent},
-                       {"deadline_attainment", pooled.deadline_attainment()},
-                       {"refused", pooled.refused},
-                       {"errors", pooled.errors},
-                       {"latency_p50_ms", Percentile(pooled.latency_ms, 50)},
-                       {"latency_p99_ms", Percentile(pooled.latency_ms, 99)},
-                       {"preemption_p50_ms", Percentile(pooled.preemption_ms, 50)},
-                       {"preemption_p99_ms", Percentile(pooled.preemption_ms, 99)},
-                       {"training_samples_per_second_with_inference", with},
-                       {"training_samples_per_second_without_inference", without},
-                       {"inference_compute_share", share},
-                       {"training_retention", retention}};
+  const double baseline_other_cpu = Median(without_other_cpu);
+  for (const RunResult& run : with_runs) {
+    const double capacity = run.wall_seconds * static_cast<double>(flags.ranks);
+    worker_shares.push_back(std::max(0.0, run.worker_other_cpu_seconds - baseline_other_cpu) /
+                            capacity);
+    load_shares.push_back(run.load_cpu_seconds / capacity);
+    cut_short.push_back(run.steps_cut_short / static_cast<double>(flags.ranks * flags.steps));
+    pooled.sent += run.load.sent;
+    pooled.admitted += run.load.admitted;
+    pooled.refused += run.load.refused;
+    pooled.errors += run.load.errors;
+    pooled.unavailable += run.load.unavailable;
+    pooled.met += run.load.met;
+    if (pooled.first_error.empty()) pooled.first_error = run.load.first_error;
+    for (double v : run.load.latency_ms) pooled.latency_ms.push_back(v);
+    for (double v : run.load.preemption_ms) pooled.preemption_ms.push_back(v);
+  }
+  const double with = Median(with_sps), without = Median(without_sps);
+  const double worker_share = Median(worker_shares), load_share = Median(load_shares);
+  const double share = worker_share + load_share;
+  const double retention = without > 0 && share < 1 ? (with / without) / (1.0 - share) : 0;
+  json result = {{"ranks", flags.ranks},
+                 {"steps", flags.steps},
+                 {"reps", flags.reps},
+                 {"deadline_ms", absl::ToDoubleMilliseconds(flags.deadline)},
+                 {"rate_per_second", flags.trace.empty() ? rate : 0.0},
+                 {"worker_cpu_us_per_request", cpu_per_request * 1e6},
+                 {"trace", flags.trace},
+                 {"requests", pooled.sent},
+                 {"deadline_attainment", pooled.deadline_attainment()},
+                 {"refused", pooled.refused},
+                 {"errors", pooled.errors},
+                 {"unavailable", pooled.unavailable},
+                 {"latency_p50_ms", Percentile(pooled.latency_ms, 50)},
+                 {"latency_p99_ms", Percentile(pooled.latency_ms, 99)},
+                 {"preemption_p50_ms", Percentile(pooled.preemption_ms, 50)},
+                 {"preemption_p99_ms", Percentile(pooled.preemption_ms, 99)},
+                 {"training_samples_per_second_with_inference", with},
+                 {"training_samples_per_second_without_inference", without},
+                 {"worker_inference_cpu_share", worker_share},
+                 {"load_generator_cpu_share", load_share},
+                 {"steps_cut_short_fraction", Median(cut_short)},
+                 {"training_retention", retention}};
+  if (!pooled.first_error.empty()) result["first_error"] = pooled.first_error;
   if (flags.output == "json") {
     std::cout << result.dump() << std::endl;
     return absl::OkStatus();
@@ -225,19 +236,9 @@ int RunInferenceBenchCommand(const std::vector<std::string>& args) {
   parser.String("trace", &flags.trace, "replay arrivals from an inference trace CSV");
   parser.String("trace-speedup", &flags.trace_speedup, "time compression of the trace");
   parser.String("job", &flags.job, "job YAML");
-  std::vector<std::string> argv_storage = {"inference"};
-  for (const std::string& a : args) {
-    if (a == "-o") {
-      argv_storage.push_back("--output");
-    } else {
-      argv_storage.push_back(a);
-    }
-  }
-  parser.String("output", &flags.output, "json for one JSON object (also -o json)");
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  if (absl::Status s = parser.Parse(static_cast<int>(argv.size()), argv.data());
-      !s.ok() || parser.help_requested()) {
+  parser.String("output", &flags.output, "json for one JSON object");
+  parser.Short('o', "output");
+  if (absl::Status s = parser.Parse(args); !s.ok() || parser.help_requested()) {
     std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
                  parser.Usage().c_str());
     return s.ok() ? 0 : 2;

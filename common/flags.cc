@@ -68,20 +68,42 @@ absl::Status FlagParser::Set(const Flag& flag, absl::string_view value, absl::st
   return absl::OkStatus();
 }
 
+void FlagParser::Short(char letter, absl::string_view name) {
+  short_names_.emplace_back(letter, std::string(name));
+}
+
 absl::Status FlagParser::Parse(int argc, char** argv, int first) {
+  std::vector<std::string> args;
+  for (int i = first; i < argc; ++i) args.emplace_back(argv[i]);
+  return Parse(args);
+}
+
+absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
   std::set<std::string> given;
-  for (int i = first; i < argc; ++i) {
-    absl::string_view arg = argv[i];
+  const size_t argc = args.size();
+  for (size_t i = 0; i < argc; ++i) {
+    absl::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") {
       help_requested_ = true;
       continue;
     }
-    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+    std::string name;
+    if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
+      for (const auto& [letter, long_name] : short_names_) {
+        if (letter == arg[1]) name = long_name;
+      }
+      if (name.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(program_, ": unknown flag ", arg, " (see --help)"));
+      }
+      arg = "";
+    } else if (arg.size() < 3 || arg.substr(0, 2) != "--") {
       positional_.emplace_back(arg);
       continue;
+    } else {
+      arg.remove_prefix(2);
+      name = std::string(arg.substr(0, arg.find('=')));
     }
-    arg.remove_prefix(2);
-    std::string name(arg.substr(0, arg.find('=')));
     const Flag* flag = nullptr;
     for (const Flag& f : flags_) {
       if (f.name == name) flag = &f;
@@ -96,7 +118,7 @@ absl::Status FlagParser::Parse(int argc, char** argv, int first) {
     } else if (flag->is_bool) {
       value = "true";
     } else if (i + 1 < argc) {
-      value = argv[++i];
+      value = args[++i];
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(program_, ": flag --", name, " needs a value"));
@@ -125,7 +147,11 @@ std::optional<int> FlagParser::ParseOrExitCode(int argc, char** argv) {
 std::string FlagParser::Usage() const {
   std::string out = absl::StrCat("usage: ", program_, " [flags]\n");
   for (const Flag& f : flags_) {
-    absl::StrAppend(&out, "  --", f.name, "  ", f.help,
+    std::string short_name;
+    for (const auto& [letter, long_name] : short_names_) {
+      if (long_name == f.name) short_name = absl::StrCat(" (-", std::string(1, letter), ")");
+    }
+    absl::StrAppend(&out, "  --", f.name, short_name, "  ", f.help,
                     " (default: ", f.default_text.empty() ? "\"\"" : f.default_text, "; env ",
                     EnvName(f.name), ")\n");
   }

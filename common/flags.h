@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,9 +26,12 @@ class FlagParser {
   void Int(absl::string_view name, int64_t* value, absl::string_view help);
   void Duration(absl::string_view name, absl::Duration* value, absl::string_view help);
   void Bool(absl::string_view name, bool* value, absl::string_view help);  // --name, --name=false
+  // `-<letter> value` stands for `--name value` (for example -o for --output).
+  void Short(char letter, absl::string_view name);
 
   // Parses argv[first..]; non-flag arguments are kept in positional().
   absl::Status Parse(int argc, char** argv, int first = 1);
+  absl::Status Parse(const std::vector<std::string>& args);
   // For main(): parses, and on --help or an error prints it with the usage to stderr.
   // Returns the exit code main() should return now (0 after --help, 2 after an error), or
   // nullopt to carry on.
@@ -51,6 +55,7 @@ class FlagParser {
 
   std::string program_;
   std::vector<Flag> flags_;
+  std::vector<std::pair<char, std::string>> short_names_;
   std::vector<std::string> positional_;
   bool help_requested_ = false;
 };

@@ -64,5 +64,18 @@ TEST(FlagsTest, EnvironmentFillsFlagsTheCommandLineLeavesOut) {
   ::unsetenv("COSCHED_NAME");
 }
 
+TEST(FlagsTest, ShortNamesStandForLongFlags) {
+  std::string output;
+  FlagParser flags("prog");
+  flags.String("output", &output, "format");
+  flags.Short('o', "output");
+  ASSERT_TRUE(flags.Parse(std::vector<std::string>{"get", "-o", "json"}).ok());
+  EXPECT_EQ(output, "json");
+  EXPECT_EQ(flags.positional(), std::vector<std::string>{"get"});
+  EXPECT_THAT(flags.Usage(), HasSubstr("--output (-o)"));
+  FlagParser other("prog");
+  EXPECT_THAT(other.Parse(std::vector<std::string>{"-x"}).message(), HasSubstr("unknown flag -x"));
+}
+
 }  // namespace
 }  // namespace cosched

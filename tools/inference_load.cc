@@ -38,6 +38,9 @@ class Tally {
     --in_flight_;
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
       ++report_.refused;
+    } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+               status.error_code() == grpc::StatusCode::CANCELLED) {
+      ++report_.unavailable;
     } else if (!status.ok()) {
       ++report_.errors;
       if (report_.first_error.empty()) {

@@ -32,6 +32,8 @@ struct LoadReport {
   int64_t sent = 0;
   int64_t admitted = 0;
   int64_t refused = 0;             // RESOURCE_EXHAUSTED: the worker said the deadline cannot be met
+  int64_t unavailable = 0;         // no worker serving: it shut down or is gone (UNAVAILABLE,
+                                   // or CANCELLED by a server shutting down)
   int64_t errors = 0;              // any other failure
   int64_t met = 0;                 // admitted and answered before the deadline
   int64_t correct = 0;             // predicted class equals the label

@@ -22,6 +22,7 @@
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "tools/inference_load.h"
+#include "tools/standalone_job.h"
 
 namespace cosched::tools {
 namespace {
@@ -35,23 +36,6 @@ struct DemoFlags {
   absl::Duration deadline = absl::Milliseconds(20);
 };
 
-std::string SiblingBinary(const std::string& name) {
-  std::error_code ec;
-  return (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name).string();
-}
-
-// Reads lines until a JSON line with `event`; other lines are shown when `echo` is set.
-absl::StatusOr<json> AwaitEvent(Subprocess& process, absl::string_view event, bool echo,
-                                absl::Time deadline) {
-  while (true) {
-    ASSIGN_OR_RETURN(const std::string line, process.ReadLine(deadline));
-    json parsed = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_object() && parsed.value("event", "") == event) return parsed;
-    if (echo && !parsed.is_object()) std::printf("  [train] %s\n", line.c_str());
-    std::fflush(stdout);
-  }
-}
-
 absl::Status RunDemo(const DemoFlags& flags) {
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(const worker::FashionMnist data, worker::LoadFashionMnist());
@@ -63,23 +47,14 @@ absl::Status RunDemo(const DemoFlags& flags) {
       "with a %s deadline goes to every rank\n\n",
       static_cast<long long>(flags.ranks), flags.job.c_str(), flags.rate,
       absl::FormatDuration(flags.deadline).c_str());
-  std::vector<std::unique_ptr<Subprocess>> workers;
-  for (int rank = 0; rank < flags.ranks; ++rank) {
-    ASSIGN_OR_RETURN(auto worker,
-                     Subprocess::Spawn({SiblingBinary("cosched-worker"), "--standalone", "--job",
-                                        flags.job, "--bootstrap", "file:" + dir, "--rank",
-                                        absl::StrCat(rank), "--world", absl::StrCat(flags.ranks),
-                                        "--inference-address", "127.0.0.1:0", "--log-level", "warn",
-                                        // a fresh run every time, not a resumed one
-                                        "--checkpoint-dir", dir + "/checkpoints"}));
-    workers.push_back(std::move(worker));
-  }
   const absl::Time deadline = absl::Now() + absl::Minutes(10);
+  StandaloneJobOptions options;
+  options.job_yaml = flags.job;
+  options.ranks = static_cast<int>(flags.ranks);
+  options.dir = dir;
+  ASSIGN_OR_RETURN(auto job, StandaloneJob::Start(options, deadline));
   LoadOptions load;
-  for (auto& worker : workers) {
-    ASSIGN_OR_RETURN(const json ready, AwaitEvent(*worker, "inference_ready", false, deadline));
-    load.targets.push_back(ready.value("address", ""));
-  }
+  load.targets = job->inference_addresses();
   load.rate_per_second = flags.rate;
   load.deadline = flags.deadline;
   load.duration = absl::Hours(1);
@@ -88,33 +63,18 @@ absl::Status RunDemo(const DemoFlags& flags) {
   load.stop = &stop;
   absl::StatusOr<LoadReport> report = absl::UnknownError("load did not run");
   std::thread driver([&] { report = RunInferenceLoad(load); });
-
-  std::vector<json> finished;
-  absl::Status status;
-  for (size_t r = 0; r < workers.size() && status.ok(); ++r) {
-    auto done =
-        AwaitEvent(*workers[r], r == 0 ? "job_finished" : "rank_finished", r == 0, deadline);
-    if (done.ok()) {
-      finished.push_back(*done);
-    } else {
-      status = done.status();
-    }
-  }
+  absl::StatusOr<std::vector<json>> finished =
+      job->AwaitFinished(deadline, [](const std::string& line) {
+        if (line.empty() || line[0] == '{') return;  // other events
+        std::printf("  [train] %s\n", line.c_str());
+        std::fflush(stdout);
+      });
   stop = true;
   driver.join();
-  for (auto& worker : workers) {
-    auto code = worker->Wait(absl::Now() + absl::Seconds(30));
-    if (status.ok() && (!code.ok() || *code != 0)) {
-      status = absl::InternalError(
-          absl::StrCat(worker->name(), " exited with ",
-                       code.ok() ? absl::StrCat(*code) : code.status().ToString()));
-    }
-  }
-  std::filesystem::remove_all(dir);
-  RETURN_IF_ERROR(status);
+  RETURN_IF_ERROR(finished.status());
   RETURN_IF_ERROR(report.status());
 
-  const json& result = finished.front();
+  const json& result = finished->front();
   std::printf("\n%-28s %s\n", "training", "");
   std::printf("  %-26s %.4f\n", "test accuracy", result.value("test_accuracy", 0.0));
   std::printf("  %-26s %lld\n", "steps", static_cast<long long>(result.value("steps", 0)));
@@ -122,9 +82,10 @@ absl::Status RunDemo(const DemoFlags& flags) {
   std::printf("  %-26s %lld\n", "steps cut short (rank 0)",
               static_cast<long long>(result.value("preempted_steps", 0)));
   std::printf("%-28s\n", "inference");
-  std::printf("  %-26s %lld sent, %lld admitted, %lld refused, %lld errors\n", "requests",
-              static_cast<long long>(report->sent), static_cast<long long>(report->admitted),
-              static_cast<long long>(report->refused), static_cast<long long>(report->errors));
+  std::printf("  %-26s %lld sent, %lld admitted, %lld refused, %lld unavailable, %lld errors\n",
+              "requests", static_cast<long long>(report->sent),
+              static_cast<long long>(report->admitted), static_cast<long long>(report->refused),
+              static_cast<long long>(report->unavailable), static_cast<long long>(report->errors));
   std::printf("  %-26s %.4f\n", "deadline attainment", report->deadline_attainment());
   std::printf("  %-26s p50 %.2f ms, p99 %.2f ms\n", "latency (client)",
               Percentile(report->latency_ms, 50), Percentile(report->latency_ms, 99));

@@ -63,12 +63,14 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   }
 
   ASSIGN_OR_RETURN(const ConfigNode inference, job.Map("inference"));
-  RETURN_IF_ERROR(inference.RejectUnknownKeys({"deadline", "max_queue", "preemption_bound"}));
+  RETURN_IF_ERROR(inference.RejectUnknownKeys({"deadline", "max_queue", "preemption_bound", "resume_within"}));
   ASSIGN_OR_RETURN(config.inference.default_deadline,
                    inference.Duration("deadline", config.inference.default_deadline));
   ASSIGN_OR_RETURN(config.inference.max_queue, inference.Int("max_queue", 1024, 1, 1 << 20));
   ASSIGN_OR_RETURN(config.inference.preemption_bound,
                    inference.Duration("preemption_bound", config.inference.preemption_bound));
+  ASSIGN_OR_RETURN(config.inference.resume_within,
+                   inference.Duration("resume_within", config.inference.resume_within));
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
   ASSIGN_OR_RETURN(config.collectives, collectives::ParseCollectivesConfig(collectives));

@@ -17,8 +17,12 @@ namespace cosched::worker {
 struct InferenceConfig {
   absl::Duration default_deadline = absl::Milliseconds(20);  // for requests that give none
   int64_t max_queue = 1024;
-  // Bound on waiting for the trainer's next yield point; admission budgets for it.
+  // What admission budgets for a request's arrival to the start of its compute.
   absl::Duration preemption_bound = absl::Milliseconds(2);
+  // Per step, how long a rank that yielded to inference may wait for it to finish and then
+  // go on with the step's remaining micro-batches. Beyond it the rank gives up the rest of
+  // the step, so its peers wait on it at most this long (plus one micro-batch).
+  absl::Duration resume_within = absl::Milliseconds(1);
 };
 
 struct JobConfig {

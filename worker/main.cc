@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "collectives/file_store.h"
 #include "collectives/mpi_bootstrap.h"
+#include "common/cpu_time.h"
 #include "common/flags.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -170,7 +171,9 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
                   {"wall_seconds", result.wall_seconds},
                   {"generations", result.generations},
                   {"preempted_steps", result.preempted_steps},
-                  {"parameter_crc32", result.parameter_checksum}})
+                  {"parameter_crc32", result.parameter_checksum},
+                  {"trainer_cpu_seconds", result.trainer_cpu_seconds},
+                  {"process_cpu_seconds", ProcessCpuSeconds()}})
                 .dump());
   return absl::OkStatus();
 }

@@ -27,7 +27,7 @@ WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
                       "Arrival of an inference request to the start of its compute.",
                       MetricsRegistry::LatencyBuckets())),
       preemptions(r.Counter("cosched_preemptions_total",
-                            "Training steps cut short to serve inference.",
+                            "Times training yielded the compute to inference.",
                             {{"reason", "inference"}})),
       generation(r.Gauge("cosched_worker_generation", "Current membership generation.")),
       test_accuracy(r.Gauge("cosched_worker_test_accuracy", "Last measured test accuracy.")),

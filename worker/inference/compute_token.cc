@@ -3,41 +3,33 @@
 
 namespace cosched::worker {
 
-bool ComputeToken::TryEnterTraining() {
-  // Fast path: the common case (no inference) takes no lock contention with inference.
-  if (inference_pending_.load(std::memory_order_acquire)) return false;
+bool ComputeToken::TrainingMayRun() const { return !claimed_.load(std::memory_order_acquire); }
+
+void ComputeToken::WaitWhileInferenceClaims() const {
   MutexLock lock(&mu_);
-  if (inferring_ || waiting_inference_ > 0) return false;
-  training_ = true;
+  while (claims_ > 0) released_.Wait(&mu_);
+}
+
+bool ComputeToken::WaitWhileInferenceClaims(absl::Time deadline) const {
+  MutexLock lock(&mu_);
+  while (claims_ > 0) {
+    if (released_.WaitWithDeadline(&mu_, deadline)) return claims_ == 0;
+  }
   return true;
 }
 
-void ComputeToken::ExitTraining() {
+void ComputeToken::BeginInference() {
   MutexLock lock(&mu_);
-  training_ = false;
-  changed_.SignalAll();
+  ++claims_;
+  claimed_.store(true, std::memory_order_release);
 }
 
-void ComputeToken::EnterTraining() {
+void ComputeToken::EndInference() {
   MutexLock lock(&mu_);
-  while (inferring_ || waiting_inference_ > 0) changed_.Wait(&mu_);
-  training_ = true;
-}
-
-void ComputeToken::EnterInference() {
-  MutexLock lock(&mu_);
-  ++waiting_inference_;
-  inference_pending_.store(true, std::memory_order_release);
-  while (training_ || inferring_) changed_.Wait(&mu_);
-  --waiting_inference_;
-  inferring_ = true;
-}
-
-void ComputeToken::ExitInference() {
-  MutexLock lock(&mu_);
-  inferring_ = false;
-  inference_pending_.store(waiting_inference_ > 0, std::memory_order_release);
-  changed_.SignalAll();
+  --claims_;
+  if (claims_ > 0) return;
+  claimed_.store(false, std::memory_order_release);
+  released_.SignalAll();
 }
 
 }  // namespace cosched::worker

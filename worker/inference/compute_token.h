@@ -1,13 +1,16 @@
 // File: worker/inference/compute_token.h
-// ComputeToken: who may use this rank's compute right now, the trainer or inference.
-// Inference has priority. The trainer asks before every micro-batch (a yield point) and is
-// refused while inference waits or runs; it then stops computing for this step and joins the
-// step's allreduce with what it finished, so its peers never wait on it. Inference waits at
-// most for the micro-batch in progress.
+// ComputeToken: inference's claim on this rank's compute. Inference has priority and never
+// waits for the trainer: the trainer thread runs at background CPU priority (see
+// common/thread_priority.h), so the kernel gives an inference thread a core as soon as it
+// wakes, even in the middle of a micro-batch. The claim tells the trainer to stop at its next
+// yield point (between micro-batches): it stops computing for this step and joins the step's
+// allreduce with what it finished, so its peers never wait on it and it does not compete
+// with inference for the rest of the step.
 #pragma once
 
 #include <atomic>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
 
@@ -15,30 +18,26 @@ namespace cosched::worker {
 
 class ComputeToken {
  public:
-  // Trainer side. TryEnterTraining is the yield point: false means "inference wants the
-  // compute, stop here". A true must be paired with ExitTraining after the micro-batch.
-  bool TryEnterTraining() ABSL_LOCKS_EXCLUDED(mu_);
-  void ExitTraining() ABSL_LOCKS_EXCLUDED(mu_);
-  // Blocks while inference waits or runs, then enters (for work that must finish, such as
+  // Trainer side. The yield point: false means "inference claims the compute, stop here".
+  // Lock-free, so checking it before every micro-batch costs nothing.
+  bool TrainingMayRun() const;
+  // Blocks while inference claims the compute (for work that must finish, such as
   // evaluation, and for a lone rank that has nobody to keep in step with).
-  void EnterTraining() ABSL_LOCKS_EXCLUDED(mu_);
+  void WaitWhileInferenceClaims() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Like WaitWhileInferenceClaims, but gives up at `deadline`; true if the claims ended.
+  bool WaitWhileInferenceClaims(absl::Time deadline) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Inference side: blocks until no micro-batch is running, then holds the compute until
-  // ExitInference. Several inference threads take turns.
-  void EnterInference() ABSL_LOCKS_EXCLUDED(mu_);
-  void ExitInference() ABSL_LOCKS_EXCLUDED(mu_);
-
-  // True while inference waits for or holds the compute (cheap; for the trainer's loop).
-  bool inference_pending() const { return inference_pending_.load(std::memory_order_acquire); }
+  // Inference side: claims the compute for one request; never blocks. Claims nest (several
+  // inference threads may hold one each).
+  void BeginInference() ABSL_LOCKS_EXCLUDED(mu_);
+  void EndInference() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Mutex mu_;
-  CondVar changed_;
-  bool training_ ABSL_GUARDED_BY(mu_) = false;
-  bool inferring_ ABSL_GUARDED_BY(mu_) = false;
-  int waiting_inference_ ABSL_GUARDED_BY(mu_) = 0;
-  // Mirrors (waiting_inference_ > 0 || inferring_) for lock-free reads.
-  std::atomic<bool> inference_pending_{false};
+  mutable Mutex mu_;
+  mutable CondVar released_;
+  int claims_ ABSL_GUARDED_BY(mu_) = 0;
+  // Mirrors claims_ > 0 for lock-free reads.
+  std::atomic<bool> claimed_{false};
 };
 
 }  // namespace cosched::worker

@@ -4,51 +4,57 @@
 
 #include <thread>
 
+#include "absl/time/clock.h"
+
 namespace cosched::worker {
 namespace {
 
-TEST(ComputeTokenTest, TrainingRunsWhenNoInferenceWants) {
+TEST(ComputeTokenTest, TrainingRunsWhileNobodyClaims) {
   ComputeToken token;
-  ASSERT_TRUE(token.TryEnterTraining());
-  token.ExitTraining();
-  EXPECT_FALSE(token.inference_pending());
+  EXPECT_TRUE(token.TrainingMayRun());
+  token.WaitWhileInferenceClaims();  // returns at once
 }
 
-TEST(ComputeTokenTest, InferenceWaitsForTheMicroBatchThenTrainingYields) {
+TEST(ComputeTokenTest, ClaimStopsTrainingAtTheYieldPointUntilTheLastClaimEnds) {
   ComputeToken token;
-  ASSERT_TRUE(token.TryEnterTraining());  // a micro-batch is running
+  token.BeginInference();  // never blocks, even while a micro-batch runs
+  token.BeginInference();
+  EXPECT_FALSE(token.TrainingMayRun());
+  token.EndInference();
+  EXPECT_FALSE(token.TrainingMayRun());  // one claim is still held
+  token.EndInference();
+  EXPECT_TRUE(token.TrainingMayRun());
+}
+
+TEST(ComputeTokenTest, EvaluationWaitsForInferenceToFinish) {
+  ComputeToken token;
+  token.BeginInference();
   Mutex mu;
-  bool inferring = false;
-  std::thread inference([&] {
-    token.EnterInference();
-    {
-      MutexLock lock(&mu);
-      inferring = true;
-    }
-    token.ExitInference();
-  });
-  // The pending flag flips as soon as inference asks; the trainer sees it at its next yield.
-  while (!token.inference_pending()) std::this_thread::yield();
-  {
+  bool evaluated = false;
+  std::thread evaluation([&] {
+    token.WaitWhileInferenceClaims();
     MutexLock lock(&mu);
-    EXPECT_FALSE(inferring);  // still blocked behind the micro-batch
+    evaluated = true;
+  });
+  {
+    // The claim is held, so the waiter cannot have passed; whatever the interleaving, it
+    // finishes only after EndInference below.
+    MutexLock lock(&mu);
+    EXPECT_FALSE(evaluated);
   }
-  token.ExitTraining();
-  inference.join();
-  EXPECT_TRUE(inferring);
-  EXPECT_TRUE(token.TryEnterTraining());
-  token.ExitTraining();
+  token.EndInference();
+  evaluation.join();
+  EXPECT_TRUE(evaluated);
 }
 
-TEST(ComputeTokenTest, TrainerIsRefusedWhileInferenceHoldsTheCompute) {
+TEST(ComputeTokenTest, BoundedWaitReportsWhetherTheClaimEnded) {
   ComputeToken token;
-  token.EnterInference();
-  EXPECT_TRUE(token.inference_pending());
-  EXPECT_FALSE(token.TryEnterTraining());
-  token.ExitInference();
-  EXPECT_FALSE(token.inference_pending());
-  EXPECT_TRUE(token.TryEnterTraining());
-  token.ExitTraining();
+  EXPECT_TRUE(token.WaitWhileInferenceClaims(absl::InfinitePast()));  // nothing claims
+  token.BeginInference();
+  EXPECT_FALSE(token.WaitWhileInferenceClaims(absl::Now() + absl::Milliseconds(1)));
+  std::thread release([&] { token.EndInference(); });
+  EXPECT_TRUE(token.WaitWhileInferenceClaims(absl::InfiniteFuture()));
+  release.join();
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/thread_priority.h"
 
 namespace cosched::worker {
 
@@ -55,6 +57,10 @@ absl::StatusOr<InferenceResult> InferenceEngine::Infer(std::vector<float> images
 }
 
 void InferenceEngine::RunExecutor() {
+  // Inference must take a core from the (background-priority) trainer at once.
+  if (absl::Status raised = MakeThisThreadLatencySensitive(); !raised.ok()) {
+    spdlog::info("inference executor: {}", raised.ToString());
+  }
   Mlp::Workspace workspace;
   while (auto entry = queue_.PopEarliest()) {
     std::shared_ptr<Pending> pending = entry->item;
@@ -63,7 +69,7 @@ void InferenceEngine::RunExecutor() {
       MutexLock lock(&mu_);
       weights = weights_;
     }
-    token_->EnterInference();
+    token_->BeginInference();
     if (metrics_ != nullptr) metrics_->SetServing(true);
     const absl::Time start = absl::Now();
     InferenceResult result;
@@ -73,7 +79,7 @@ void InferenceEngine::RunExecutor() {
                     absl::MakeSpan(result.scores), workspace);
     const absl::Time end = absl::Now();
     if (metrics_ != nullptr) metrics_->SetServing(false);
-    token_->ExitInference();
+    token_->EndInference();
 
     for (int i = 0; i < pending->count; ++i) {
       const float* row = result.scores.data() + static_cast<size_t>(i) * classes;

@@ -1,38 +1,23 @@
 // File: worker/trainer/trainer.cc
 #include "worker/trainer/trainer.h"
 
-#include <sched.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/cpu_time.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/thread_priority.h"
 #include "worker/trainer/checkpoint.h"
 
 namespace cosched::worker {
 namespace {
 
 constexpr int kEvalChunk = 256;
-
-// Training is batch work: the thread that runs it yields the CPU to inference and to the
-// gRPC threads feeding it (Linux: SCHED_BATCH and nice 10 for this thread only). Without
-// this, an inference thread that the trainer just unblocked can wait a scheduler tick or
-// more for a core on a busy machine.
-void LowerThisThreadsPriority() {
-  sched_param param{};
-  if (::sched_setscheduler(0, SCHED_BATCH, &param) != 0 ||
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
-    spdlog::debug("could not lower the trainer thread's priority: {}", std::strerror(errno));
-  }
-}
 
 uint32_t Crc32(const std::vector<float>& values) {
   return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(values.data()),
@@ -192,10 +177,18 @@ absl::StatusOr<int64_t> Trainer::Step() {
   double loss = 0;
   size_t done = 0;
   bool preempted = false;
+  // Time this step may still spend waiting for inference before giving up its remainder.
+  absl::Duration resume_budget = options_.job.inference.resume_within;
   while (done < mine.size()) {
-    if (!options_.token->TryEnterTraining()) {  // the yield point
-      preempted = true;
-      break;
+    if (!options_.token->TrainingMayRun()) {  // the yield point
+      if (options_.metrics != nullptr) options_.metrics->preemptions.Increment();
+      const absl::Time yielded = absl::Now();
+      const bool resumed = options_.token->WaitWhileInferenceClaims(yielded + resume_budget);
+      resume_budget -= absl::Now() - yielded;
+      if (!resumed) {
+        preempted = true;
+        break;
+      }
     }
     const size_t m = std::min(micro, mine.size() - done);
     batch_images_.resize(m * pixels);
@@ -207,13 +200,9 @@ absl::StatusOr<int64_t> Trainer::Step() {
     }
     loss += model_.AccumulateGradients(params_, batch_images_.data(), batch_labels_.data(),
                                        static_cast<int>(m), grads, workspace_);
-    options_.token->ExitTraining();
     done += m;
   }
-  if (preempted) {
-    ++preempted_steps_;
-    if (options_.metrics != nullptr) options_.metrics->preemptions.Increment();
-  }
+  if (preempted) ++preempted_steps_;
   reduce[num_params] = static_cast<float>(loss);
   reduce[num_params + 1 + rank] = static_cast<float>(done);
 
@@ -244,8 +233,7 @@ absl::StatusOr<int64_t> Trainer::Step() {
   // Alone, a preempted rank has nobody to keep in step with: wait for inference to finish
   // instead of spinning through empty steps.
   if (preempted && done == 0 && world == 1) {
-    options_.token->EnterTraining();
-    options_.token->ExitTraining();
+    options_.token->WaitWhileInferenceClaims();
   }
   return total;
 }
@@ -258,9 +246,8 @@ absl::StatusOr<double> Trainer::Evaluate() {
   int64_t correct = 0;
   for (size_t i = begin; i < end; i += kEvalChunk) {
     const int n = static_cast<int>(std::min<size_t>(kEvalChunk, end - i));
-    options_.token->EnterTraining();  // evaluation waits for inference rather than skipping
+    options_.token->WaitWhileInferenceClaims();  // evaluation waits rather than skipping
     correct += model_.CountCorrect(params_, test.image(i), test.labels.data() + i, n, workspace_);
-    options_.token->ExitTraining();
   }
   std::vector<float> counts = {static_cast<float>(correct), static_cast<float>(end - begin)};
   RETURN_IF_ERROR(group_->Allreduce(absl::MakeSpan(counts)));
@@ -306,7 +293,11 @@ absl::Status Trainer::MaybeCheckpoint() {
 
 absl::StatusOr<TrainingResult> Trainer::Run() {
   const absl::Time start = absl::Now();
-  LowerThisThreadsPriority();
+  // Training is batch work: inference threads take this core the moment they wake.
+  if (absl::Status lowered = MakeThisThreadBackground(); !lowered.ok()) {
+    spdlog::warn("trainer keeps normal priority, so inference may wait for it: {}",
+                 lowered.ToString());
+  }
   RETURN_IF_ERROR(FormGroup(options_.initial));
   if (absl::Status synced = SyncStateFromRankZero(); !synced.ok()) {
     RETURN_IF_ERROR(Recover(synced));
@@ -387,6 +378,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   result.generations = membership_.generation + 1;
   result.preempted_steps = preempted_steps_;
   result.parameter_checksum = Crc32(params_);
+  result.trainer_cpu_seconds = ThisThreadCpuSeconds();
   return result;
 }
 

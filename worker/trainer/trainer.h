@@ -60,6 +60,8 @@ struct TrainingResult {
   int64_t generations = 1;
   int64_t preempted_steps = 0;      // steps this rank cut short for inference
   uint32_t parameter_checksum = 0;  // CRC-32 of the final parameters (identical on all ranks)
+  double trainer_cpu_seconds = 0;   // CPU time of the training thread (benchmarks subtract it
+                                    // from the process's to find what inference used)
 };
 
 struct TrainerOptions {

@@ -101,10 +101,10 @@ TEST(TrainerTest, PreemptedRankNeverHoldsItsPeerBack) {
   // evaluation then waits for the compute, as evaluation does.)
   JobConfig job = SmallJob(40);
   job.log_every_steps = 40;
-  tokens[0].EnterInference();
+  tokens[0].BeginInference();
   const auto outcomes = RunRanks(job, 2, tokens, [&](const TrainingProgress& progress) {
     if (progress.kind == TrainingProgress::Kind::kStep && progress.step == 40) {
-      tokens[0].ExitInference();
+      tokens[0].EndInference();
     }
   });
   ASSERT_TRUE(outcomes[0].result.ok()) << outcomes[0].result.status();
