@@ -61,6 +61,7 @@ struct RunResult {
   double worker_other_cpu_seconds = 0;  // sum over ranks of (process - trainer) CPU
   double load_cpu_seconds = 0;          // this process (the load generator) during the run
   double steps_cut_short = 0;           // sum over ranks of steps given up for inference
+  double allreduce_share = 0;           // of the ranks' wall time, in step allreduces
   LoadReport load;                      // empty without inference
 };
 
@@ -98,6 +99,8 @@ absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t step
     result.worker_other_cpu_seconds +=
         rank.value("process_cpu_seconds", 0.0) - rank.value("trainer_cpu_seconds", 0.0);
     result.steps_cut_short += rank.value("preempted_steps", 0.0);
+    result.allreduce_share += rank.value("allreduce_seconds", 0.0) /
+                              (result.wall_seconds * static_cast<double>(finished->size()));
   }
   result.load = *std::move(report);
   return result;
@@ -150,6 +153,7 @@ absl::Status Run(const InferenceBenchFlags& flags) {
 
   std::vector<double> with_sps, without_sps, worker_shares, load_shares, cut_short;
   std::vector<double> without_other_cpu;  // per repetition, to pair with the run with load
+  std::vector<double> allreduce_with, allreduce_without;
   LoadReport pooled;
   std::vector<RunResult> with_runs;
   for (int rep = 0; rep < flags.reps; ++rep) {
@@ -161,10 +165,12 @@ absl::Status Run(const InferenceBenchFlags& flags) {
                                               rep * 2 + order));
       if (with_inference) {
         with_sps.push_back(run.samples_per_second);
+        allreduce_with.push_back(run.allreduce_share);
         with_runs.push_back(std::move(run));
       } else {
         without_sps.push_back(run.samples_per_second);
         without_other_cpu.push_back(run.worker_other_cpu_seconds);
+        allreduce_without.push_back(run.allreduce_share);
       }
     }
   }
@@ -210,6 +216,8 @@ absl::Status Run(const InferenceBenchFlags& flags) {
                  {"worker_inference_cpu_share", worker_share},
                  {"load_generator_cpu_share", load_share},
                  {"steps_cut_short_fraction", Median(cut_short)},
+                 {"allreduce_share_with_inference", Median(allreduce_with)},
+                 {"allreduce_share_without_inference", Median(allreduce_without)},
                  {"training_retention", retention}};
   if (!pooled.first_error.empty()) result["first_error"] = pooled.first_error;
   if (flags.output == "json") {

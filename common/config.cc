@@ -230,6 +230,10 @@ absl::StatusOr<std::vector<ConfigNode>> ConfigNode::List(absl::string_view key) 
 }
 
 absl::Status ConfigNode::RejectUnknownKeys(std::initializer_list<absl::string_view> known) const {
+  return RejectUnknownKeys(std::vector<absl::string_view>(known));
+}
+
+absl::Status ConfigNode::RejectUnknownKeys(const std::vector<absl::string_view>& known) const {
   for (const auto& entry : *node_) {
     const std::string key = entry.first.Scalar();
     bool found = false;

@@ -58,6 +58,7 @@ class ConfigNode {
 
   // Fails on the first key of this mapping that is not in `known`.
   absl::Status RejectUnknownKeys(std::initializer_list<absl::string_view> known) const;
+  absl::Status RejectUnknownKeys(const std::vector<absl::string_view>& known) const;
 
   // An InvalidArgument error about `key` of this node, located and formatted as above.
   absl::Status Error(absl::string_view key, absl::string_view reason) const;

@@ -14,8 +14,9 @@ constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   RETURN_IF_ERROR(root.RejectUnknownKeys({"job"}));
   ASSIGN_OR_RETURN(const ConfigNode job, root.Map("job"));
-  RETURN_IF_ERROR(job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data",
-                                         "checkpoint", "workers", "inference", "collectives"}));
+  RETURN_IF_ERROR(
+      job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data", "checkpoint",
+                             "workers", "inference", "collectives", "scheduling"}));
   JobConfig config;
   ASSIGN_OR_RETURN(config.name, job.String("name", config.name));
   if (config.name.empty() || config.name.find('/') != std::string::npos) {
@@ -63,7 +64,8 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   }
 
   ASSIGN_OR_RETURN(const ConfigNode inference, job.Map("inference"));
-  RETURN_IF_ERROR(inference.RejectUnknownKeys({"deadline", "max_queue", "preemption_bound", "resume_within"}));
+  RETURN_IF_ERROR(
+      inference.RejectUnknownKeys({"deadline", "max_queue", "preemption_bound", "resume_within"}));
   ASSIGN_OR_RETURN(config.inference.default_deadline,
                    inference.Duration("deadline", config.inference.default_deadline));
   ASSIGN_OR_RETURN(config.inference.max_queue, inference.Int("max_queue", 1024, 1, 1 << 20));
@@ -74,7 +76,25 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
   ASSIGN_OR_RETURN(config.collectives, collectives::ParseCollectivesConfig(collectives));
+
+  ASSIGN_OR_RETURN(const ConfigNode scheduling, job.Map("scheduling"));
+  RETURN_IF_ERROR(
+      scheduling.RejectUnknownKeys({"priority", "kind", "max_failures", "cpus_per_worker",
+                                    "memory_per_worker", "min_link_mbps"}));
+  SchedulingConfig& sched = config.scheduling;
+  ASSIGN_OR_RETURN(sched.priority, scheduling.Int("priority", 0, -1000, 1000));
+  ASSIGN_OR_RETURN(sched.kind, scheduling.Enum("kind", "any", {"any", "datacenter", "vehicle"}));
+  ASSIGN_OR_RETURN(sched.max_failures, scheduling.Int("max_failures", 3, 0, 1000000));
+  ASSIGN_OR_RETURN(sched.cpus_per_worker, scheduling.Int("cpus_per_worker", 1, 0, 4096));
+  ASSIGN_OR_RETURN(sched.memory_per_worker, scheduling.ByteSize("memory_per_worker", 0));
+  ASSIGN_OR_RETURN(sched.min_link_mbps, scheduling.Double("min_link_mbps", 0));
+  if (sched.min_link_mbps < 0) return scheduling.Error("min_link_mbps", "must be >= 0");
   return config;
+}
+
+absl::StatusOr<JobConfig> ParseJobConfigText(absl::string_view yaml, const std::string& source) {
+  ASSIGN_OR_RETURN(const ConfigNode root, ConfigNode::LoadString(yaml, source));
+  return ParseJobConfig(root);
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {

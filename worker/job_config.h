@@ -25,6 +25,16 @@ struct InferenceConfig {
   absl::Duration resume_within = absl::Milliseconds(1);
 };
 
+// How the scheduler places the job (ignored by standalone runs).
+struct SchedulingConfig {
+  int64_t priority = 0;      // higher first
+  std::string kind = "any";  // any, datacenter or vehicle
+  int64_t max_failures = 3;  // crashes tolerated; departures of vehicles never count
+  int64_t cpus_per_worker = 1;
+  uint64_t memory_per_worker = 0;
+  double min_link_mbps = 0;
+};
+
 struct JobConfig {
   std::string name = "job";
   uint64_t seed = 1;
@@ -44,10 +54,13 @@ struct JobConfig {
   int64_t max_workers = 1;
   InferenceConfig inference;
   collectives::CollectivesConfig collectives;
+  SchedulingConfig scheduling;
 };
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);
 // The same, from an already loaded YAML document.
 absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root);
+// The same, from YAML text (a job submitted to the scheduler); `source` names it in errors.
+absl::StatusOr<JobConfig> ParseJobConfigText(absl::string_view yaml, const std::string& source);
 
 }  // namespace cosched::worker

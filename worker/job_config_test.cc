@@ -20,6 +20,8 @@ TEST(JobConfigTest, DefaultJobLoads) {
   EXPECT_EQ(job->optimizer.kind, OptimizerConfig::Kind::kAdam);
   EXPECT_GT(job->epochs, 0);
   EXPECT_EQ(job->inference.default_deadline, absl::Milliseconds(20));
+  EXPECT_EQ(job->scheduling.kind, "any");
+  EXPECT_EQ(job->scheduling.max_failures, 3);
 }
 
 TEST(JobConfigTest, TestJobLoads) {
@@ -32,6 +34,21 @@ absl::Status Parse(const std::string& yaml) {
   auto root = ConfigNode::LoadString(yaml, "job.yaml");
   if (!root.ok()) return root.status();
   return ParseJobConfig(*root).status();
+}
+
+TEST(JobConfigTest, SchedulingSectionIsCheckedFieldByField) {
+  auto job = ParseJobConfigText(
+      "job:\n  name: x\n  scheduling: {priority: 5, kind: vehicle, min_link_mbps: 50}\n",
+      "submitted job");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->scheduling.priority, 5);
+  EXPECT_EQ(job->scheduling.kind, "vehicle");
+  EXPECT_DOUBLE_EQ(job->scheduling.min_link_mbps, 50);
+  EXPECT_THAT(Parse("job:\n  scheduling: {kind: gpu}\n").message(),
+              HasSubstr("field 'job.scheduling.kind'"));
+  EXPECT_THAT(Parse("job:\n  scheduling: {min_link_mbps: -1}\n").message(),
+              HasSubstr("min_link_mbps"));
+  EXPECT_THAT(Parse("job:\n  scheduling: {zone: a}\n").message(), HasSubstr("unknown field"));
 }
 
 TEST(JobConfigTest, BadSectionsAreErrorsNotCrashes) {

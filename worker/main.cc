@@ -173,6 +173,7 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
                   {"preempted_steps", result.preempted_steps},
                   {"parameter_crc32", result.parameter_checksum},
                   {"trainer_cpu_seconds", result.trainer_cpu_seconds},
+                  {"allreduce_seconds", result.allreduce_seconds},
                   {"process_cpu_seconds", ProcessCpuSeconds()}})
                 .dump());
   return absl::OkStatus();

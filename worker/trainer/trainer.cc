@@ -208,8 +208,10 @@ absl::StatusOr<int64_t> Trainer::Step() {
 
   const absl::Time reduce_start = absl::Now();
   RETURN_IF_ERROR(group_->Allreduce(reduce));
+  const absl::Duration reduce_time = absl::Now() - reduce_start;
+  allreduce_time_ += reduce_time;
   if (options_.metrics != nullptr) {
-    options_.metrics->allreduce_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - reduce_start));
+    options_.metrics->allreduce_seconds.Observe(absl::ToDoubleSeconds(reduce_time));
     options_.metrics->allreduce_bytes.Increment(static_cast<double>(reduce.size() * sizeof(float)));
     options_.metrics->samples.Increment(static_cast<double>(done));
   }
@@ -379,6 +381,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   result.preempted_steps = preempted_steps_;
   result.parameter_checksum = Crc32(params_);
   result.trainer_cpu_seconds = ThisThreadCpuSeconds();
+  result.allreduce_seconds = absl::ToDoubleSeconds(allreduce_time_);
   return result;
 }
 

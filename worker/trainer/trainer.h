@@ -62,6 +62,7 @@ struct TrainingResult {
   uint32_t parameter_checksum = 0;  // CRC-32 of the final parameters (identical on all ranks)
   double trainer_cpu_seconds = 0;   // CPU time of the training thread (benchmarks subtract it
                                     // from the process's to find what inference used)
+  double allreduce_seconds = 0;     // in step allreduces, including waiting for peers
 };
 
 struct TrainerOptions {
@@ -115,6 +116,7 @@ class Trainer {
   int64_t step_ = 0;
   int64_t epochs_completed_ = 0;
   int64_t preempted_steps_ = 0;
+  absl::Duration allreduce_time_;  // in the step's allreduce, including waiting for peers
   double last_step_loss_ = 0;  // mean loss over all ranks' samples of the last step
   Membership membership_;
   std::unique_ptr<collectives::CollectiveGroup> group_;

@@ -1,0 +1,443 @@
+// File: scheduler/core/scheduler_core.cc
+#include "scheduler/core/scheduler_core.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "collectives/key_value_store.h"
+
+namespace cosched::scheduler {
+namespace {
+
+absl::Status ValidateSpec(const JobSpec& spec) {
+  if (spec.min_workers < 1) return absl::InvalidArgumentError("workers.min must be >= 1");
+  if (spec.max_workers < spec.min_workers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "workers.max (", spec.max_workers, ") is below workers.min (", spec.min_workers, ")"));
+  }
+  if (spec.cpus_per_worker < 0 || spec.memory_per_worker < 0 || spec.min_link_mbps < 0) {
+    return absl::InvalidArgumentError("resource requests must not be negative");
+  }
+  if (spec.max_failures < 0) return absl::InvalidArgumentError("max_failures must be >= 0");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+SchedulerCore::SchedulerCore(const Clock* clock, CoreConfig config, Placer placer,
+                             CoreOutbox* outbox)
+    : clock_(clock), config_(std::move(config)), placer_(std::move(placer)), outbox_(outbox) {}
+
+absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
+                                         const std::optional<JobId>& running_job,
+                                         int64_t running_generation) {
+  if (info.id.empty()) return absl::InvalidArgumentError("node id is empty");
+  if (info.cpus < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("node ", info.id, ": cpus must be >= 1"));
+  }
+  const absl::Time now = clock_->Now();
+  auto [it, inserted] = nodes_.try_emplace(info.id);
+  Node& node = it->second;
+  if (!inserted && !node.free()) {
+    const Job* job = FindJob(node.job);
+    const bool same_run = running_job.has_value() && *running_job == node.job && job != nullptr &&
+                          job->generation == running_generation;
+    if (!same_run) {
+      Depart(
+          node,
+          info.kind == NodeKind::kVehicle ? DepartureReason::kVanished : DepartureReason::kCrashed,
+          "re-registered without its job (worker restarted)");
+    }
+  }
+  const bool resend = !inserted && !node.free();
+  node.info = info;
+  node.registered = now;
+  node.last_heartbeat = now;
+  node.state = NodeState::kReady;
+  // It may have missed messages while disconnected: tell it again what it runs.
+  if (resend) SendAssignment(jobs_.at(node.job), node.info.id);
+  ApplyEligibility(node);
+  Reconcile();
+  return absl::OkStatus();
+}
+
+void SchedulerCore::SendAssignment(const Job& job, const NodeId& node) {
+  const auto it = std::find(job.members.begin(), job.members.end(), node);
+  if (it == job.members.end()) return;
+  Assignment assignment = job.assignment;
+  assignment.rank = static_cast<int>(it - job.members.begin());
+  outbox_->Assign(node, assignment);
+}
+
+void SchedulerCore::ApplyEligibility(Node& node) {
+  if (node.info.kind != NodeKind::kVehicle || node.state == NodeState::kLost) return;
+  node.ineligible_reason = IneligibleReason(node.signals, config_.vehicle);
+  node.state = node.ineligible_reason.empty() ? NodeState::kReady : NodeState::kIneligible;
+  if (node.state == NodeState::kIneligible && !node.free()) {
+    Depart(node, DepartureReason::kIneligible, node.ineligible_reason);
+  }
+}
+
+absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& heartbeat) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end() || it->second.state == NodeState::kLost) {
+    return absl::NotFoundError(absl::StrCat("node ", id, " is not registered; register again"));
+  }
+  Node& node = it->second;
+  ++counters_.heartbeats;
+  node.last_heartbeat = clock_->Now();
+  node.signals = heartbeat.signals;
+  node.inference_backlog = heartbeat.inference_backlog;
+  if (heartbeat.service_per_image > absl::ZeroDuration()) {
+    node.service_per_image = heartbeat.service_per_image;
+  }
+  node.routed_images = 0;  // the reported backlog now includes what was routed
+  if (!node.free()) {
+    auto job_it = jobs_.find(node.job);
+    if (job_it != jobs_.end()) {
+      Job& job = job_it->second;
+      if (heartbeat.progress.has_value() && heartbeat.progress->step >= job.progress.step) {
+        job.progress = *heartbeat.progress;
+      }
+      if (!heartbeat.failure.empty()) {
+        Depart(node, DepartureReason::kCrashed, heartbeat.failure);
+      } else if (heartbeat.job_finished) {
+        FinishJob(job, JobState::kSucceeded, absl::StrCat("finished at step ", job.progress.step));
+      }
+    }
+  }
+  ApplyEligibility(node);
+  Reconcile();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
+  if (absl::Status valid = ValidateSpec(spec); !valid.ok()) return valid;
+  const uint64_t order = next_job_++;
+  const JobId id = absl::StrCat("j-", order);
+  Job& job = jobs_[id];
+  job.id = id;
+  job.spec = spec;
+  job.submit_order = order;
+  job.submitted = clock_->Now();
+  Record(job, absl::StrCat("submitted: ", spec.min_workers, "-", spec.max_workers, " workers, ",
+                           KindPreferenceName(spec.kind), " nodes, priority ", spec.priority));
+  Reconcile();
+  return id;
+}
+
+absl::Status SchedulerCore::CancelJob(const JobId& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", id));
+  if (IsTerminal(it->second.state)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", id, " is already ", JobStateName(it->second.state)));
+  }
+  FinishJob(it->second, JobState::kCancelled, "cancelled by the user");
+  Reconcile();
+  return absl::OkStatus();
+}
+
+void SchedulerCore::Tick() {
+  const absl::Time now = clock_->Now();
+  for (auto& [id, node] : nodes_) {
+    if (node.state == NodeState::kLost || now - node.last_heartbeat <= config_.heartbeat_ttl) {
+      continue;
+    }
+    node.state = NodeState::kLost;
+    if (!node.free()) {
+      Depart(node,
+             node.info.kind == NodeKind::kVehicle ? DepartureReason::kVanished
+                                                  : DepartureReason::kCrashed,
+             absl::StrCat("no heartbeat for ", absl::FormatDuration(now - node.last_heartbeat)));
+    }
+  }
+  Reconcile();
+}
+
+void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string& detail) {
+  auto job_it = jobs_.find(node.job);
+  node.job.clear();
+  if (reason != DepartureReason::kReclaimed && reason != DepartureReason::kCancelled) {
+    node.departures.push_front(clock_->Now());
+    if (node.departures.size() > 16) node.departures.pop_back();
+  }
+  if (job_it == jobs_.end()) return;
+  Job& job = job_it->second;
+  const std::string why =
+      absl::StrCat("node ", node.info.id, " ", DepartureReasonName(reason), ": ", detail);
+  // The node itself must stop too: a vehicle leaves at its next step boundary, a reclaimed
+  // node turns to inference. (A lost node gets it if it ever reconnects.)
+  outbox_->Revoke(node.info.id, Revocation{job.id, job.generation, why});
+  auto [reshape, first] = reshaped_.try_emplace(job.id);
+  if (first) reshape->second.previous_members = job.members;
+  reshape->second.reasons.push_back(why);
+  job.members.erase(std::remove(job.members.begin(), job.members.end(), node.info.id),
+                    job.members.end());
+  ++counters_.membership_changes[DepartureReasonName(reason)];
+  Record(job, why);
+  if (CountsAsFailure(reason)) {
+    ++job.failures;
+    if (job.failures > job.spec.max_failures) {
+      FailJob(job, absl::StrCat(job.failures, " failures exceed max_failures ",
+                                job.spec.max_failures, " (last: ", why, ")"));
+    }
+  }
+}
+
+void SchedulerCore::FailJob(Job& job, const std::string& reason) {
+  FinishJob(job, JobState::kFailed, reason);
+}
+
+void SchedulerCore::FinishJob(Job& job, JobState state, const std::string& reason) {
+  for (const NodeId& member : job.members) {
+    nodes_[member].job.clear();
+    outbox_->Revoke(member, Revocation{job.id, job.generation, reason});
+  }
+  job.members.clear();
+  job.state = state;
+  job.waiting_reason.clear();
+  reshaped_.erase(job.id);
+  Record(job, absl::StrCat(JobStateName(state), ": ", reason));
+}
+
+std::vector<const Node*> SchedulerCore::Candidates() const {
+  std::vector<const Node*> out;
+  out.reserve(nodes_.size());
+  for (const auto& [id, node] : nodes_) out.push_back(&node);
+  return out;
+}
+
+PlacementRequest SchedulerCore::RequestFor(const Job& job) const {
+  PlacementRequest request;
+  request.spec = &job.spec;
+  request.job = job.id;
+  request.now = clock_->Now();
+  for (const NodeId& member : job.members) request.members.push_back(&nodes_.at(member));
+  return request;
+}
+
+std::vector<Job*> SchedulerCore::QueueOrder() {
+  std::vector<Job*> order;
+  for (auto& [id, job] : jobs_) {
+    if (!IsTerminal(job.state)) order.push_back(&job);
+  }
+  std::sort(order.begin(), order.end(), [](const Job* a, const Job* b) {
+    if (a->spec.priority != b->spec.priority) return a->spec.priority > b->spec.priority;
+    return a->submit_order < b->submit_order;
+  });
+  return order;
+}
+
+void SchedulerCore::AdmitPending() {
+  const std::vector<Job*> order = QueueOrder();
+  for (Job* job : order) {
+    if (job->state != JobState::kPending) continue;
+    const Placement placement =
+        placer_.Place(RequestFor(*job), Candidates(), job->spec.max_workers);
+    ++counters_.placements;
+    if (placement.feasible < job->spec.min_workers) {
+      job->waiting_reason =
+          absl::StrCat("needs ", job->spec.min_workers, " nodes, ", placement.feasible, " fit (",
+                       SummarizeRejections(placement.rejections), ")");
+      continue;  // a smaller job behind it may still fit (backfill)
+    }
+    auto [reshape, first] = reshaped_.try_emplace(job->id);
+    if (first) reshape->second.previous_members = job->members;
+    reshape->second.reasons.push_back(
+        job->generation < 0 ? "admitted" : "re-admitted after falling below workers.min");
+    for (const Node* chosen : placement.chosen) {
+      Node& node = nodes_.at(chosen->info.id);
+      node.job = job->id;
+      node.assigned_since = clock_->Now();
+      job->members.push_back(node.info.id);
+    }
+    job->state = JobState::kRunning;
+    job->waiting_reason.clear();
+    ++counters_.membership_changes["admitted"];
+  }
+}
+
+void SchedulerCore::Grow(Job& job) {
+  const int room = job.spec.max_workers - static_cast<int>(job.members.size());
+  if (room <= 0) return;
+  const Placement placement = placer_.Place(RequestFor(job), Candidates(), room);
+  ++counters_.placements;
+  if (placement.chosen.empty()) {
+    job.waiting_reason =
+        absl::StrCat("at ", job.members.size(), " of ", job.spec.max_workers,
+                     " workers; no node fits (", SummarizeRejections(placement.rejections), ")");
+    return;
+  }
+  auto [reshape, first] = reshaped_.try_emplace(job.id);
+  if (first) reshape->second.previous_members = job.members;
+  std::vector<std::string> added;
+  for (const Node* chosen : placement.chosen) {
+    Node& node = nodes_.at(chosen->info.id);
+    node.job = job.id;
+    node.assigned_since = clock_->Now();
+    job.members.push_back(node.info.id);
+    added.push_back(node.info.id);
+  }
+  reshape->second.reasons.push_back(absl::StrCat("grew by ", absl::StrJoin(added, ", ")));
+  ++counters_.membership_changes["grown"];
+  job.waiting_reason.clear();
+}
+
+void SchedulerCore::Reconcile() {
+  // Jobs that lost members: below the minimum they wait for nodes again (their state lives
+  // on in the last checkpoint).
+  for (auto& [id, reshape] : reshaped_) {
+    Job& job = jobs_.at(id);
+    if (job.state == JobState::kRunning &&
+        static_cast<int>(job.members.size()) < job.spec.min_workers) {
+      const std::string reason = absl::StrCat("below workers.min (", job.members.size(), " of ",
+                                              job.spec.min_workers, "): waiting for nodes");
+      for (const NodeId& member : job.members) {
+        nodes_[member].job.clear();
+        outbox_->Revoke(member, Revocation{job.id, job.generation, reason});
+      }
+      job.members.clear();
+      job.state = JobState::kPending;
+      Record(job, reason);
+    }
+  }
+  AdmitPending();
+  // Growth comes after every pending job had its chance, in the same queue order.
+  for (Job* job : QueueOrder()) {
+    if (job->state == JobState::kRunning) Grow(*job);
+  }
+  std::map<JobId, Reshape> reshaped;
+  reshaped.swap(reshaped_);
+  for (auto& [id, reshape] : reshaped) {
+    Job& job = jobs_.at(id);
+    if (job.state != JobState::kRunning) continue;
+    if (job.members == reshape.previous_members) continue;  // left and came back: no change
+    ++job.generation;
+    Record(job, absl::StrCat("generation ", job.generation, ": ", job.members.size(), " members (",
+                             absl::StrJoin(reshape.reasons, "; "), ")"));
+    PublishGeneration(job, reshape.previous_members);
+  }
+}
+
+void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previous_members) {
+  // Survivors first, in their old rank order, so the lowest survivor becomes rank 0 and
+  // broadcasts the committed state; newcomers after them.
+  std::vector<NodeId> ordered;
+  std::vector<int> previous_rank;
+  for (size_t old_rank = 0; old_rank < previous_members.size(); ++old_rank) {
+    const NodeId& id = previous_members[old_rank];
+    if (std::find(job.members.begin(), job.members.end(), id) != job.members.end()) {
+      ordered.push_back(id);
+      previous_rank.push_back(static_cast<int>(old_rank));
+    }
+  }
+  const bool has_survivor = !ordered.empty();
+  for (const NodeId& id : job.members) {
+    if (std::find(ordered.begin(), ordered.end(), id) == ordered.end()) {
+      ordered.push_back(id);
+      previous_rank.push_back(-1);
+    }
+  }
+  job.members = ordered;
+  Assignment assignment;
+  assignment.job = job.id;
+  assignment.generation = job.generation;
+  assignment.world = static_cast<int>(job.members.size());
+  assignment.store_prefix = collectives::GenerationPrefix(job.id, job.generation);
+  assignment.previous_rank = previous_rank;
+  assignment.restore_from_checkpoint = !has_survivor && job.generation > 0;
+  assignment.job_yaml = job.spec.job_yaml;
+  assignment.reason = job.events.empty() ? "" : job.events.back().what;
+  job.assignment = assignment;
+  for (const NodeId& member : job.members) SendAssignment(job, member);
+}
+
+absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Duration budget) {
+  struct Option {
+    double cost;
+    absl::Duration estimate;
+    const Node* node;
+  };
+  std::optional<Option> best;
+  std::map<std::string, int> rejected;
+  absl::Duration fastest = absl::InfiniteDuration();
+  for (const auto& [id, node] : nodes_) {
+    if (node.state == NodeState::kLost) {
+      ++rejected["lost"];
+      continue;
+    }
+    const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
+                                         ? node.service_per_image
+                                         : config_.default_service_per_image;
+    const bool training = !node.free();
+    const absl::Duration estimate =
+        2 * (node.info.kind == NodeKind::kVehicle ? config_.vehicle_network
+                                                  : config_.datacenter_network) +
+        node.inference_backlog + per_image * (node.routed_images + images) +
+        (training ? config_.preemption_bound : absl::ZeroDuration());
+    fastest = std::min(fastest, estimate);
+    if (estimate > budget) {
+      ++rejected["too slow"];
+      continue;
+    }
+    // Pausing one rank of a job costs it about 1/world of its progress, weighed by priority.
+    double cost = 0;
+    if (training) {
+      const Job& job = jobs_.at(node.job);
+      cost = (1.0 + std::max(0, job.spec.priority)) / static_cast<double>(job.members.size());
+    }
+    const Option option{cost, estimate, &node};
+    if (!best.has_value() || option.cost < best->cost ||
+        (option.cost == best->cost && option.estimate < best->estimate)) {
+      best = option;
+    }
+  }
+  if (!best.has_value()) {
+    const std::string reason = nodes_.empty() ? "no nodes" : "deadline";
+    ++counters_.inference_refused[reason];
+    if (nodes_.empty()) return absl::ResourceExhaustedError("no worker is registered");
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no node can answer within ", absl::FormatDuration(budget), " (",
+        SummarizeRejections(rejected), "; fastest estimate ",
+        fastest == absl::InfiniteDuration() ? "none" : absl::FormatDuration(fastest), ")"));
+  }
+  Node& chosen = nodes_.at(best->node->info.id);
+  chosen.routed_images += images;
+  ++counters_.inference_routed;
+  return RouteDecision{chosen.info.id, best->estimate, !chosen.free()};
+}
+
+void SchedulerCore::InferenceDone(const NodeId& id, int images) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  it->second.routed_images = std::max(0, it->second.routed_images - images);
+}
+
+void SchedulerCore::Record(Job& job, std::string what) {
+  job.events.push_back(JobEvent{clock_->Now(), std::move(what)});
+  while (job.events.size() > config_.events_per_job) job.events.pop_front();
+}
+
+const Job* SchedulerCore::FindJob(const JobId& id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const Node* SchedulerCore::FindNode(const NodeId& id) const {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+std::vector<const Job*> SchedulerCore::Jobs() const {
+  std::vector<const Job*> out;
+  for (const auto& [id, job] : jobs_) out.push_back(&job);
+  std::sort(out.begin(), out.end(),
+            [](const Job* a, const Job* b) { return a->submit_order < b->submit_order; });
+  return out;
+}
+
+std::vector<const Node*> SchedulerCore::Nodes() const { return Candidates(); }
+
+}  // namespace cosched::scheduler

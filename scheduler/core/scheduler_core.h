@@ -1,0 +1,176 @@
+// File: scheduler/core/scheduler_core.h
+// SchedulerCore: the decision engine. It keeps the node registry and the jobs, admits jobs
+// as gangs (min_workers at once), grows them toward max_workers as nodes free up or vehicles
+// become eligible, shrinks them when members leave, and bumps a job's generation on every
+// member change, telling each member its new rank through the outbox.
+//
+// It runs on one EventLoop thread, reads time only from the injected Clock and does no I/O:
+// the gRPC service (scheduler/service) and the fleet simulator (sim/) drive the same code.
+// Every public call finishes by reconciling: placing what can be placed and sending one
+// assignment per member of every job whose member set changed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "scheduler/core/node.h"
+#include "scheduler/core/placer.h"
+#include "scheduler/core/types.h"
+#include "scheduler/core/vehicle_eligibility.h"
+
+namespace cosched::scheduler {
+
+struct CoreConfig {
+  absl::Duration heartbeat_ttl = absl::Seconds(3);
+  EligibilityPolicy vehicle;
+  size_t events_per_job = 64;  // history kept for `coschedctl describe`
+  // Inference routing estimates: one-way network time to each kind of node, what a training
+  // node needs to hand its compute to inference, and the service time per image assumed
+  // until a worker reports its own.
+  absl::Duration datacenter_network = absl::Milliseconds(1);
+  absl::Duration vehicle_network = absl::Milliseconds(15);
+  absl::Duration preemption_bound = absl::Milliseconds(2);
+  absl::Duration default_service_per_image = absl::Microseconds(300);
+};
+
+// What a member must run: sent on every member change of its job.
+struct Assignment {
+  JobId job;
+  int64_t generation = 0;
+  int rank = 0;
+  int world = 0;
+  std::string store_prefix;  // rendezvous keys of this generation: job/<id>/gen/<g>/
+  // previous_rank[r]: the rank new rank r had in the previous generation, -1 if it is new.
+  // The lowest survivor becomes rank 0 and broadcasts the committed state.
+  std::vector<int> previous_rank;
+  bool restore_from_checkpoint = false;  // no member survived: start from the last checkpoint
+  std::string job_yaml;
+  std::string reason;  // why this generation exists ("admitted", "node n3 vanished", ...)
+};
+
+struct Revocation {
+  JobId job;
+  int64_t generation = 0;
+  std::string reason;
+};
+
+// Where the core's decisions go: the service turns them into worker-session messages; tests
+// and the simulator record them.
+class CoreOutbox {
+ public:
+  virtual ~CoreOutbox() = default;
+  virtual void Assign(const NodeId& node, const Assignment& assignment) = 0;
+  virtual void Revoke(const NodeId& node, const Revocation& revocation) = 0;
+};
+
+struct Job {
+  JobId id;
+  Assignment assignment;  // the current generation's (rank set per member on send)
+  JobSpec spec;
+  JobState state = JobState::kPending;
+  uint64_t submit_order = 0;
+  absl::Time submitted;
+  int64_t generation = -1;      // -1 until first admitted
+  std::vector<NodeId> members;  // in rank order
+  int failures = 0;             // departures that count against max_failures
+  JobProgress progress;
+  std::string waiting_reason;   // why a pending job is not running, or why it cannot grow
+  std::deque<JobEvent> events;  // newest last
+};
+
+// A worker's periodic report.
+struct Heartbeat {
+  VehicleSignals signals;               // vehicles only
+  absl::Duration inference_backlog;     // queued inference work on the worker
+  absl::Duration service_per_image;     // its measured service time; 0 if unknown
+  std::optional<JobProgress> progress;  // when it trains a job
+  bool job_finished = false;            // the job reached its end on this member (rank 0 reports)
+  std::string failure;                  // non-empty: training failed on this node with this message
+};
+
+// Where an inference request goes, and why.
+struct RouteDecision {
+  NodeId node;
+  absl::Duration estimate;  // arrival to answer, as estimated
+  bool preempts_training = false;
+};
+
+struct CoreCounters {
+  std::map<std::string, int64_t> membership_changes;  // by reason
+  int64_t placements = 0;
+  int64_t heartbeats = 0;
+  int64_t inference_routed = 0;
+  std::map<std::string, int64_t> inference_refused;  // by reason
+};
+
+class SchedulerCore {
+ public:
+  SchedulerCore(const Clock* clock, CoreConfig config, Placer placer, CoreOutbox* outbox);
+
+  // A worker connects (or reconnects). A node that the core believes is a member of a job
+  // but that registers without running that generation restarted: that is a crash.
+  absl::Status RegisterNode(const NodeInfo& info, const std::optional<JobId>& running_job = {},
+                            int64_t running_generation = -1);
+  absl::Status ReceiveHeartbeat(const NodeId& node, const Heartbeat& heartbeat);
+  // The session to a worker ended. The node stays until its TTL runs out (it may reconnect).
+  absl::StatusOr<JobId> SubmitJob(const JobSpec& spec);
+  absl::Status CancelJob(const JobId& job);
+  // Periodic work: expires nodes that missed the TTL, then reconciles.
+  void Tick();
+
+  // Picks the node that answers `images` images within `budget` at least cost to training:
+  // an idle node first, then the training rank whose pause costs its job least (the largest
+  // job, the lowest priority). RESOURCE_EXHAUSTED with the reason when no node can.
+  absl::StatusOr<RouteDecision> RouteInference(int images, absl::Duration budget);
+  // A routed request finished (answered or failed) on `node`.
+  void InferenceDone(const NodeId& node, int images);
+
+  const Job* FindJob(const JobId& id) const;
+  const Node* FindNode(const NodeId& id) const;
+  std::vector<const Job*> Jobs() const;    // submission order
+  std::vector<const Node*> Nodes() const;  // id order
+  const CoreCounters& counters() const { return counters_; }
+
+ private:
+  void Reconcile();
+  void AdmitPending();
+  void Grow(Job& job);
+  // Removes `node` from its job; the job is reshaped at the end of the reconcile.
+  void Depart(Node& node, DepartureReason reason, const std::string& detail);
+  void FailJob(Job& job, const std::string& reason);
+  void FinishJob(Job& job, JobState state, const std::string& reason);
+  void PublishGeneration(Job& job, const std::vector<NodeId>& previous_members);
+  void Record(Job& job, std::string what);
+  std::vector<const Node*> Candidates() const;
+  PlacementRequest RequestFor(const Job& job) const;
+  std::vector<Job*> QueueOrder();
+  void ApplyEligibility(Node& node);
+  void SendAssignment(const Job& job, const NodeId& node);
+
+  const Clock* const clock_;
+  const CoreConfig config_;
+  const Placer placer_;
+  CoreOutbox* const outbox_;
+  std::map<NodeId, Node> nodes_;
+  std::map<JobId, Job> jobs_;
+  uint64_t next_job_ = 1;
+  // Jobs whose member set changed since the last reconcile, with the members they had
+  // before the change (to map old ranks to new) and the reasons.
+  struct Reshape {
+    std::vector<NodeId> previous_members;
+    std::vector<std::string> reasons;
+  };
+  std::map<JobId, Reshape> reshaped_;
+  CoreCounters counters_;
+};
+
+}  // namespace cosched::scheduler

@@ -1,0 +1,73 @@
+// File: scheduler/core/types.cc
+#include "scheduler/core/types.h"
+
+namespace cosched::scheduler {
+
+const char* NodeKindName(NodeKind kind) {
+  return kind == NodeKind::kVehicle ? "vehicle" : "datacenter";
+}
+
+const char* NodeStateName(NodeState state) {
+  switch (state) {
+    case NodeState::kReady:
+      return "ready";
+    case NodeState::kIneligible:
+      return "ineligible";
+    case NodeState::kLost:
+      return "lost";
+  }
+  return "unknown";
+}
+
+const char* DepartureReasonName(DepartureReason reason) {
+  switch (reason) {
+    case DepartureReason::kCrashed:
+      return "crashed";
+    case DepartureReason::kVanished:
+      return "vanished";
+    case DepartureReason::kIneligible:
+      return "ineligible";
+    case DepartureReason::kReclaimed:
+      return "reclaimed";
+    case DepartureReason::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+bool CountsAsFailure(DepartureReason reason) { return reason == DepartureReason::kCrashed; }
+
+const char* KindPreferenceName(KindPreference preference) {
+  switch (preference) {
+    case KindPreference::kAny:
+      return "any";
+    case KindPreference::kDatacenter:
+      return "datacenter";
+    case KindPreference::kVehicle:
+      return "vehicle";
+  }
+  return "unknown";
+}
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kPending:
+      return "pending";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+bool IsTerminal(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kFailed ||
+         state == JobState::kCancelled;
+}
+
+}  // namespace cosched::scheduler

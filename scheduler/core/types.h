@@ -1,0 +1,94 @@
+// File: scheduler/core/types.h
+// The scheduler core's vocabulary: nodes (data-center machines and vehicles), jobs and the
+// reasons members come and go. Plain values: the core owns the only mutable copies, on its
+// one loop thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace cosched::scheduler {
+
+using NodeId = std::string;
+using JobId = std::string;
+
+enum class NodeKind { kDatacenter, kVehicle };
+const char* NodeKindName(NodeKind kind);
+
+// What a worker tells the scheduler about itself when it registers.
+struct NodeInfo {
+  NodeId id;
+  NodeKind kind = NodeKind::kDatacenter;
+  int cpus = 1;
+  int64_t memory_bytes = 0;
+  double link_mbps = 0;  // measured or configured uplink bandwidth
+  std::string zone;      // failure domain: rack, site or charging depot
+};
+
+// The eligibility signals a vehicle reports with every heartbeat.
+struct VehicleSignals {
+  bool parked = false;
+  bool plugged_in = false;
+  double battery_fraction = 0;  // 0..1
+  bool unmetered_link = false;
+  bool thermal_ok = true;
+};
+
+enum class NodeState {
+  kReady,       // heartbeating; may host a rank
+  kIneligible,  // a vehicle that is connected but may not train (driving, unplugged, ...)
+  kLost,        // missed heartbeats for the TTL
+};
+const char* NodeStateName(NodeState state);
+
+// Why a member left a job or a job was reshaped. Only kCrashed counts against a job's
+// failure budget: departures that were announced or expected (a vehicle leaving, a node
+// taken back for inference) do not.
+enum class DepartureReason {
+  kCrashed,     // a data-center node lost its heartbeat, or the worker reported a failure
+  kVanished,    // a vehicle lost its heartbeat (expected at the edge)
+  kIneligible,  // a vehicle turned ineligible and left at a step boundary
+  kReclaimed,   // taken back for inference (cluster preemption)
+  kCancelled,   // the job was cancelled
+};
+const char* DepartureReasonName(DepartureReason reason);
+bool CountsAsFailure(DepartureReason reason);
+
+enum class KindPreference { kAny, kDatacenter, kVehicle };
+const char* KindPreferenceName(KindPreference preference);
+
+struct JobSpec {
+  std::string name;
+  int priority = 0;  // higher first
+  int min_workers = 1;
+  int max_workers = 1;
+  KindPreference kind = KindPreference::kAny;
+  int cpus_per_worker = 1;
+  int64_t memory_per_worker = 0;
+  double min_link_mbps = 0;
+  int max_failures = 3;  // crashes tolerated before the job fails
+  std::string job_yaml;  // handed to workers unchanged
+};
+
+enum class JobState { kPending, kRunning, kSucceeded, kFailed, kCancelled };
+const char* JobStateName(JobState state);
+bool IsTerminal(JobState state);
+
+struct JobProgress {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double test_accuracy = -1;  // -1 until measured
+  std::string checkpoint_dir;
+};
+
+// One line of a job's history, with the reason coschedctl shows.
+struct JobEvent {
+  absl::Time time;
+  std::string what;
+};
+
+}  // namespace cosched::scheduler

@@ -1,0 +1,180 @@
+// File: scheduler/service/client_service.cc
+#include "scheduler/service/client_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "worker/job_config.h"
+
+namespace cosched::scheduler {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+void FillEvent(const JobEvent& event, cosched::v1::JobEvent* out) {
+  out->set_unix_seconds(absl::ToDoubleSeconds(event.time - absl::UnixEpoch()));
+  out->set_what(event.what);
+}
+
+void FillJob(const Job& job, cosched::v1::JobStatus* out) {
+  out->set_job_id(job.id);
+  out->set_name(job.spec.name);
+  out->set_state(JobStateName(job.state));
+  out->set_priority(job.spec.priority);
+  out->set_min_workers(job.spec.min_workers);
+  out->set_max_workers(job.spec.max_workers);
+  out->set_kind(KindPreferenceName(job.spec.kind));
+  out->set_generation(job.generation);
+  for (const NodeId& member : job.members) out->add_members(member);
+  out->set_failures(job.failures);
+  out->set_max_failures(job.spec.max_failures);
+  out->set_step(job.progress.step);
+  out->set_epoch(job.progress.epoch);
+  out->set_test_accuracy(job.progress.test_accuracy);
+  out->set_checkpoint_dir(job.progress.checkpoint_dir);
+  out->set_waiting_reason(job.waiting_reason);
+  out->set_submitted_unix_seconds(absl::ToDoubleSeconds(job.submitted - absl::UnixEpoch()));
+  for (const JobEvent& event : job.events) FillEvent(event, out->add_events());
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
+  ASSIGN_OR_RETURN(const worker::JobConfig config,
+                   worker::ParseJobConfigText(yaml, "submitted job"));
+  JobSpec spec;
+  spec.name = config.name;
+  spec.priority = static_cast<int>(config.scheduling.priority);
+  spec.min_workers = static_cast<int>(config.min_workers);
+  spec.max_workers = static_cast<int>(config.max_workers);
+  spec.kind = config.scheduling.kind == "datacenter" ? KindPreference::kDatacenter
+              : config.scheduling.kind == "vehicle"  ? KindPreference::kVehicle
+                                                     : KindPreference::kAny;
+  spec.cpus_per_worker = static_cast<int>(config.scheduling.cpus_per_worker);
+  spec.memory_per_worker = static_cast<int64_t>(config.scheduling.memory_per_worker);
+  spec.min_link_mbps = config.scheduling.min_link_mbps;
+  spec.max_failures = static_cast<int>(config.scheduling.max_failures);
+  spec.job_yaml = yaml;
+  return spec;
+}
+
+grpc::Status ClientService::SubmitJob(grpc::ServerContext*,
+                                      const cosched::v1::SubmitJobRequest* request,
+                                      cosched::v1::SubmitJobReply* reply) {
+  absl::StatusOr<JobSpec> spec = JobSpecFromYaml(request->job_yaml());
+  if (!spec.ok()) return ToGrpc(spec.status());
+  absl::StatusOr<JobId> id = runner_->Call(
+      "submit_job",
+      [spec = *std::move(spec)](SchedulerCore& core) { return core.SubmitJob(spec); });
+  if (!id.ok()) return ToGrpc(id.status());
+  reply->set_job_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJobRequest* request,
+                                   cosched::v1::JobStatus* reply) {
+  const bool found = runner_->Call("get_job", [&](SchedulerCore& core) {
+    const Job* job = core.FindJob(request->job_id());
+    if (job != nullptr) FillJob(*job, reply);
+    return job != nullptr;
+  });
+  if (!found) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", request->job_id()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::ListJobsRequest*,
+                                     cosched::v1::ListJobsReply* reply) {
+  runner_->Call("list_jobs", [&](SchedulerCore& core) {
+    for (const Job* job : core.Jobs()) FillJob(*job, reply->add_jobs());
+    return true;
+  });
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::CancelJob(grpc::ServerContext*,
+                                      const cosched::v1::CancelJobRequest* request,
+                                      cosched::v1::CancelJobReply*) {
+  return ToGrpc(runner_->Call(
+      "cancel_job", [&](SchedulerCore& core) { return core.CancelJob(request->job_id()); }));
+}
+
+grpc::Status ClientService::ListNodes(grpc::ServerContext*, const cosched::v1::ListNodesRequest*,
+                                      cosched::v1::ListNodesReply* reply) {
+  runner_->Call("list_nodes", [&](SchedulerCore& core) {
+    const absl::Time now = absl::Now();
+    for (const Node* node : core.Nodes()) {
+      cosched::v1::NodeStatus* out = reply->add_nodes();
+      out->set_node_id(node->info.id);
+      out->set_kind(NodeKindName(node->info.kind));
+      out->set_state(NodeStateName(node->state));
+      out->set_ineligible_reason(node->ineligible_reason);
+      out->set_job_id(node->job);
+      out->set_cpus(node->info.cpus);
+      out->set_link_mbps(node->info.link_mbps);
+      out->set_zone(node->info.zone);
+      out->set_seconds_since_heartbeat(absl::ToDoubleSeconds(now - node->last_heartbeat));
+      out->set_recent_departures(static_cast<int>(node->departures.size()));
+    }
+    return true;
+  });
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::Infer(grpc::ServerContext* context,
+                                  const cosched::v1::InferRequest* request,
+                                  cosched::v1::InferReply* reply) {
+  const absl::Time arrival = absl::Now();
+  if (request->images_size() == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request has no images");
+  }
+  if (request->deadline_ms() == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "deadline_ms must be > 0");
+  }
+  const absl::Duration budget = absl::Milliseconds(request->deadline_ms());
+  const int images = request->images_size();
+  absl::StatusOr<RouteDecision> route = runner_->Call(
+      "route_inference", [&](SchedulerCore& core) { return core.RouteInference(images, budget); });
+  if (!route.ok()) return ToGrpc(route.status());
+  // The worker gets what is left of the budget after routing.
+  cosched::v1::InferRequest forwarded = *request;
+  const absl::Duration left = budget - (absl::Now() - arrival);
+  forwarded.set_deadline_ms(
+      static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(left))));
+  absl::StatusOr<cosched::v1::InferReply> answer =
+      hub_->Infer(route->node, forwarded, arrival + budget + absl::Seconds(1));
+  runner_->Post("inference_done", [node = route->node, images](SchedulerCore& core) {
+    core.InferenceDone(node, images);
+  });
+  if (!answer.ok()) return ToGrpc(answer.status());
+  *reply = *std::move(answer);
+  return grpc::Status::OK;
+}
+
+grpc::Status ClientService::Explain(grpc::ServerContext*,
+                                    const cosched::v1::ExplainRequest* request,
+                                    cosched::v1::ExplainReply* reply) {
+  const bool found = runner_->Call("explain", [&](SchedulerCore& core) {
+    const Job* job = core.FindJob(request->job_id());
+    if (job == nullptr) return false;
+    std::string summary = absl::StrCat(job->id, " is ", JobStateName(job->state));
+    if (job->state == JobState::kRunning) {
+      absl::StrAppend(&summary, " at generation ", job->generation, " with ", job->members.size(),
+                      " of ", job->spec.max_workers, " workers");
+    }
+    if (!job->waiting_reason.empty()) absl::StrAppend(&summary, ": ", job->waiting_reason);
+    reply->set_summary(summary);
+    for (const JobEvent& event : job->events) FillEvent(event, reply->add_events());
+    return true;
+  });
+  if (!found) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", request->job_id()));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace cosched::scheduler

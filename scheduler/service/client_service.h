@@ -1,0 +1,40 @@
+// File: scheduler/service/client_service.h
+// The Scheduler gRPC service (proto/scheduler.proto) for coschedctl and other clients:
+// every call becomes one closure on the core's loop thread; Infer is routed by the core and
+// carried to the chosen worker over its session.
+#pragma once
+
+#include "proto/scheduler.grpc.pb.h"
+#include "scheduler/service/core_runner.h"
+#include "scheduler/service/session_hub.h"
+
+namespace cosched::scheduler {
+
+class ClientService final : public cosched::v1::Scheduler::Service {
+ public:
+  ClientService(CoreRunner* runner, SessionHub* hub) : runner_(runner), hub_(hub) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* context, const cosched::v1::SubmitJobRequest* request,
+                         cosched::v1::SubmitJobReply* reply) override;
+  grpc::Status GetJob(grpc::ServerContext* context, const cosched::v1::GetJobRequest* request,
+                      cosched::v1::JobStatus* reply) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const cosched::v1::ListJobsRequest* request,
+                        cosched::v1::ListJobsReply* reply) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const cosched::v1::CancelJobRequest* request,
+                         cosched::v1::CancelJobReply* reply) override;
+  grpc::Status ListNodes(grpc::ServerContext* context, const cosched::v1::ListNodesRequest* request,
+                         cosched::v1::ListNodesReply* reply) override;
+  grpc::Status Infer(grpc::ServerContext* context, const cosched::v1::InferRequest* request,
+                     cosched::v1::InferReply* reply) override;
+  grpc::Status Explain(grpc::ServerContext* context, const cosched::v1::ExplainRequest* request,
+                       cosched::v1::ExplainReply* reply) override;
+
+ private:
+  CoreRunner* const runner_;
+  SessionHub* const hub_;
+};
+
+// The job spec a submitted job YAML asks for (workers and scheduling sections).
+absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml);
+
+}  // namespace cosched::scheduler

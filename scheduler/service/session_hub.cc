@@ -1,0 +1,132 @@
+// File: scheduler/service/session_hub.cc
+#include "scheduler/service/session_hub.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace cosched::scheduler {
+
+bool Session::Enqueue(cosched::v1::SchedulerMessage message) {
+  MutexLock lock(&mu_);
+  if (closed_) return false;
+  queue_.push_back(std::move(message));
+  ready_.SignalAll();
+  return true;
+}
+
+std::optional<cosched::v1::SchedulerMessage> Session::Next() {
+  MutexLock lock(&mu_);
+  while (queue_.empty() && !closed_) ready_.Wait(&mu_);
+  if (queue_.empty()) return std::nullopt;
+  cosched::v1::SchedulerMessage message = std::move(queue_.front());
+  queue_.pop_front();
+  return message;
+}
+
+void Session::Close() {
+  MutexLock lock(&mu_);
+  closed_ = true;
+  ready_.SignalAll();
+}
+
+void SessionHub::Attach(const std::shared_ptr<Session>& session) {
+  std::shared_ptr<Session> replaced;
+  {
+    MutexLock lock(&mu_);
+    std::shared_ptr<Session>& slot = sessions_[session->node()];
+    replaced = std::move(slot);
+    slot = session;
+  }
+  if (replaced != nullptr) replaced->Close();
+}
+
+void SessionHub::Detach(const std::shared_ptr<Session>& session) {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(session->node());
+  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+}
+
+bool SessionHub::Send(const NodeId& node, cosched::v1::SchedulerMessage message) {
+  std::shared_ptr<Session> session;
+  {
+    MutexLock lock(&mu_);
+    auto it = sessions_.find(node);
+    if (it == sessions_.end()) return false;
+    session = it->second;
+  }
+  return session->Enqueue(std::move(message));
+}
+
+void SessionHub::Assign(const NodeId& node, const Assignment& assignment) {
+  cosched::v1::SchedulerMessage message;
+  cosched::v1::Assignment& out = *message.mutable_assignment();
+  out.set_job_id(assignment.job);
+  out.set_generation(assignment.generation);
+  out.set_rank(assignment.rank);
+  out.set_world(assignment.world);
+  out.set_store_prefix(assignment.store_prefix);
+  for (int r : assignment.previous_rank) out.add_previous_rank(r);
+  out.set_restore_from_checkpoint(assignment.restore_from_checkpoint);
+  out.set_job_yaml(assignment.job_yaml);
+  out.set_reason(assignment.reason);
+  Send(node, std::move(message));  // a node without a session gets it when it registers
+}
+
+void SessionHub::Revoke(const NodeId& node, const Revocation& revocation) {
+  cosched::v1::SchedulerMessage message;
+  cosched::v1::Revocation& out = *message.mutable_revocation();
+  out.set_job_id(revocation.job);
+  out.set_generation(revocation.generation);
+  out.set_reason(revocation.reason);
+  Send(node, std::move(message));
+}
+
+absl::StatusOr<cosched::v1::InferReply> SessionHub::Infer(const NodeId& node,
+                                                          const cosched::v1::InferRequest& request,
+                                                          absl::Time deadline) {
+  auto pending = std::make_shared<PendingInference>();
+  uint64_t id = 0;
+  {
+    MutexLock lock(&mu_);
+    id = next_request_++;
+    pending_[id] = pending;
+  }
+  cosched::v1::SchedulerMessage message;
+  message.mutable_inference_work()->set_request_id(id);
+  *message.mutable_inference_work()->mutable_request() = request;
+  std::optional<cosched::v1::InferenceResult> result;
+  if (Send(node, std::move(message))) {
+    MutexLock lock(&pending->mu);
+    while (!pending->result.has_value()) {
+      if (pending->done_cv.WaitWithDeadline(&pending->mu, deadline)) break;
+    }
+    result = pending->result;
+  }
+  {
+    MutexLock lock(&mu_);
+    pending_.erase(id);
+  }
+  if (!result.has_value()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("node ", node, " did not answer the inference request in time"));
+  }
+  if (result->status_code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(result->status_code()),
+                        absl::StrCat("node ", node, ": ", result->status_message()));
+  }
+  return result->reply();
+}
+
+void SessionHub::CompleteInference(const cosched::v1::InferenceResult& result) {
+  std::shared_ptr<PendingInference> pending;
+  {
+    MutexLock lock(&mu_);
+    auto it = pending_.find(result.request_id());
+    if (it == pending_.end()) return;  // too late: the caller gave up
+    pending = it->second;
+  }
+  MutexLock lock(&pending->mu);
+  pending->result = result;
+  pending->done_cv.SignalAll();
+}
+
+}  // namespace cosched::scheduler

@@ -1,0 +1,74 @@
+// File: scheduler/service/session_hub.h
+// SessionHub: the live worker sessions, by node id, and the outbox through which the core's
+// decisions reach them. Each session has an outgoing queue that its own stream thread
+// drains, so the core's loop thread never blocks on a slow worker. Inference work routed to
+// a node also goes down its session; the answer comes back up it and completes the waiting
+// Infer call here.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/mutex.h"
+#include "proto/scheduler.pb.h"
+#include "scheduler/core/scheduler_core.h"
+
+namespace cosched::scheduler {
+
+// One worker's stream, as seen by the code that writes to it.
+class Session {
+ public:
+  explicit Session(NodeId node) : node_(std::move(node)) {}
+  const NodeId& node() const { return node_; }
+
+  // Queues a message; false once the session is closed.
+  bool Enqueue(cosched::v1::SchedulerMessage message) ABSL_LOCKS_EXCLUDED(mu_);
+  // Blocks for the next message; nullopt once closed and drained.
+  std::optional<cosched::v1::SchedulerMessage> Next() ABSL_LOCKS_EXCLUDED(mu_);
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const NodeId node_;
+  Mutex mu_;
+  CondVar ready_;
+  std::deque<cosched::v1::SchedulerMessage> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class SessionHub final : public CoreOutbox {
+ public:
+  // A newer session for the same node replaces (and closes) the older one.
+  void Attach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
+  void Detach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // CoreOutbox (called on the core's loop thread).
+  void Assign(const NodeId& node, const Assignment& assignment) override;
+  void Revoke(const NodeId& node, const Revocation& revocation) override;
+
+  // Sends `request` to `node` and waits for its answer until `deadline`.
+  absl::StatusOr<cosched::v1::InferReply> Infer(const NodeId& node,
+                                                const cosched::v1::InferRequest& request,
+                                                absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+  // A worker's answer to InferenceWork.
+  void CompleteInference(const cosched::v1::InferenceResult& result) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct PendingInference {
+    Mutex mu;
+    CondVar done_cv;
+    std::optional<cosched::v1::InferenceResult> result ABSL_GUARDED_BY(mu);
+  };
+  bool Send(const NodeId& node, cosched::v1::SchedulerMessage message) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Mutex mu_;
+  std::map<NodeId, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_request_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, std::shared_ptr<PendingInference>> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cosched::scheduler

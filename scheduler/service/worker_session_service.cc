@@ -1,0 +1,114 @@
+// File: scheduler/service/worker_session_service.cc
+#include "scheduler/service/worker_session_service.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace cosched::scheduler {
+
+using cosched::v1::SchedulerMessage;
+using cosched::v1::WorkerMessage;
+
+absl::StatusOr<NodeInfo> NodeInfoFromProto(const cosched::v1::RegisterWorker& message) {
+  NodeInfo info;
+  info.id = message.node_id();
+  if (info.id.empty() || info.id.size() > 128) {
+    return absl::InvalidArgumentError("registration: node_id must have 1 to 128 characters");
+  }
+  if (message.kind() == "vehicle") {
+    info.kind = NodeKind::kVehicle;
+  } else if (message.kind() == "datacenter" || message.kind().empty()) {
+    info.kind = NodeKind::kDatacenter;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("registration: kind '", message.kind(),
+                                                   "' is neither datacenter nor vehicle"));
+  }
+  info.cpus = message.cpus() > 0 ? message.cpus() : 1;
+  info.memory_bytes = message.memory_bytes();
+  if (message.link_mbps() < 0 || info.memory_bytes < 0) {
+    return absl::InvalidArgumentError("registration: link_mbps and memory_bytes must be >= 0");
+  }
+  info.link_mbps = message.link_mbps();
+  info.zone = message.zone();
+  return info;
+}
+
+Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
+  Heartbeat heartbeat;
+  const cosched::v1::VehicleSignals& s = message.signals();
+  heartbeat.signals = VehicleSignals{s.parked(), s.plugged_in(), s.battery_fraction(),
+                                     s.unmetered_link(), s.thermal_ok()};
+  if (!message.job_id().empty()) {
+    heartbeat.progress = JobProgress{message.step(), message.epoch(), message.test_accuracy(),
+                                     message.checkpoint_dir()};
+  }
+  heartbeat.job_finished = message.job_finished();
+  heartbeat.failure = message.failure();
+  return heartbeat;
+}
+
+grpc::Status WorkerSessionService::Connect(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<SchedulerMessage, WorkerMessage>* stream) {
+  WorkerMessage first;
+  if (!stream->Read(&first)) return grpc::Status::OK;
+  if (!first.has_registration()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the first message of a worker session must be a registration");
+  }
+  absl::StatusOr<NodeInfo> info = NodeInfoFromProto(first.registration());
+  if (!info.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(info.status().message()));
+  }
+  auto session = std::make_shared<Session>(info->id);
+  hub_->Attach(session);  // before registering, so the core's first assignment finds it
+  const cosched::v1::RegisterWorker& reg = first.registration();
+  const std::optional<JobId> running =
+      reg.running_job().empty() ? std::nullopt : std::optional<JobId>(reg.running_job());
+  const absl::Status registered = runner_->Call("register_node", [&](SchedulerCore& core) {
+    return core.RegisterNode(*info, running, reg.running_generation());
+  });
+  if (!registered.ok()) {
+    hub_->Detach(session);
+    return grpc::Status(static_cast<grpc::StatusCode>(registered.code()),
+                        std::string(registered.message()));
+  }
+  spdlog::info("worker {} ({}) connected from {}", info->id, NodeKindName(info->kind),
+               context->peer());
+  SchedulerMessage welcome;
+  welcome.mutable_registered()->set_heartbeat_interval_seconds(
+      absl::ToDoubleSeconds(heartbeat_interval_));
+  session->Enqueue(std::move(welcome));
+
+  // Reader: hands messages to the core; ends the session when the worker goes away.
+  std::thread reader([&, node = info->id] {
+    WorkerMessage message;
+    while (stream->Read(&message)) {
+      if (message.has_heartbeat()) {
+        runner_->Post("heartbeat", [node, heartbeat = HeartbeatFromProto(message.heartbeat())](
+                                       SchedulerCore& core) {
+          if (absl::Status s = core.ReceiveHeartbeat(node, heartbeat); !s.ok()) {
+            spdlog::warn("heartbeat from {}: {}", node, s.ToString());
+          }
+        });
+      } else if (message.has_inference_result()) {
+        hub_->CompleteInference(message.inference_result());
+      }
+    }
+    session->Close();
+  });
+  // Writer: this handler thread.
+  while (std::optional<SchedulerMessage> out = session->Next()) {
+    if (!stream->Write(*out)) break;
+  }
+  session->Close();
+  context->TryCancel();  // unblocks the reader if the writer ended first
+  reader.join();
+  hub_->Detach(session);
+  spdlog::info("worker {} disconnected", info->id);
+  return grpc::Status::OK;
+}
+
+}  // namespace cosched::scheduler
