@@ -1,8 +1,9 @@
 // File: scheduler/main.cc
 // cosched-scheduler: the central scheduler. One gRPC server carries the client service
 // (coschedctl), the worker sessions and the rendezvous KV for gloo; the decision engine runs
-// on its own loop thread. Prints one JSON line {"event":"scheduler_ready","address":...} when
-// it serves.
+// on its own loop thread. Jobs survive restarts in --data-dir (a WAL + snapshot store): they
+// are recovered before the server starts. Prints one JSON line
+// {"event":"scheduler_ready","address":...,"jobs_recovered":N} when it serves.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -18,8 +19,10 @@
 #include "scheduler/scheduler_config.h"
 #include "scheduler/service/client_service.h"
 #include "scheduler/service/core_runner.h"
+#include "scheduler/service/job_journal.h"
 #include "scheduler/service/session_hub.h"
 #include "scheduler/service/worker_session_service.h"
+#include "scheduler/store/file_state_store.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -28,6 +31,7 @@ struct SchedulerFlags {
   std::string listen = "127.0.0.1:7070";
   std::string config;
   std::string log_level = "info";
+  std::string data_dir = "cosched-data";
 };
 
 // Blocks until SIGINT or SIGTERM.
@@ -46,8 +50,33 @@ absl::Status Serve(const SchedulerFlags& flags) {
   if (!flags.config.empty()) {
     ASSIGN_OR_RETURN(config, LoadSchedulerConfig(flags.config));
   }
+  // The store and the journal outlive the runner, whose loop thread writes through them.
+  absl::StatusOr<std::unique_ptr<FileStateStore>> store = FileStateStore::Open(flags.data_dir);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        absl::StrCat("--data-dir: ", store.status().message()));
+  }
+  absl::StatusOr<RecoveredJobs> recovered = RecoverJobs(**store);
+  if (!recovered.ok()) {
+    return absl::Status(recovered.status().code(),
+                        absl::StrCat("recovering jobs from --data-dir '", flags.data_dir,
+                                     "': ", recovered.status().message()));
+  }
+  StoreJobJournal journal(store->get(), *recovered);
   SessionHub hub;
   CoreRunner runner(config.core, Placer(std::move(config.placement)), &hub);
+  // Before the server starts, so no worker registers ahead of the jobs it belongs to.
+  RETURN_IF_ERROR(runner.Call("restore", [&](SchedulerCore& core) {
+    core.set_journal(&journal);
+    return core.Restore(std::move(recovered->jobs), recovered->next_job_number);
+  }));
+  const int jobs_recovered = runner.Call(
+      "count_jobs", [](SchedulerCore& core) { return static_cast<int>(core.Jobs().size()); });
+  spdlog::info(
+      "recovered {} jobs from {} (snapshot at sequence {}, {} log records after it{})",
+      jobs_recovered, flags.data_dir, recovered->snapshot_sequence, recovered->records_replayed,
+      recovered->warnings.empty() ? ""
+                                  : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
   KvTable kv;
   RendezvousService rendezvous(&kv);
   ClientService clients(&runner, &hub);
@@ -65,7 +94,8 @@ absl::Status Serve(const SchedulerFlags& flags) {
     return absl::UnavailableError(absl::StrCat("cannot listen on '", flags.listen, "'"));
   }
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  std::printf("{\"event\":\"scheduler_ready\",\"address\":\"%s:%d\"}\n", host.c_str(), port);
+  std::printf("{\"event\":\"scheduler_ready\",\"address\":\"%s:%d\",\"jobs_recovered\":%d}\n",
+              host.c_str(), port, jobs_recovered);
   std::fflush(stdout);
   spdlog::info("serving on {}:{}", host, port);
 
@@ -74,6 +104,12 @@ absl::Status Serve(const SchedulerFlags& flags) {
   kv.Close();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   server->Wait();
+  // A clean stop leaves a snapshot, so the next start replays no log.
+  if (absl::Status s =
+          runner.Call("snapshot", [&](SchedulerCore&) { return journal.WriteSnapshot(); });
+      !s.ok()) {
+    spdlog::error("state store: shutdown snapshot failed: {}", s.ToString());
+  }
   return absl::OkStatus();
 }
 
@@ -90,6 +126,9 @@ int Main(int argc, char** argv) {
   parser.String("listen", &flags.listen, "HOST:PORT for clients, workers and the rendezvous");
   parser.String("config", &flags.config, "scheduler YAML (configs/scheduler.yaml)");
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
+  parser.String("data-dir", &flags.data_dir,
+                "directory of the scheduler's write-ahead log and snapshots (jobs survive "
+                "restarts); created if missing");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (absl::Status s = InitLogging(flags.log_level, "scheduler"); !s.ok()) {
     std::fprintf(stderr, "cosched-scheduler: --log-level: %s\n", std::string(s.message()).c_str());

@@ -4,16 +4,23 @@
 //   Standalone, under MPI:  mpirun -np 2 cosched-worker --standalone --job JOB.yaml
 //   Standalone, no MPI:     cosched-worker --standalone --job JOB.yaml --bootstrap file:DIR
 //                           --rank R --world N
+//   Under a scheduler:      cosched-worker --scheduler HOST:PORT --node-id ID
+//                           [--kind datacenter|vehicle --vehicle-state FILE]
 // Progress goes to stdout on rank 0 (human lines, then one {"event":"job_finished",...} JSON
 // line at the end; other ranks print "rank_finished"); every rank prints one JSON line
 // {"event":"inference_ready",...} when it serves inference. Logs go to
 // stderr. Every flag may also come from COSCHED_<FLAG> in the environment.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collectives/file_store.h"
@@ -24,6 +31,7 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "worker/agent/agent.h"
 #include "worker/inference/inference_engine.h"
 #include "worker/inference/inference_service.h"
 #include "worker/job_config.h"
@@ -46,6 +54,15 @@ struct WorkerFlags {
   std::string log_level = "info";
   std::string checkpoint_dir;  // overrides the job's checkpoint.dir when set
   int64_t steps = 0;           // when > 0, overrides the job's length with this many steps
+  // Under a scheduler:
+  std::string scheduler;  // HOST:PORT of cosched-scheduler
+  std::string kind = "datacenter";
+  std::string node_id;
+  std::string vehicle_state;
+  int64_t cpus = 1;
+  std::string link_mbps = "1000";
+  std::string zone = "local";
+  std::string work_dir = "/tmp/cosched-worker";
 };
 
 void PrintLine(const std::string& line) {
@@ -179,6 +196,59 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   return absl::OkStatus();
 }
 
+// The worker under a scheduler: runs the agent until SIGINT or SIGTERM.
+absl::Status RunUnderScheduler(const WorkerFlags& flags) {
+  if (flags.node_id.empty()) return absl::InvalidArgumentError("--node-id is required");
+  if (flags.kind != "datacenter" && flags.kind != "vehicle") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kind '", flags.kind, "' is neither datacenter nor vehicle"));
+  }
+  if (flags.kind == "vehicle" && flags.vehicle_state.empty()) {
+    return absl::InvalidArgumentError("a vehicle needs --vehicle-state FILE");
+  }
+  double link_mbps = 0;
+  if (!absl::SimpleAtod(flags.link_mbps, &link_mbps) || link_mbps < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--link-mbps '", flags.link_mbps, "' is not a non-negative number"));
+  }
+  MetricsRegistry registry;
+  WorkerMetrics metrics(registry);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
+  }
+  AgentOptions options;
+  options.scheduler_address = flags.scheduler;
+  options.node_id = flags.node_id;
+  options.kind = flags.kind;
+  options.cpus = static_cast<int>(flags.cpus);
+  options.link_mbps = link_mbps;
+  options.zone = flags.zone;
+  options.vehicle_state_file = flags.vehicle_state;
+  options.work_dir = flags.work_dir;
+  options.metrics = &metrics;
+  Agent agent(options);
+  std::thread signals([&agent] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int received = 0;
+    sigwait(&set, &received);
+    agent.Stop();
+  });
+  PrintLine(json({{"event", "worker_started"},
+                  {"node_id", flags.node_id},
+                  {"kind", flags.kind},
+                  {"metrics_port", metrics_server ? metrics_server->port() : 0}})
+                .dump());
+  const absl::Status status = agent.Run();
+  // Wake the signal thread if Run ended on its own (its data could not be read).
+  ::kill(::getpid(), SIGTERM);
+  signals.join();
+  return status;
+}
+
 int Main(int argc, char** argv) {
   WorkerFlags flags;
   FlagParser parser("cosched-worker");
@@ -193,15 +263,36 @@ int Main(int argc, char** argv) {
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
   parser.String("checkpoint-dir", &flags.checkpoint_dir, "overrides the job's checkpoint.dir");
   parser.Int("steps", &flags.steps, "when > 0, train this many steps instead of the job's length");
+  parser.String("scheduler", &flags.scheduler, "HOST:PORT of cosched-scheduler (scheduler mode)");
+  parser.String("kind", &flags.kind, "datacenter or vehicle (scheduler mode)");
+  parser.String("node-id", &flags.node_id, "this node's id (scheduler mode)");
+  parser.String("vehicle-state", &flags.vehicle_state,
+                "YAML file with a vehicle's eligibility signals (vehicles)");
+  parser.Int("cpus", &flags.cpus, "CPUs this node offers (scheduler mode)");
+  parser.String("link-mbps", &flags.link_mbps, "uplink bandwidth in Mb/s (scheduler mode)");
+  parser.String("zone", &flags.zone, "failure domain: rack, site or depot (scheduler mode)");
+  parser.String("work-dir", &flags.work_dir, "checkpoints of scheduled jobs go under it");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("worker-", flags.rank)); !s.ok()) {
     std::fprintf(stderr, "cosched-worker: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;
   }
+  if (!flags.scheduler.empty()) {
+    // Signals are taken synchronously by one thread; block them everywhere first.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    if (absl::Status s = RunUnderScheduler(flags); !s.ok()) {
+      std::fprintf(stderr, "cosched-worker: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    return 0;
+  }
   if (!flags.standalone || flags.job.empty()) {
     std::fprintf(stderr,
-                 "cosched-worker: only --standalone --job FILE is available so far (the "
-                 "scheduler mode comes with cosched-scheduler)\n%s",
+                 "cosched-worker: give --scheduler HOST:PORT, or --standalone --job FILE\n%s",
                  parser.Usage().c_str());
     return 2;
   }

@@ -37,6 +37,7 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
     return absl::InvalidArgumentError(absl::StrCat("node ", info.id, ": cpus must be >= 1"));
   }
   const absl::Time now = clock_->Now();
+  const bool was_placeholder = placeholders_.erase(info.id) > 0;
   auto [it, inserted] = nodes_.try_emplace(info.id);
   Node& node = it->second;
   if (!inserted && !node.free()) {
@@ -49,6 +50,12 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
           info.kind == NodeKind::kVehicle ? DepartureReason::kVanished : DepartureReason::kCrashed,
           "re-registered without its job (worker restarted)");
     }
+  } else if (running_job.has_value()) {
+    // It still runs a job that no longer counts it as a member (revoked while it was away,
+    // e.g. across a scheduler restart, when the message had no session to go to): stop it.
+    Revoke(info.id, Revocation{*running_job, running_generation,
+                               absl::StrCat("node ", info.id, " is no longer a member of job ",
+                                            *running_job)});
   }
   const bool resend = !inserted && !node.free();
   node.info = info;
@@ -57,7 +64,9 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
   node.state = NodeState::kReady;
   // It may have missed messages while disconnected: tell it again what it runs.
   if (resend) SendAssignment(jobs_.at(node.job), node.info.id);
-  ApplyEligibility(node);
+  // A member of a restored job has no eligibility signals until its first heartbeat: judging
+  // it on none would evict a vehicle that is in fact still parked and training.
+  if (!(was_placeholder && resend)) ApplyEligibility(node);
   Reconcile();
   return absl::OkStatus();
 }
@@ -67,7 +76,15 @@ void SchedulerCore::SendAssignment(const Job& job, const NodeId& node) {
   if (it == job.members.end()) return;
   Assignment assignment = job.assignment;
   assignment.rank = static_cast<int>(it - job.members.begin());
-  outbox_->Assign(node, assignment);
+  Assign(node, std::move(assignment));
+}
+
+void SchedulerCore::Assign(const NodeId& node, Assignment assignment) {
+  outgoing_.push_back(Outgoing{node, std::move(assignment)});
+}
+
+void SchedulerCore::Revoke(const NodeId& node, Revocation revocation) {
+  outgoing_.push_back(Outgoing{node, std::move(revocation)});
 }
 
 void SchedulerCore::ApplyEligibility(Node& node) {
@@ -98,7 +115,14 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
     if (job_it != jobs_.end()) {
       Job& job = job_it->second;
       if (heartbeat.progress.has_value() && heartbeat.progress->step >= job.progress.step) {
-        job.progress = *heartbeat.progress;
+        const JobProgress& progress = *heartbeat.progress;
+        if (progress.checkpoint_dir != job.progress.checkpoint_dir) {
+          MarkDirty(job);  // where a restart resumes from: worth a record at once
+        } else if (progress.step != job.progress.step || progress.epoch != job.progress.epoch ||
+                   progress.test_accuracy != job.progress.test_accuracy) {
+          progress_dirty_.insert(job.id);
+        }
+        job.progress = progress;
       }
       if (!heartbeat.failure.empty()) {
         Depart(node, DepartureReason::kCrashed, heartbeat.failure);
@@ -114,6 +138,8 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
 
 absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
   if (absl::Status valid = ValidateSpec(spec); !valid.ok()) return valid;
+  // Restored ids are never reused, even if a journal's next number lagged behind them.
+  while (jobs_.contains(absl::StrCat("j-", next_job_))) ++next_job_;
   const uint64_t order = next_job_++;
   const JobId id = absl::StrCat("j-", order);
   Job& job = jobs_[id];
@@ -169,7 +195,7 @@ void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string
       absl::StrCat("node ", node.info.id, " ", DepartureReasonName(reason), ": ", detail);
   // The node itself must stop too: a vehicle leaves at its next step boundary, a reclaimed
   // node turns to inference. (A lost node gets it if it ever reconnects.)
-  outbox_->Revoke(node.info.id, Revocation{job.id, job.generation, why});
+  Revoke(node.info.id, Revocation{job.id, job.generation, why});
   auto [reshape, first] = reshaped_.try_emplace(job.id);
   if (first) reshape->second.previous_members = job.members;
   reshape->second.reasons.push_back(why);
@@ -193,7 +219,7 @@ void SchedulerCore::FailJob(Job& job, const std::string& reason) {
 void SchedulerCore::FinishJob(Job& job, JobState state, const std::string& reason) {
   for (const NodeId& member : job.members) {
     nodes_[member].job.clear();
-    outbox_->Revoke(member, Revocation{job.id, job.generation, reason});
+    Revoke(member, Revocation{job.id, job.generation, reason});
   }
   job.members.clear();
   job.state = state;
@@ -205,7 +231,10 @@ void SchedulerCore::FinishJob(Job& job, JobState state, const std::string& reaso
 std::vector<const Node*> SchedulerCore::Candidates() const {
   std::vector<const Node*> out;
   out.reserve(nodes_.size());
-  for (const auto& [id, node] : nodes_) out.push_back(&node);
+  for (const auto& [id, node] : nodes_) {
+    // A placeholder's resources are unknown and its worker may never come back.
+    if (!placeholders_.contains(id)) out.push_back(&node);
+  }
   return out;
 }
 
@@ -255,6 +284,7 @@ void SchedulerCore::AdmitPending() {
     }
     job->state = JobState::kRunning;
     job->waiting_reason.clear();
+    MarkDirty(*job);
     ++counters_.membership_changes["admitted"];
   }
 }
@@ -281,6 +311,7 @@ void SchedulerCore::Grow(Job& job) {
     added.push_back(node.info.id);
   }
   reshape->second.reasons.push_back(absl::StrCat("grew by ", absl::StrJoin(added, ", ")));
+  MarkDirty(job);
   ++counters_.membership_changes["grown"];
   job.waiting_reason.clear();
 }
@@ -296,10 +327,13 @@ void SchedulerCore::Reconcile() {
                                               job.spec.min_workers, "): waiting for nodes");
       for (const NodeId& member : job.members) {
         nodes_[member].job.clear();
-        outbox_->Revoke(member, Revocation{job.id, job.generation, reason});
+        Revoke(member, Revocation{job.id, job.generation, reason});
       }
       job.members.clear();
       job.state = JobState::kPending;
+      // The revoked members dropped their state: if the job is re-admitted in this same call,
+      // even on the same nodes, that is a new generation restoring from the checkpoint.
+      reshape.previous_members.clear();
       Record(job, reason);
     }
   }
@@ -319,6 +353,110 @@ void SchedulerCore::Reconcile() {
                              absl::StrJoin(reshape.reasons, "; "), ")"));
     PublishGeneration(job, reshape.previous_members);
   }
+  Flush();
+}
+
+void SchedulerCore::Flush() {
+  if (journal_ != nullptr) {
+    const absl::Time now = clock_->Now();
+    for (auto it = progress_dirty_.begin(); it != progress_dirty_.end();) {
+      const auto at = journaled_at_.find(*it);
+      if (at == journaled_at_.end() || now - at->second >= config_.progress_journal_interval) {
+        dirty_.insert(*it);
+        it = progress_dirty_.erase(it);
+      } else {
+        ++it;  // written by a later call (Tick comes often) once the interval has passed
+      }
+    }
+    std::vector<NodeKind> member_kinds;
+    for (const JobId& id : dirty_) {
+      const Job& job = jobs_.at(id);
+      member_kinds.clear();
+      for (const NodeId& member : job.members) member_kinds.push_back(nodes_.at(member).info.kind);
+      journal_->JobChanged(job, member_kinds);
+      journaled_at_[id] = now;
+      progress_dirty_.erase(id);
+    }
+  } else {
+    progress_dirty_.clear();
+  }
+  dirty_.clear();
+  std::vector<Outgoing> outgoing;
+  outgoing.swap(outgoing_);
+  for (const Outgoing& out : outgoing) {
+    if (const auto* assignment = std::get_if<Assignment>(&out.message)) {
+      outbox_->Assign(out.node, *assignment);
+    } else {
+      outbox_->Revoke(out.node, std::get<Revocation>(out.message));
+    }
+  }
+}
+
+absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number) {
+  if (!nodes_.empty() || !jobs_.empty()) {
+    return absl::FailedPreconditionError(
+        "restore: the core already has nodes or jobs (restore before any node registers)");
+  }
+  // Everything is checked before anything changes, so a refused restore leaves the core empty.
+  std::map<NodeId, JobId> member_of;
+  std::set<JobId> ids;
+  for (const JournaledJob& restored : jobs) {
+    const Job& job = restored.job;
+    if (job.id.empty()) return absl::InvalidArgumentError("restore: a job has no id");
+    if (!ids.insert(job.id).second) {
+      return absl::InvalidArgumentError(absl::StrCat("restore: job ", job.id, " appears twice"));
+    }
+    if (absl::Status valid = ValidateSpec(job.spec); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("restore: job ", job.id, ": ", valid.message()));
+    }
+    if (restored.member_kinds.size() != job.members.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("restore: job ", job.id, " has ", job.members.size(), " members but ",
+                       restored.member_kinds.size(), " member kinds"));
+    }
+    if ((job.state == JobState::kRunning) == job.members.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("restore: job ", job.id, " is ",
+                                                     JobStateName(job.state), " with ",
+                                                     job.members.size(), " members"));
+    }
+    for (const NodeId& member : job.members) {
+      if (member.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("restore: job ", job.id, " has a member without a node id"));
+      }
+      const auto [it, fresh] = member_of.emplace(member, job.id);
+      if (!fresh) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "restore: node ", member, " is a member of both ", it->second, " and ", job.id));
+      }
+    }
+  }
+  const absl::Time now = clock_->Now();
+  for (JournaledJob& restored : jobs) {
+    Job& job = jobs_[restored.job.id] = std::move(restored.job);
+    next_job_ = std::max(next_job_, job.submit_order + 1);
+    for (size_t i = 0; i < job.members.size(); ++i) {
+      Node& node = nodes_[job.members[i]];
+      node.info.id = job.members[i];
+      node.info.kind = restored.member_kinds[i];
+      node.state = NodeState::kReady;
+      node.registered = now;
+      node.last_heartbeat = now;  // its worker gets one TTL to reconnect
+      node.job = job.id;
+      node.assigned_since = now;
+      placeholders_.insert(node.info.id);
+    }
+    if (job.state == JobState::kPending) {
+      job.waiting_reason = "scheduler restarted: waiting for nodes";
+    } else if (job.state == JobState::kRunning) {
+      Record(job, absl::StrCat("scheduler restarted: waiting for ", job.members.size(),
+                               " members to reconnect"));
+    }
+  }
+  next_job_ = std::max(next_job_, next_job_number);
+  dirty_.clear();  // nothing changed that the journal does not hold
+  return absl::OkStatus();
 }
 
 void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previous_members) {
@@ -366,6 +504,10 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   for (const auto& [id, node] : nodes_) {
     if (node.state == NodeState::kLost) {
       ++rejected["lost"];
+      continue;
+    }
+    if (placeholders_.contains(id)) {
+      ++rejected["reconnecting"];
       continue;
     }
     const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
@@ -416,6 +558,8 @@ void SchedulerCore::InferenceDone(const NodeId& id, int images) {
 }
 
 void SchedulerCore::Record(Job& job, std::string what) {
+  // Every durable change comes with an event, so this is where jobs become dirty.
+  MarkDirty(job);
   job.events.push_back(JobEvent{clock_->Now(), std::move(what)});
   while (job.events.size() > config_.events_per_job) job.events.pop_front();
 }
@@ -438,6 +582,11 @@ std::vector<const Job*> SchedulerCore::Jobs() const {
   return out;
 }
 
-std::vector<const Node*> SchedulerCore::Nodes() const { return Candidates(); }
+std::vector<const Node*> SchedulerCore::Nodes() const {
+  std::vector<const Node*> out;
+  out.reserve(nodes_.size());
+  for (const auto& [id, node] : nodes_) out.push_back(&node);
+  return out;
+}
 
 }  // namespace cosched::scheduler

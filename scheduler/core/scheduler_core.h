@@ -8,6 +8,10 @@
 // the gRPC service (scheduler/service) and the fleet simulator (sim/) drive the same code.
 // Every public call finishes by reconciling: placing what can be placed and sending one
 // assignment per member of every job whose member set changed.
+//
+// Persistence: an optional JobJournal hears of every job whose durable fields changed, once
+// per public call and before any worker is told (so what a worker runs is never newer than
+// what a restart recovers). Restore() rebuilds the jobs after a restart.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +19,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +46,10 @@ struct CoreConfig {
   absl::Duration vehicle_network = absl::Milliseconds(15);
   absl::Duration preemption_bound = absl::Milliseconds(2);
   absl::Duration default_service_per_image = absl::Microseconds(300);
+  // Progress from heartbeats (step, epoch, accuracy) is journaled at most this often per job:
+  // it changes with every heartbeat, and a restart that loses a few seconds of it loses
+  // nothing the workers do not report again.
+  absl::Duration progress_journal_interval = absl::Seconds(5);
 };
 
 // What a member must run: sent on every member change of its job.
@@ -87,6 +97,22 @@ struct Job {
   std::deque<JobEvent> events;  // newest last
 };
 
+// Where the core's durable state goes (scheduler/service/job_journal.h writes it to the
+// StateStore). Called on the loop thread at the end of a public call, once for each job whose
+// durable fields changed in it; `member_kinds[i]` is the kind of `job.members[i]`, which a
+// restarted core needs to stand in for members until their workers reconnect.
+class JobJournal {
+ public:
+  virtual ~JobJournal() = default;
+  virtual void JobChanged(const Job& job, const std::vector<NodeKind>& member_kinds) = 0;
+};
+
+// A job as a journal hands it back for SchedulerCore::Restore.
+struct JournaledJob {
+  Job job;
+  std::vector<NodeKind> member_kinds;  // parallel to job.members
+};
+
 // A worker's periodic report.
 struct Heartbeat {
   VehicleSignals signals;               // vehicles only
@@ -116,6 +142,20 @@ class SchedulerCore {
  public:
   SchedulerCore(const Clock* clock, CoreConfig config, Placer placer, CoreOutbox* outbox);
 
+  // Null (the default) keeps nothing. `journal` must outlive the core.
+  void set_journal(JobJournal* journal) { journal_ = journal; }
+
+  // Rebuilds the jobs a journal recovered, before any node registers (FailedPrecondition
+  // otherwise; InvalidArgument naming the job for inconsistent records). New job ids continue
+  // at `next_job_number` or past the largest restored one. The members of running jobs keep
+  // their ranks: each gets a placeholder node (ready, heartbeat now) until its worker
+  // registers again. One still running that generation keeps its rank and is re-sent its
+  // assignment; one that runs nothing departs as a restarted worker; one that never returns
+  // is lost after the heartbeat TTL. Placeholders are never placed or routed to. The journal
+  // does not hear of restored jobs until they change.
+  absl::Status Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number);
+  uint64_t next_job_number() const { return next_job_; }
+
   // A worker connects (or reconnects). A node that the core believes is a member of a job
   // but that registers without running that generation restarted: that is a crash.
   absl::Status RegisterNode(const NodeInfo& info, const std::optional<JobId>& running_job = {},
@@ -142,6 +182,11 @@ class SchedulerCore {
 
  private:
   void Reconcile();
+  // Hands the journal the jobs that changed, then sends the queued worker messages.
+  void Flush();
+  void MarkDirty(const Job& job) { dirty_.insert(job.id); }
+  void Assign(const NodeId& node, Assignment assignment);
+  void Revoke(const NodeId& node, Revocation revocation);
   void AdmitPending();
   void Grow(Job& job);
   // Removes `node` from its job; the job is reshaped at the end of the reconcile.
@@ -171,6 +216,20 @@ class SchedulerCore {
   };
   std::map<JobId, Reshape> reshaped_;
   CoreCounters counters_;
+
+  JobJournal* journal_ = nullptr;
+  std::set<JobId> dirty_;           // durable fields changed in this call
+  std::set<JobId> progress_dirty_;  // only progress changed, not journaled yet
+  std::map<JobId, absl::Time> journaled_at_;
+  // Members of restored jobs whose workers have not registered since the restart: their
+  // NodeInfo is a stand-in (id and kind only).
+  std::set<NodeId> placeholders_;
+  // Worker messages of this call, sent after the journal heard of the changes behind them.
+  struct Outgoing {
+    NodeId node;
+    std::variant<Assignment, Revocation> message;
+  };
+  std::vector<Outgoing> outgoing_;
 };
 
 }  // namespace cosched::scheduler

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace cosched::scheduler {
 namespace {
 
@@ -26,21 +28,63 @@ class RecordingOutbox : public CoreOutbox {
   int assign_messages = 0;
 };
 
+// Records what the core journals: each call, and the latest state of each job.
+class RecordingJournal : public JobJournal {
+ public:
+  explicit RecordingJournal(const RecordingOutbox* outbox) : outbox_(outbox) {}
+  void JobChanged(const Job& job, const std::vector<NodeKind>& member_kinds) override {
+    calls.push_back(job.id);
+    latest[job.id] = JournaledJob{job, member_kinds};
+    assign_messages_when_journaled.push_back(outbox_->assign_messages);
+  }
+  std::vector<JournaledJob> Jobs() const {
+    std::vector<JournaledJob> jobs;
+    for (const auto& [id, job] : latest) jobs.push_back(job);
+    return jobs;
+  }
+  std::vector<JobId> calls;
+  std::map<JobId, JournaledJob> latest;
+  std::vector<int> assign_messages_when_journaled;  // how many assignments had gone out
+
+ private:
+  const RecordingOutbox* const outbox_;
+};
+
 class SchedulerCoreTest : public ::testing::Test {
  protected:
   SchedulerCoreTest()
       : clock_(absl::UnixEpoch() + absl::Hours(100)),
-        core_(&clock_, CoreConfig(), Placer(DefaultPlacementProfile()), &outbox_) {}
+        journal_(&outbox_),
+        core_(&clock_, CoreConfig(), Placer(DefaultPlacementProfile()), &outbox_) {
+    core_.set_journal(&journal_);
+  }
 
-  void AddNode(const std::string& id, NodeKind kind = NodeKind::kDatacenter,
-               const std::string& zone = "z") {
+  static NodeInfo Info(const std::string& id, NodeKind kind = NodeKind::kDatacenter,
+                       const std::string& zone = "z") {
     NodeInfo info;
     info.id = id;
     info.kind = kind;
     info.cpus = 2;
     info.link_mbps = 1000;
     info.zone = zone;
-    ASSERT_TRUE(core_.RegisterNode(info).ok());
+    return info;
+  }
+  void AddNode(const std::string& id, NodeKind kind = NodeKind::kDatacenter,
+               const std::string& zone = "z") {
+    ASSERT_TRUE(core_.RegisterNode(Info(id, kind, zone)).ok());
+  }
+  void BeatProgress(const std::string& id, JobProgress progress) {
+    Heartbeat heartbeat;
+    heartbeat.progress = std::move(progress);
+    ASSERT_TRUE(core_.ReceiveHeartbeat(id, heartbeat).ok());
+  }
+  // A new core over what the journal holds, as after a scheduler restart.
+  std::unique_ptr<SchedulerCore> Restart() {
+    auto core = std::make_unique<SchedulerCore>(&clock_, CoreConfig(),
+                                                Placer(DefaultPlacementProfile()), &restarted_);
+    const absl::Status restored = core->Restore(journal_.Jobs(), core_.next_job_number());
+    EXPECT_TRUE(restored.ok()) << restored;
+    return core;
   }
   static VehicleSignals Eligible() { return VehicleSignals{true, true, 0.9, true, true}; }
   void Beat(const std::string& id, VehicleSignals signals = VehicleSignals()) {
@@ -73,7 +117,9 @@ class SchedulerCoreTest : public ::testing::Test {
 
   SimClock clock_;
   RecordingOutbox outbox_;
+  RecordingJournal journal_;
   SchedulerCore core_;
+  RecordingOutbox restarted_;  // the outbox of the core Restart() builds
 };
 
 TEST_F(SchedulerCoreTest, GangAdmissionWaitsForMinWorkersThenGrowsTowardMax) {
@@ -259,6 +305,189 @@ TEST_F(SchedulerCoreTest, BadSpecsAreRefusedWithTheReason) {
   EXPECT_THAT(core_.SubmitJob(spec).status().message(), HasSubstr("workers.min"));
   NodeInfo nameless;
   EXPECT_EQ(core_.RegisterNode(nameless).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SchedulerCoreTest, TheJournalHearsOfEachChangedJobOncePerCallBeforeAnyWorker) {
+  AddNode("n1");
+  AddNode("n2");
+  EXPECT_TRUE(journal_.calls.empty());  // nodes are not durable
+  const JobId a = Submit(2, 2);         // submitted, admitted, generation 0: one call
+  EXPECT_THAT(journal_.calls, ElementsAre(a));
+  EXPECT_THAT(journal_.assign_messages_when_journaled, ElementsAre(0));  // written ahead
+  EXPECT_EQ(outbox_.assign_messages, 2);
+  const JournaledJob& recorded = journal_.latest.at(a);
+  EXPECT_EQ(recorded.job.state, JobState::kRunning);
+  EXPECT_EQ(recorded.job.generation, 0);
+  EXPECT_THAT(recorded.job.members, ElementsAre("n1", "n2"));
+  EXPECT_THAT(recorded.member_kinds, ElementsAre(NodeKind::kDatacenter, NodeKind::kDatacenter));
+
+  const JobId b = Submit(1, 1);  // pending
+  EXPECT_THAT(journal_.calls, ElementsAre(a, b));
+  Beat("n1");  // nothing durable changed
+  core_.Tick();
+  EXPECT_THAT(journal_.calls, ElementsAre(a, b));
+  AddNode("n3");  // b admitted
+  EXPECT_THAT(journal_.calls, ElementsAre(a, b, b));
+  EXPECT_EQ(journal_.latest.at(b).job.state, JobState::kRunning);
+
+  Heartbeat crashed;
+  crashed.failure = "allreduce: peer reset";
+  // a falls below its minimum and, n1 being free again, is re-admitted in the same call: one
+  // record, and a new generation that restores from the checkpoint (the survivor was revoked).
+  ASSERT_TRUE(core_.ReceiveHeartbeat("n1", crashed).ok());
+  EXPECT_THAT(journal_.calls, ElementsAre(a, b, b, a));
+  const Job& readmitted = journal_.latest.at(a).job;
+  EXPECT_EQ(readmitted.state, JobState::kRunning);
+  EXPECT_EQ(readmitted.failures, 1);
+  EXPECT_EQ(readmitted.generation, 1);
+  EXPECT_THAT(readmitted.members, ElementsAre("n2", "n1"));
+  EXPECT_TRUE(outbox_.assignments["n1"].restore_from_checkpoint);
+  EXPECT_THAT(outbox_.assignments["n1"].previous_rank, ElementsAre(-1, -1));
+}
+
+TEST_F(SchedulerCoreTest, ProgressAloneIsJournaledAtMostEveryInterval) {
+  AddNode("n1");
+  const JobId job = Submit(1, 1);
+  journal_.calls.clear();
+  clock_.Advance(absl::Seconds(1));
+  BeatProgress("n1", JobProgress{10, 0, -1, ""});
+  clock_.Advance(absl::Seconds(2));
+  BeatProgress("n1", JobProgress{20, 0, -1, ""});
+  EXPECT_TRUE(journal_.calls.empty());
+  clock_.Advance(absl::Seconds(2));  // 5 s after the last record
+  core_.Tick();
+  EXPECT_THAT(journal_.calls, ElementsAre(job));
+  EXPECT_EQ(journal_.latest.at(job).job.progress.step, 20);
+
+  clock_.Advance(absl::Seconds(1));
+  BeatProgress("n1", JobProgress{20, 0, -1, "/ckpt/a"});  // a checkpoint: at once
+  EXPECT_THAT(journal_.calls, ElementsAre(job, job));
+  EXPECT_EQ(journal_.latest.at(job).job.progress.checkpoint_dir, "/ckpt/a");
+  clock_.Advance(absl::Seconds(1));
+  BeatProgress("n1", JobProgress{30, 1, 0.5, "/ckpt/a"});
+  clock_.Advance(absl::Seconds(2));
+  BeatProgress("n1", JobProgress{30, 1, 0.5, "/ckpt/a"});
+  EXPECT_EQ(journal_.calls.size(), 2u);
+  clock_.Advance(absl::Seconds(2));
+  core_.Tick();
+  ASSERT_EQ(journal_.calls.size(), 3u);
+  EXPECT_EQ(journal_.latest.at(job).job.progress.step, 30);
+  EXPECT_DOUBLE_EQ(journal_.latest.at(job).job.progress.test_accuracy, 0.5);
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Seconds(2));
+    BeatProgress("n1", JobProgress{30, 1, 0.5, "/ckpt/a"});  // unchanged: nothing to write
+    core_.Tick();
+  }
+  EXPECT_EQ(journal_.calls.size(), 3u);
+}
+
+TEST_F(SchedulerCoreTest, RestoredMembersKeepTheirRanksWhenTheirWorkersComeBack) {
+  AddNode("n1");
+  AddNode("n2");
+  AddNode("v1", NodeKind::kVehicle);
+  Beat("v1", Eligible());
+  const JobId job = Submit(2, 3);
+  const JobId waiting = Submit(5, 5);
+  BeatProgress("n1", JobProgress{40, 2, 0.7, "/ckpt/j1"});
+  const Job before = GetJob(job);
+  ASSERT_THAT(before.members, ElementsAre("n1", "n2", "v1"));
+
+  std::unique_ptr<SchedulerCore> core = Restart();
+  const Job& restored = *core->FindJob(job);
+  EXPECT_EQ(restored.state, JobState::kRunning);
+  EXPECT_EQ(restored.generation, before.generation);
+  EXPECT_THAT(restored.members, ElementsAre("n1", "n2", "v1"));
+  EXPECT_EQ(restored.progress.checkpoint_dir, "/ckpt/j1");
+  EXPECT_EQ(core->FindJob(waiting)->state, JobState::kPending);
+  ASSERT_NE(core->FindNode("v1"), nullptr);
+  EXPECT_EQ(core->FindNode("v1")->info.kind, NodeKind::kVehicle);
+  EXPECT_EQ(core->FindNode("v1")->job, job);
+  // Placeholders are never placed: a new job waits for real nodes, with a fresh id.
+  JobSpec spec;
+  const absl::StatusOr<JobId> fresh = core->SubmitJob(spec);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(*fresh, "j-3");
+  EXPECT_EQ(core->FindJob(*fresh)->state, JobState::kPending);
+
+  // Still running the same generation: keeps its rank and is told its assignment again.
+  ASSERT_TRUE(core->RegisterNode(Info("n1"), job, before.generation).ok());
+  ASSERT_TRUE(core->RegisterNode(Info("v1", NodeKind::kVehicle), job, before.generation).ok());
+  EXPECT_EQ(restored.generation, before.generation);
+  EXPECT_EQ(restarted_.assignments["n1"].rank, 0);
+  EXPECT_EQ(restarted_.assignments["v1"].rank, 2);
+  EXPECT_EQ(restarted_.assignments["v1"].generation, before.generation);
+  EXPECT_EQ(restarted_.assignments["v1"].job_yaml, before.spec.job_yaml);
+  Heartbeat eligible;
+  eligible.signals = Eligible();
+  ASSERT_TRUE(core->ReceiveHeartbeat("v1", eligible).ok());
+  EXPECT_THAT(restored.members, ElementsAre("n1", "n2", "v1"));
+  EXPECT_EQ(restored.failures, 0);
+
+  // Running nothing: the worker restarted. It departs (a crash) and, free again, serves the
+  // pending job that was submitted first in the queue.
+  ASSERT_TRUE(core->RegisterNode(Info("n2")).ok());
+  EXPECT_EQ(restored.failures, 1);
+  EXPECT_EQ(restored.generation, before.generation + 1);
+  EXPECT_THAT(restored.members, ElementsAre("n1", "v1"));
+  EXPECT_THAT(core->FindJob(*fresh)->members, ElementsAre("n2"));
+  EXPECT_EQ(restarted_.assignments["v1"].rank, 1);
+}
+
+TEST_F(SchedulerCoreTest, ARestoredMemberThatNeverReturnsIsLostAfterTheTtl) {
+  AddNode("n1");
+  AddNode("n2");
+  const JobId job = Submit(2, 2);
+  const int64_t generation = GetJob(job).generation;
+  std::unique_ptr<SchedulerCore> core = Restart();
+  ASSERT_TRUE(core->RegisterNode(Info("n1"), job, generation).ok());
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(absl::Seconds(2));
+    ASSERT_TRUE(core->ReceiveHeartbeat("n1", Heartbeat()).ok());
+    core->Tick();
+  }
+  EXPECT_EQ(core->FindNode("n2")->state, NodeState::kLost);
+  const Job& restored = *core->FindJob(job);
+  EXPECT_EQ(restored.state, JobState::kPending);  // below workers.min
+  EXPECT_EQ(restored.failures, 1);
+  EXPECT_THAT(restored.events.back().what, HasSubstr("below workers.min"));
+  EXPECT_EQ(restarted_.revocations["n1"].job, job);
+
+  // It comes back later, still running the old generation: that is over, and the job starts
+  // a new one from its checkpoint on n1 and n2.
+  ASSERT_TRUE(core->RegisterNode(Info("n2"), job, generation).ok());
+  EXPECT_EQ(restored.state, JobState::kRunning);
+  EXPECT_EQ(restored.generation, generation + 1);
+  EXPECT_TRUE(restarted_.assignments["n2"].restore_from_checkpoint);
+}
+
+TEST_F(SchedulerCoreTest, AWorkerStillRunningAJobThatDroppedItIsToldToStop) {
+  AddNode("n1");
+  const JobId job = Submit(1, 1);
+  ASSERT_TRUE(core_.CancelJob(job).ok());
+  outbox_.revocations.clear();
+  // It missed the revocation (its session was down) and reconnects still running the job.
+  ASSERT_TRUE(core_.RegisterNode(Info("n1"), job, 0).ok());
+  EXPECT_EQ(outbox_.revocations["n1"].job, job);
+  EXPECT_EQ(GetJob(job).failures, 0);
+}
+
+TEST_F(SchedulerCoreTest, RestoreRefusesInconsistentRecordsAndALiveCore) {
+  AddNode("n1");
+  const JobId job = Submit(1, 1);
+  EXPECT_EQ(core_.Restore(journal_.Jobs(), 2).code(), absl::StatusCode::kFailedPrecondition);
+
+  SchedulerCore fresh(&clock_, CoreConfig(), Placer(DefaultPlacementProfile()), &restarted_);
+  std::vector<JournaledJob> twice = journal_.Jobs();
+  twice.push_back(twice.front());
+  twice.back().job.id = "j-9";
+  const absl::Status shared = fresh.Restore(twice, 10);
+  EXPECT_EQ(shared.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(shared.message(), HasSubstr("node n1 is a member of both " + job + " and j-9"));
+  std::vector<JournaledJob> kinds = journal_.Jobs();
+  kinds.front().member_kinds.clear();
+  EXPECT_THAT(fresh.Restore(kinds, 2).message(), HasSubstr("1 members but 0 member kinds"));
+  EXPECT_TRUE(fresh.Jobs().empty());  // a refused restore changes nothing
+  EXPECT_TRUE(fresh.Nodes().empty());
 }
 
 }  // namespace

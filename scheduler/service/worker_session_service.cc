@@ -63,6 +63,12 @@ grpc::Status WorkerSessionService::Connect(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(info.status().message()));
   }
   auto session = std::make_shared<Session>(info->id);
+  // The welcome goes first; the core's first assignment (sent while it registers the node)
+  // queues behind it.
+  SchedulerMessage welcome;
+  welcome.mutable_registered()->set_heartbeat_interval_seconds(
+      absl::ToDoubleSeconds(heartbeat_interval_));
+  session->Enqueue(std::move(welcome));
   hub_->Attach(session);  // before registering, so the core's first assignment finds it
   const cosched::v1::RegisterWorker& reg = first.registration();
   const std::optional<JobId> running =
@@ -77,10 +83,6 @@ grpc::Status WorkerSessionService::Connect(
   }
   spdlog::info("worker {} ({}) connected from {}", info->id, NodeKindName(info->kind),
                context->peer());
-  SchedulerMessage welcome;
-  welcome.mutable_registered()->set_heartbeat_interval_seconds(
-      absl::ToDoubleSeconds(heartbeat_interval_));
-  session->Enqueue(std::move(welcome));
 
   // Reader: hands messages to the core; ends the session when the worker goes away.
   std::thread reader([&, node = info->id] {

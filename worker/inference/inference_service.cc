@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/inference.grpc.pb.h"
+#include "worker/inference/inference_wire.h"
 
 namespace cosched::worker {
 namespace {
@@ -28,32 +29,13 @@ class InferenceServer::Service final : public cosched::v1::Inference::Service {
   grpc::Status Infer(grpc::ServerContext* context, const cosched::v1::InferRequest* request,
                      cosched::v1::InferReply* reply) override {
     const absl::Time arrival = absl::Now();
-    if (request->images_size() == 0) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request has no images");
-    }
-    std::vector<float> pixels;
-    pixels.reserve(static_cast<size_t>(request->images_size()) * image_bytes_);
-    for (int i = 0; i < request->images_size(); ++i) {
-      const std::string& image = request->images(i);
-      if (static_cast<int>(image.size()) != image_bytes_) {
-        return grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("image ", i, " has ", image.size(), " bytes; expected ", image_bytes_));
-      }
-      for (unsigned char byte : image) pixels.push_back(static_cast<float>(byte) / 255.0f);
-    }
-    absl::Time deadline =
-        arrival + (request->deadline_ms() > 0 ? absl::Milliseconds(request->deadline_ms())
-                                              : default_deadline_);
-    deadline = std::min(deadline, absl::FromChrono(context->deadline()));
-    auto result = engine_->Infer(std::move(pixels), deadline);
+    absl::StatusOr<std::vector<float>> pixels = DecodeImages(*request, image_bytes_);
+    if (!pixels.ok()) return ToGrpc(pixels.status());
+    const absl::Time deadline = std::min(RequestDeadline(*request, arrival, default_deadline_),
+                                         absl::FromChrono(context->deadline()));
+    auto result = engine_->Infer(*std::move(pixels), deadline);
     if (!result.ok()) return ToGrpc(result.status());
-    for (uint32_t c : result->classes) reply->add_classes(c);
-    for (float s : result->scores) reply->add_scores(s);
-    reply->set_weights_step(result->weights_step);
-    reply->set_queue_seconds(absl::ToDoubleSeconds(result->queue));
-    reply->set_compute_seconds(absl::ToDoubleSeconds(result->compute));
-    reply->set_deadline_met(result->deadline_met);
+    FillReply(*result, reply);
     return grpc::Status::OK;
   }
 

@@ -27,7 +27,13 @@ class MembershipSource {
   virtual ~MembershipSource() = default;
   // Called by every survivor after generation `current.generation` failed; returns the next
   // generation's membership, the same on every survivor.
+  // A CancelledError means this rank is no longer a member (it was revoked): it stops
+  // training without error.
   virtual absl::StatusOr<Membership> Next(const Membership& current) = 0;
+  // The newest generation this rank has been assigned, or -1. Sources that announce changes
+  // ahead of a failure (the scheduler) return it; the trainer shares it in every step's
+  // allreduce so that all members switch together at the same step boundary.
+  virtual int64_t PendingGeneration() const { return -1; }
 };
 
 // The job cannot continue without a lost rank (e.g. under mpirun, which ends the job anyway).

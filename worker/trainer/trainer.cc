@@ -168,7 +168,9 @@ absl::StatusOr<int64_t> Trainer::Step() {
 
   // The group's own buffer: gloo's algorithms are bound to it, so the allreduce needs no
   // setup and no copies.
-  const absl::Span<float> reduce = group_->StagingBuffer(num_params + 1 + world);
+  // Layout: gradient sums, the loss sum, each rank's sample count, each rank's pending
+  // generation (a rank writes only its own slots, so the sum is the gather).
+  const absl::Span<float> reduce = group_->StagingBuffer(num_params + 1 + 2 * world);
   std::fill(reduce.begin(), reduce.end(), 0.0f);
   const absl::Span<float> grads = reduce.subspan(0, num_params);
   const LabeledImages& train = options_.data->train;
@@ -205,6 +207,8 @@ absl::StatusOr<int64_t> Trainer::Step() {
   if (preempted) ++preempted_steps_;
   reduce[num_params] = static_cast<float>(loss);
   reduce[num_params + 1 + rank] = static_cast<float>(done);
+  reduce[num_params + 1 + world + rank] =
+      static_cast<float>(options_.membership->PendingGeneration());
 
   const absl::Time reduce_start = absl::Now();
   RETURN_IF_ERROR(group_->Allreduce(reduce));
@@ -221,6 +225,9 @@ absl::StatusOr<int64_t> Trainer::Step() {
   for (int q = 0; q < world; ++q) {
     done_by_rank[q] = static_cast<uint32_t>(reduce[num_params + 1 + q]);
     total += done_by_rank[q];
+    if (static_cast<int64_t>(reduce[num_params + 1 + world + q]) > membership_.generation) {
+      membership_change_due_ = true;
+    }
   }
   if (total > 0) {
     const float scale = 1.0f / static_cast<float>(total);
@@ -258,16 +265,27 @@ absl::StatusOr<double> Trainer::Evaluate() {
 
 absl::Status Trainer::Recover(const absl::Status& failure) {
   spdlog::warn("generation {} failed: {}", membership_.generation, failure.ToString());
+  return ChangeMembership();
+}
+
+absl::Status Trainer::ChangeMembership() {
   group_.reset();
-  ASSIGN_OR_RETURN(const Membership next, options_.membership->Next(membership_));
+  membership_change_due_ = false;
+  absl::StatusOr<Membership> changed = options_.membership->Next(membership_);
+  if (absl::IsCancelled(changed.status())) {
+    spdlog::info("leaving the job at step {}: {}", step_, changed.status().ToString());
+    left_job_ = true;
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(const Membership next, std::move(changed));
   if (next.rank < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("this rank is not a member of generation ", next.generation));
   }
   if (next.world_size < options_.job.min_workers) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "generation ", next.generation, " has ", next.world_size, " members, below workers.min ",
-        options_.job.min_workers, "; stopping after: ", failure.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("generation ", next.generation, " has ", next.world_size,
+                     " members, below workers.min ", options_.job.min_workers));
   }
   RETURN_IF_ERROR(FormGroup(next));
   RETURN_IF_ERROR(SyncStateFromRankZero());
@@ -313,7 +331,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   double accuracy = -1;
   int64_t evaluated_epochs = epochs_completed_;
 
-  while (true) {
+  while (!left_job_) {
     if (options_.inference != nullptr) options_.inference->PublishWeights(params_, step_);
     if (epochs_completed_ > evaluated_epochs || (Finished() && accuracy < 0)) {
       auto evaluated = Evaluate();
@@ -366,9 +384,10 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
       window_start = absl::Now();
     }
     RETURN_IF_ERROR(MaybeCheckpoint());
+    if (membership_change_due_) RETURN_IF_ERROR(ChangeMembership());
   }
   if (options_.metrics != nullptr) options_.metrics->SetTraining(false);
-  if (!options_.job.checkpoint_dir.empty() && group_->rank() == 0) {
+  if (!left_job_ && !options_.job.checkpoint_dir.empty() && group_->rank() == 0) {
     RETURN_IF_ERROR(WriteCheckpoint(options_.job.checkpoint_dir, Snapshot()).status());
   }
   TrainingResult result;
@@ -380,6 +399,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   result.generations = membership_.generation + 1;
   result.preempted_steps = preempted_steps_;
   result.parameter_checksum = Crc32(params_);
+  result.left_job = left_job_;
   result.trainer_cpu_seconds = ThisThreadCpuSeconds();
   result.allreduce_seconds = absl::ToDoubleSeconds(allreduce_time_);
   return result;

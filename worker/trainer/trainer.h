@@ -63,6 +63,7 @@ struct TrainingResult {
   double trainer_cpu_seconds = 0;   // CPU time of the training thread (benchmarks subtract it
                                     // from the process's to find what inference used)
   double allreduce_seconds = 0;     // in step allreduces, including waiting for peers
+  bool left_job = false;  // this rank was taken out of the job (revoked) before it finished
 };
 
 struct TrainerOptions {
@@ -99,6 +100,8 @@ class Trainer {
   absl::StatusOr<int64_t> Step();
   absl::StatusOr<double> Evaluate();
   absl::Status Recover(const absl::Status& failure);
+  // Moves to the next generation (after a failure, or when a member announced a newer one).
+  absl::Status ChangeMembership();
   absl::Status MaybeCheckpoint();
   bool Finished() const;
   // Fraction of the job done, from replicated state (drives the learning-rate schedule).
@@ -117,7 +120,10 @@ class Trainer {
   int64_t epochs_completed_ = 0;
   int64_t preempted_steps_ = 0;
   absl::Duration allreduce_time_;  // in the step's allreduce, including waiting for peers
-  double last_step_loss_ = 0;  // mean loss over all ranks' samples of the last step
+  double last_step_loss_ = 0;      // mean loss over all ranks' samples of the last step
+  // Set by a step whose allreduce showed a member assigned a newer generation.
+  bool membership_change_due_ = false;
+  bool left_job_ = false;
   Membership membership_;
   std::unique_ptr<collectives::CollectiveGroup> group_;
 };

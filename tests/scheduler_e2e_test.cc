@@ -1,0 +1,274 @@
+// End to end with real processes: cosched-scheduler, and cosched-worker processes in
+// scheduler mode (data-center nodes and vehicles whose eligibility comes from state files).
+// Jobs are submitted over the Scheduler gRPC API and followed with GetJob. Covered: a job
+// trained across workers to the end; a worker killed with SIGKILL mid-training (the job
+// continues with the survivors and finishes); a vehicle that turns ineligible and another
+// that becomes eligible (the generation bumps, training goes on to its accuracy target);
+// inference routed by the scheduler with deadlines while training runs.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
+#include "proto/scheduler.grpc.pb.h"
+#include "worker/data/idx_reader.h"
+
+namespace cosched {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The test job (configs/jobs/test-short.yaml) with its worker range and length replaced.
+std::string TestJob(int min_workers, int max_workers, int steps) {
+  std::string yaml = ReadFile(COSCHED_TEST_JOB);
+  yaml = absl::StrReplaceAll(
+      yaml, {{"    min: 1\n    max: 4\n",
+              absl::StrCat("    min: ", min_workers, "\n    max: ", max_workers, "\n")},
+             {"    steps: 400\n", absl::StrCat("    steps: ", steps, "\n")}});
+  return yaml;
+}
+
+void WriteVehicleState(const std::string& path, bool eligible) {
+  std::ofstream(path + ".tmp") << "{parked: " << (eligible ? "true" : "false")
+                               << ", plugged_in: true, battery: 0.9, unmetered_link: true}\n";
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+class SchedulerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/scheduler_e2e_", ::getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    StartScheduler("127.0.0.1:0");
+  }
+  // Starts cosched-scheduler on `listen` with this test's data directory.
+  void StartScheduler(const std::string& listen) {
+    auto scheduler = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config",
+                                        COSCHED_SCHEDULER_CONFIG, "--data-dir", dir_ + "/data",
+                                        "--log-level", "warn"});
+    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+    scheduler_ = *std::move(scheduler);
+    auto line = scheduler_->ReadLine(absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(line.ok()) << line.status();
+    const json ready = json::parse(*line);
+    address_ = ready.value("address", "");
+    jobs_recovered_ = ready.value("jobs_recovered", -1);
+    stub_ = cosched::v1::Scheduler::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    workers_.clear();
+    scheduler_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void StartWorker(const std::string& node_id, const std::string& kind = "datacenter") {
+    std::vector<std::string> argv = {
+        COSCHED_WORKER_BINARY, "--scheduler",  address_,      "--node-id", node_id, "--kind", kind,
+        "--work-dir",          dir_ + "/work", "--log-level", "warn"};
+    if (kind == "vehicle") {
+      argv.push_back("--vehicle-state");
+      argv.push_back(VehicleStatePath(node_id));
+    }
+    auto worker = Subprocess::Spawn(argv);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    workers_[node_id] = *std::move(worker);
+  }
+  std::string VehicleStatePath(const std::string& node_id) const {
+    return dir_ + "/" + node_id + ".yaml";
+  }
+
+  std::string Submit(const std::string& yaml) {
+    grpc::ClientContext context;
+    cosched::v1::SubmitJobRequest request;
+    request.set_job_yaml(yaml);
+    cosched::v1::SubmitJobReply reply;
+    const grpc::Status status = stub_->SubmitJob(&context, request, &reply);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return reply.job_id();
+  }
+  cosched::v1::JobStatus GetJob(const std::string& id) {
+    grpc::ClientContext context;
+    cosched::v1::GetJobRequest request;
+    request.set_job_id(id);
+    cosched::v1::JobStatus reply;
+    EXPECT_TRUE(stub_->GetJob(&context, request, &reply).ok());
+    return reply;
+  }
+  // Polls the job until `done` holds or `timeout` passes; returns the last status seen.
+  template <typename Predicate>
+  cosched::v1::JobStatus WaitFor(const std::string& id, absl::Duration timeout, Predicate done) {
+    const absl::Time deadline = absl::Now() + timeout;
+    cosched::v1::JobStatus job = GetJob(id);
+    while (!done(job) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));  // polling a remote state, not waiting on time
+      job = GetJob(id);
+    }
+    return job;
+  }
+  static std::string Events(const cosched::v1::JobStatus& job) {
+    std::string out;
+    for (const auto& e : job.events()) absl::StrAppend(&out, "\n  ", e.what());
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Subprocess> scheduler_;
+  std::string address_;
+  int jobs_recovered_ = -1;
+  std::unique_ptr<cosched::v1::Scheduler::Stub> stub_;
+  std::map<std::string, std::unique_ptr<Subprocess>> workers_;
+};
+
+TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
+  StartWorker("dc-1");
+  StartWorker("dc-2");
+  const std::string id = Submit(TestJob(2, 2, 300));
+  const auto job = WaitFor(id, absl::Minutes(3), [](const auto& j) {
+    return j.state() == "succeeded" || j.state() == "failed";
+  });
+  ASSERT_EQ(job.state(), "succeeded") << Events(job);
+  EXPECT_EQ(job.generation(), 0) << Events(job);
+  EXPECT_GE(job.step(), 300);
+  EXPECT_GT(job.test_accuracy(), 0.7);
+}
+
+TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
+  for (const char* id : {"dc-1", "dc-2", "dc-3"}) StartWorker(id);
+  const std::string id = Submit(TestJob(1, 3, 1500));
+  auto job = WaitFor(id, absl::Minutes(2),
+                     [](const auto& j) { return j.members_size() == 3 && j.step() >= 100; });
+  ASSERT_EQ(job.members_size(), 3) << Events(job);
+  const int64_t generation = job.generation();
+  const std::string victim = job.members(1);
+  workers_[victim]->Kill(SIGKILL);
+  const absl::Time killed = absl::Now();
+  job = WaitFor(id, absl::Seconds(20), [&](const auto& j) {
+    return j.generation() > generation && j.members_size() == 2;
+  });
+  const absl::Duration to_new_generation = absl::Now() - killed;
+  ASSERT_EQ(job.members_size(), 2) << Events(job);
+  EXPECT_THAT(Events(job), HasSubstr(absl::StrCat("node ", victim, " crashed")));
+  // The survivors train on: progress moves past where it stood at the change.
+  const int64_t step_at_change = job.step();
+  job = WaitFor(id, absl::Seconds(30), [&](const auto& j) {
+    return j.step() > step_at_change + 50 || j.state() == "succeeded";
+  });
+  EXPECT_GT(job.step(), step_at_change) << Events(job);
+  // The bound: the job continues with the survivors within 5 s of the kill.
+  EXPECT_LT(to_new_generation, absl::Seconds(5)) << Events(job);
+  job = WaitFor(id, absl::Minutes(3),
+                [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
+  EXPECT_EQ(job.state(), "succeeded") << Events(job);
+  EXPECT_EQ(job.failures(), 1);
+}
+
+TEST_F(SchedulerE2eTest, AVehicleDepartsAnotherJoinsAndTrainingReachesItsTarget) {
+  WriteVehicleState(VehicleStatePath("car-1"), true);
+  WriteVehicleState(VehicleStatePath("car-2"), false);
+  StartWorker("dc-1");
+  StartWorker("car-1", "vehicle");
+  StartWorker("car-2", "vehicle");
+  const std::string id = Submit(TestJob(1, 2, 1500));
+  auto job = WaitFor(id, absl::Minutes(2),
+                     [](const auto& j) { return j.members_size() == 2 && j.step() >= 100; });
+  ASSERT_THAT(job.members(), ::testing::UnorderedElementsAre("dc-1", "car-1")) << Events(job);
+  const int64_t generation = job.generation();
+  WriteVehicleState(VehicleStatePath("car-1"), false);  // driven away
+  WriteVehicleState(VehicleStatePath("car-2"), true);   // parked and plugged in
+  job = WaitFor(id, absl::Seconds(30), [&](const auto& j) {
+    return j.members_size() == 2 && j.generation() > generation &&
+           std::find(j.members().begin(), j.members().end(), "car-2") != j.members().end();
+  });
+  ASSERT_THAT(job.members(), ::testing::UnorderedElementsAre("dc-1", "car-2")) << Events(job);
+  EXPECT_THAT(Events(job), HasSubstr("node car-1 ineligible: not parked"));
+  job = WaitFor(id, absl::Minutes(3),
+                [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
+  ASSERT_EQ(job.state(), "succeeded") << Events(job);
+  EXPECT_EQ(job.failures(), 0);  // vehicles leaving are not failures
+  EXPECT_GT(job.test_accuracy(), 0.75);
+}
+
+TEST_F(SchedulerE2eTest, TheJobSurvivesASchedulerKilledAndRestartedOnItsDataDir) {
+  StartWorker("dc-1");
+  StartWorker("dc-2");
+  const std::string id = Submit(TestJob(2, 2, 1500));
+  auto job = WaitFor(id, absl::Minutes(2), [](const auto& j) { return j.step() >= 100; });
+  ASSERT_GE(job.step(), 100) << Events(job);
+  const int64_t generation = job.generation();
+  scheduler_->Kill(SIGKILL);
+  ASSERT_TRUE(scheduler_->Wait(absl::Now() + absl::Seconds(10)).ok());
+  StartScheduler(address_);  // same port: the workers reconnect on their own
+  EXPECT_EQ(jobs_recovered_, 1);
+  job = WaitFor(id, absl::Minutes(3),
+                [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
+  ASSERT_EQ(job.state(), "succeeded") << Events(job);
+  // The workers kept their ranks: no crash, no restart from scratch.
+  EXPECT_EQ(job.generation(), generation) << Events(job);
+  EXPECT_EQ(job.failures(), 0);
+  EXPECT_GE(job.step(), 1500);
+}
+
+TEST_F(SchedulerE2eTest, InferenceRoutedByTheSchedulerMeetsDeadlinesWhileTraining) {
+  StartWorker("dc-1");
+  StartWorker("dc-2");
+  const std::string id = Submit(TestJob(2, 2, 100000));
+  auto job = WaitFor(id, absl::Minutes(2), [](const auto& j) { return j.step() >= 50; });
+  ASSERT_GE(job.step(), 50) << Events(job);
+  auto data = worker::LoadFashionMnist();
+  ASSERT_TRUE(data.ok()) << data.status();
+  int admitted = 0, met = 0, refused = 0, correct = 0;
+  for (int i = 0; i < 100; ++i) {
+    cosched::v1::InferRequest request;
+    std::string image(784, '\0');
+    for (int p = 0; p < 784; ++p) {
+      image[p] = static_cast<char>(std::lround(data->test.image(i)[p] * 255.0f));
+    }
+    request.add_images(image);
+    request.set_deadline_ms(50);
+    grpc::ClientContext context;
+    cosched::v1::InferReply reply;
+    const grpc::Status status = stub_->Infer(&context, request, &reply);
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+    ++admitted;
+    met += reply.deadline_met();
+    correct += reply.classes(0) == data->test.labels[i];
+  }
+  EXPECT_GE(admitted, 95);
+  EXPECT_EQ(met, admitted);
+  EXPECT_GT(correct, admitted / 2);  // the weights of a training job, well above chance
+  grpc::ClientContext context;
+  cosched::v1::CancelJobRequest cancel;
+  cancel.set_job_id(id);
+  cosched::v1::CancelJobReply cancelled;
+  EXPECT_TRUE(stub_->CancelJob(&context, cancel, &cancelled).ok());
+}
+
+}  // namespace
+}  // namespace cosched

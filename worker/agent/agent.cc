@@ -1,0 +1,251 @@
+// File: worker/agent/agent.cc
+#include "worker/agent/agent.h"
+
+#include "absl/strings/str_cat.h"
+#include "collectives/collective_group.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "scheduler/kv/rendezvous_client.h"
+#include "worker/agent/vehicle_state.h"
+#include "worker/inference/inference_wire.h"
+#include "worker/job_config.h"
+#include "worker/trainer/trainer.h"
+
+namespace cosched::worker {
+namespace {
+
+constexpr int kInferenceThreads = 4;
+// How long a member waits for the scheduler's next assignment after its group changed:
+// the scheduler needs the heartbeat TTL to notice a lost member, plus a margin.
+constexpr absl::Duration kAssignmentWait = absl::Seconds(60);
+
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {
+  SchedulerSessionOptions session;
+  session.address = options_.scheduler_address;
+  cosched::v1::RegisterWorker& reg = session.registration;
+  reg.set_node_id(options_.node_id);
+  reg.set_kind(options_.kind);
+  reg.set_cpus(options_.cpus);
+  reg.set_link_mbps(options_.link_mbps);
+  reg.set_zone(options_.zone);
+  session.running = [this] {
+    MutexLock lock(&mu_);
+    if (membership_ == nullptr) return std::make_pair(std::string(), int64_t{-1});
+    return std::make_pair(report_.job_id, report_.generation);
+  };
+  session.heartbeat = [this] { return MakeHeartbeat(); };
+  session.on_message = [this](const cosched::v1::SchedulerMessage& m) { OnMessage(m); };
+  for (int i = 0; i < kInferenceThreads; ++i) {
+    inference_threads_.emplace_back([this] { ServeInference(); });
+  }
+  session_ = std::make_unique<SchedulerSession>(std::move(session));
+}
+
+Agent::~Agent() {
+  Stop();
+  session_.reset();  // no more messages arrive
+  for (std::thread& thread : inference_threads_) thread.join();
+}
+
+void Agent::Stop() {
+  MutexLock lock(&mu_);
+  stopping_ = true;
+  changed_.SignalAll();
+}
+
+void Agent::OnMessage(const cosched::v1::SchedulerMessage& message) {
+  MutexLock lock(&mu_);
+  if (message.has_assignment()) {
+    const cosched::v1::Assignment& assignment = message.assignment();
+    if (membership_ != nullptr && membership_->job_id() == assignment.job_id()) {
+      membership_->Offer(assignment);
+    } else {
+      next_job_ = assignment;
+    }
+  } else if (message.has_revocation()) {
+    const cosched::v1::Revocation& revocation = message.revocation();
+    spdlog::info("revoked from job {}: {}", revocation.job_id(), revocation.reason());
+    if (membership_ != nullptr) membership_->Revoke(revocation);
+    if (next_job_.has_value() && next_job_->job_id() == revocation.job_id()) next_job_.reset();
+    // The scheduler has taken note of how the job ended here: stop reporting it.
+    if (membership_ == nullptr && report_.job_id == revocation.job_id()) report_ = Report();
+  } else if (message.has_inference_work()) {
+    inference_work_.push_back(message.inference_work());
+  }
+  changed_.SignalAll();
+}
+
+cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
+  cosched::v1::WorkerHeartbeat heartbeat;
+  if (options_.kind == "vehicle") {
+    absl::StatusOr<cosched::v1::VehicleSignals> signals =
+        ReadVehicleState(options_.vehicle_state_file);
+    if (signals.ok()) {
+      *heartbeat.mutable_signals() = *signals;
+    } else {
+      spdlog::warn("vehicle state: {} (reporting ineligible)", signals.status().ToString());
+    }
+  }
+  MutexLock lock(&mu_);
+  heartbeat.set_job_id(report_.job_id);
+  heartbeat.set_generation(report_.generation);
+  heartbeat.set_step(report_.step);
+  heartbeat.set_epoch(report_.epoch);
+  heartbeat.set_test_accuracy(report_.test_accuracy);
+  heartbeat.set_checkpoint_dir(report_.checkpoint_dir);
+  heartbeat.set_job_finished(report_.finished);
+  heartbeat.set_failure(report_.failure);
+  heartbeat.set_state(membership_ != nullptr ? "training"
+                      : engine_ != nullptr   ? "serving"
+                                             : "idle");
+  return heartbeat;
+}
+
+absl::Status Agent::Run() {
+  ASSIGN_OR_RETURN(const FashionMnist data, LoadFashionMnist(options_.data_dir));
+  while (true) {
+    cosched::v1::Assignment assignment;
+    std::unique_ptr<SchedulerMembership> membership;
+    {
+      MutexLock lock(&mu_);
+      while (!stopping_ && !next_job_.has_value()) changed_.Wait(&mu_);
+      if (stopping_) return absl::OkStatus();
+      assignment = *std::move(next_job_);
+      next_job_.reset();
+      // Set before the lock drops, so no assignment or revocation for this job is missed.
+      membership = std::make_unique<SchedulerMembership>(assignment.job_id(), kAssignmentWait);
+      membership->Offer(assignment);
+      membership_ = membership.get();
+      report_ = Report();
+      report_.job_id = assignment.job_id();
+      report_.generation = assignment.generation();
+    }
+    RunJob(data, assignment, membership.get());
+    {
+      MutexLock lock(&mu_);
+      membership_ = nullptr;
+    }
+    session_->HeartbeatSoon();
+  }
+}
+
+void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assignment,
+                   SchedulerMembership* membership) {
+  const std::string& job_id = assignment.job_id();
+  auto fail = [&](const absl::Status& status) {
+    spdlog::error("job {}: {}", job_id, status.ToString());
+    MutexLock lock(&mu_);
+    report_.failure = std::string(status.message());
+  };
+  absl::StatusOr<JobConfig> parsed =
+      ParseJobConfigText(assignment.job_yaml(), absl::StrCat("job ", job_id));
+  if (!parsed.ok()) return fail(parsed.status());
+  JobConfig job = *std::move(parsed);
+  // Every job gets its own checkpoint directory, so a new job never resumes an old one.
+  job.checkpoint_dir = absl::StrCat(options_.work_dir, "/", job_id);
+  absl::StatusOr<Mlp> model = Mlp::Create(job.model.LayerSizes(data.train.pixels_per_image(), 10));
+  if (!model.ok()) return fail(model.status());
+  auto shared_model = std::make_shared<const Mlp>(*std::move(model));
+  AdmissionOptions admission;
+  admission.preemption_bound = job.inference.preemption_bound;
+  admission.max_queue = static_cast<size_t>(job.inference.max_queue);
+  auto engine =
+      std::make_shared<InferenceEngine>(shared_model.get(), &token_, admission, options_.metrics);
+  absl::StatusOr<std::unique_ptr<scheduler::RendezvousClient>> store =
+      scheduler::RendezvousClient::Create(options_.scheduler_address);
+  if (!store.ok()) return fail(store.status());
+
+  TrainerOptions trainer_options;
+  trainer_options.job = job;
+  trainer_options.data = &data;
+  trainer_options.initial = SchedulerMembership::FromAssignment(assignment);
+  trainer_options.membership = membership;
+  trainer_options.token = &token_;
+  trainer_options.inference = engine.get();
+  trainer_options.metrics = options_.metrics;
+  scheduler::RendezvousClient* kv = store->get();
+  trainer_options.create_group = [kv, job_id](const collectives::GroupOptions& options) {
+    collectives::GroupOptions scheduled = options;
+    scheduled.job_id = job_id;  // keys live under job/<scheduler job id>/gen/<g>/
+    scheduled.store = kv;
+    return collectives::CollectiveGroup::Create(scheduled);
+  };
+  trainer_options.on_progress = [this](const TrainingProgress& progress) {
+    MutexLock lock(&mu_);
+    report_.step = progress.step;
+    report_.generation = progress.generation;
+    if (progress.kind == TrainingProgress::Kind::kEpoch) {
+      report_.epoch = progress.epoch;
+      report_.test_accuracy = progress.test_accuracy;
+    }
+  };
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(std::move(trainer_options));
+  if (!trainer.ok()) return fail(trainer.status());
+  {
+    MutexLock lock(&mu_);
+    model_ = shared_model;
+    engine_ = engine;
+    report_.checkpoint_dir = job.checkpoint_dir;
+  }
+  engine->PublishWeights((*trainer)->parameters(), (*trainer)->step());
+  spdlog::info("job {}: generation {}, rank {} of {} ({})", job_id, assignment.generation(),
+               assignment.rank(), assignment.world(), assignment.reason());
+  absl::StatusOr<TrainingResult> result = (*trainer)->Run();
+  if (!result.ok()) return fail(result.status());
+  MutexLock lock(&mu_);
+  report_.step = result->steps;
+  report_.epoch = result->epochs;
+  if (result->left_job) return;
+  report_.finished = true;
+  report_.test_accuracy = result->test_accuracy;
+  spdlog::info("job {} finished: test accuracy {:.4f} after {} steps", job_id,
+               result->test_accuracy, result->steps);
+}
+
+void Agent::ServeInference() {
+  while (true) {
+    cosched::v1::InferenceWork work;
+    {
+      MutexLock lock(&mu_);
+      while (!stopping_ && inference_work_.empty()) changed_.Wait(&mu_);
+      if (stopping_) return;
+      work = std::move(inference_work_.front());
+      inference_work_.pop_front();
+    }
+    cosched::v1::WorkerMessage message;
+    *message.mutable_inference_result() = Answer(work);
+    session_->Send(message);
+  }
+}
+
+cosched::v1::InferenceResult Agent::Answer(const cosched::v1::InferenceWork& work) {
+  const absl::Time arrival = absl::Now();
+  cosched::v1::InferenceResult result;
+  result.set_request_id(work.request_id());
+  std::shared_ptr<const Mlp> model;
+  std::shared_ptr<InferenceEngine> engine;
+  {
+    MutexLock lock(&mu_);
+    model = model_;
+    engine = engine_;
+  }
+  auto refuse = [&](const absl::Status& status) {
+    result.set_status_code(static_cast<int>(status.code()));
+    result.set_status_message(std::string(status.message()));
+    return result;
+  };
+  if (engine == nullptr) {
+    return refuse(absl::UnavailableError("this worker has no model yet (it has trained no job)"));
+  }
+  absl::StatusOr<std::vector<float>> pixels = DecodeImages(work.request(), model->input_size());
+  if (!pixels.ok()) return refuse(pixels.status());
+  absl::StatusOr<InferenceResult> answer = engine->Infer(
+      *std::move(pixels), RequestDeadline(work.request(), arrival, absl::Milliseconds(20)));
+  if (!answer.ok()) return refuse(answer.status());
+  FillReply(*answer, result.mutable_reply());
+  return result;
+}
+
+}  // namespace cosched::worker

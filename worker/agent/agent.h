@@ -1,0 +1,85 @@
+// File: worker/agent/agent.h
+// Agent: the worker under a scheduler. It keeps a session with the scheduler, trains
+// whatever job the scheduler assigns (gloo groups rendezvous on the scheduler's KV), follows
+// the job through its generations, reports progress in heartbeats, and serves inference
+// work the scheduler routes to it with the latest weights it has.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/mutex.h"
+#include "proto/scheduler.pb.h"
+#include "worker/agent/scheduler_membership.h"
+#include "worker/agent/scheduler_session.h"
+#include "worker/data/idx_reader.h"
+#include "worker/inference/compute_token.h"
+#include "worker/inference/inference_engine.h"
+#include "worker/models/mlp.h"
+#include "worker/worker_metrics.h"
+
+namespace cosched::worker {
+
+struct AgentOptions {
+  std::string scheduler_address;
+  std::string node_id;
+  std::string kind = "datacenter";  // or vehicle
+  int cpus = 1;
+  double link_mbps = 1000;
+  std::string zone;
+  std::string vehicle_state_file;                // vehicles: where the eligibility signals are read
+  std::string work_dir = "/tmp/cosched-worker";  // checkpoints go to <work_dir>/<job id>
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  WorkerMetrics* metrics = nullptr;
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+
+  // Trains assigned jobs until Stop(); returns an error only for what the worker cannot
+  // survive (its data cannot be read).
+  absl::Status Run() ABSL_LOCKS_EXCLUDED(mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Report {  // what the next heartbeats say about the current or last job
+    std::string job_id;
+    int64_t generation = 0;
+    int64_t step = 0;
+    int64_t epoch = 0;
+    double test_accuracy = -1;
+    std::string checkpoint_dir;
+    bool finished = false;
+    std::string failure;
+  };
+
+  void OnMessage(const cosched::v1::SchedulerMessage& message) ABSL_LOCKS_EXCLUDED(mu_);
+  cosched::v1::WorkerHeartbeat MakeHeartbeat() ABSL_LOCKS_EXCLUDED(mu_);
+  void RunJob(const FashionMnist& data, const cosched::v1::Assignment& assignment,
+              SchedulerMembership* membership);
+  void ServeInference() ABSL_LOCKS_EXCLUDED(mu_);
+  cosched::v1::InferenceResult Answer(const cosched::v1::InferenceWork& work);
+
+  const AgentOptions options_;
+  ComputeToken token_;
+  Mutex mu_;
+  CondVar changed_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<cosched::v1::Assignment> next_job_ ABSL_GUARDED_BY(mu_);
+  SchedulerMembership* membership_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the running job
+  Report report_ ABSL_GUARDED_BY(mu_);
+  std::deque<cosched::v1::InferenceWork> inference_work_ ABSL_GUARDED_BY(mu_);
+  // The model and engine of the latest job; they outlive the job so the node keeps serving.
+  std::shared_ptr<const Mlp> model_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<InferenceEngine> engine_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<SchedulerSession> session_;
+  std::vector<std::thread> inference_threads_;
+};
+
+}  // namespace cosched::worker

@@ -1,0 +1,77 @@
+// File: worker/agent/scheduler_membership.cc
+#include "worker/agent/scheduler_membership.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace cosched::worker {
+
+void SchedulerMembership::Offer(const cosched::v1::Assignment& assignment) {
+  if (assignment.job_id() != job_id_) return;
+  MutexLock lock(&mu_);
+  assignments_[assignment.generation()] = assignment;
+  changed_.SignalAll();
+}
+
+void SchedulerMembership::Revoke(const cosched::v1::Revocation& revocation) {
+  if (revocation.job_id() != job_id_) return;
+  MutexLock lock(&mu_);
+  revoked_ = true;
+  revoked_reason_ = revocation.reason();
+  changed_.SignalAll();
+}
+
+int64_t SchedulerMembership::PendingGeneration() const {
+  MutexLock lock(&mu_);
+  if (revoked_) return std::numeric_limits<int32_t>::max();  // everyone must move on
+  return assignments_.empty() ? -1 : assignments_.rbegin()->first;
+}
+
+Membership SchedulerMembership::FromAssignment(const cosched::v1::Assignment& assignment) {
+  Membership membership;
+  membership.generation = assignment.generation();
+  membership.rank = assignment.rank();
+  membership.world_size = assignment.world();
+  return membership;
+}
+
+absl::StatusOr<Membership> SchedulerMembership::Next(const Membership& current) {
+  MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + wait_limit_;
+  while (!revoked_ &&
+         (assignments_.empty() || assignments_.rbegin()->first <= current.generation)) {
+    if (changed_.WaitWithDeadline(&mu_, deadline)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no assignment after generation ", current.generation, " of job ", job_id_,
+                       " from the scheduler within ", absl::FormatDuration(wait_limit_)));
+    }
+  }
+  if (revoked_) return absl::CancelledError(absl::StrCat("revoked: ", revoked_reason_));
+  // Compose the rank maps of every generation after `current` up to the newest.
+  std::vector<int> new_rank_of_old(current.world_size);
+  for (int r = 0; r < current.world_size; ++r) new_rank_of_old[r] = r;
+  const cosched::v1::Assignment* latest = nullptr;
+  for (auto it = assignments_.upper_bound(current.generation); it != assignments_.end(); ++it) {
+    const cosched::v1::Assignment& step = it->second;
+    // previous_rank[new] = old (within consecutive generations); invert it.
+    std::vector<int> next_of_previous;
+    for (int new_rank = 0; new_rank < step.previous_rank_size(); ++new_rank) {
+      const int old_rank = step.previous_rank(new_rank);
+      if (old_rank < 0) continue;
+      if (static_cast<int>(next_of_previous.size()) <= old_rank) {
+        next_of_previous.resize(old_rank + 1, -1);
+      }
+      next_of_previous[old_rank] = new_rank;
+    }
+    for (int& mapped : new_rank_of_old) {
+      mapped = mapped >= 0 && mapped < static_cast<int>(next_of_previous.size())
+                   ? next_of_previous[mapped]
+                   : -1;
+    }
+    latest = &step;
+  }
+  Membership next = FromAssignment(*latest);
+  next.new_rank_of_old = std::move(new_rank_of_old);
+  return next;
+}
+
+}  // namespace cosched::worker

@@ -1,0 +1,132 @@
+// File: worker/agent/scheduler_session.cc
+#include "worker/agent/scheduler_session.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace cosched::worker {
+
+using cosched::v1::SchedulerMessage;
+using cosched::v1::WorkerMessage;
+
+SchedulerSession::SchedulerSession(SchedulerSessionOptions options)
+    : options_(std::move(options)),
+      stub_(cosched::v1::WorkerSession::NewStub(
+          grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()))) {
+  connections_ = std::thread([this] { RunConnections(); });
+  heartbeats_ = std::thread([this] { RunHeartbeats(); });
+}
+
+SchedulerSession::~SchedulerSession() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+    wake_.SignalAll();
+  }
+  connections_.join();
+  heartbeats_.join();
+}
+
+bool SchedulerSession::connected() const {
+  MutexLock lock(&mu_);
+  return stream_ != nullptr;
+}
+
+bool SchedulerSession::Send(const WorkerMessage& message) {
+  MutexLock write_lock(&write_mu_);
+  Stream* stream = nullptr;
+  {
+    MutexLock lock(&mu_);
+    stream = stream_;
+  }
+  // The stream stays valid while write_mu_ is held: RunOneConnection clears stream_ and then
+  // takes write_mu_ before destroying it.
+  return stream != nullptr && stream->Write(message);
+}
+
+void SchedulerSession::HeartbeatSoon() {
+  MutexLock lock(&mu_);
+  heartbeat_now_ = true;
+  wake_.SignalAll();
+}
+
+void SchedulerSession::RunConnections() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    const absl::Time started = absl::Now();
+    RunOneConnection();
+    if (absl::Now() - started > absl::Seconds(5)) backoff = absl::Milliseconds(100);
+    MutexLock lock(&mu_);
+    const absl::Time retry = absl::Now() + backoff;
+    while (!stopping_ && !wake_.WaitWithDeadline(&mu_, retry)) {
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void SchedulerSession::RunOneConnection() {
+  grpc::ClientContext context;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    context_ = &context;
+  }
+  std::unique_ptr<Stream> stream = stub_->Connect(&context);
+  WorkerMessage hello;
+  *hello.mutable_registration() = options_.registration;
+  const auto [job, generation] = options_.running();
+  hello.mutable_registration()->set_running_job(job);
+  hello.mutable_registration()->set_running_generation(generation);
+  SchedulerMessage message;
+  if (stream->Write(hello) && stream->Read(&message) && message.has_registered()) {
+    {
+      MutexLock lock(&mu_);
+      heartbeat_interval_ =
+          absl::Seconds(std::max(0.05, message.registered().heartbeat_interval_seconds()));
+      stream_ = stream.get();
+      heartbeat_now_ = true;
+      wake_.SignalAll();
+    }
+    spdlog::info("registered with the scheduler at {}", options_.address);
+    while (stream->Read(&message)) options_.on_message(message);
+  }
+  {
+    MutexLock lock(&mu_);
+    stream_ = nullptr;
+    context_ = nullptr;
+  }
+  MutexLock write_lock(&write_mu_);  // no Send() is still using the stream
+  context.TryCancel();
+  const grpc::Status status = stream->Finish();
+  spdlog::warn(
+      "scheduler session ended: {}",
+      status.ok() ? "closed" : absl::StrCat(status.error_code(), " ", status.error_message()));
+}
+
+void SchedulerSession::RunHeartbeats() {
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      const absl::Time next = absl::Now() + heartbeat_interval_;
+      while (!stopping_ && !heartbeat_now_) {
+        if (wake_.WaitWithDeadline(&mu_, next)) break;
+      }
+      if (stopping_) return;
+      heartbeat_now_ = false;
+      if (stream_ == nullptr) continue;
+    }
+    WorkerMessage message;
+    *message.mutable_heartbeat() = options_.heartbeat();
+    Send(message);
+  }
+}
+
+}  // namespace cosched::worker

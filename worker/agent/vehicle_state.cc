@@ -1,0 +1,28 @@
+// File: worker/agent/vehicle_state.cc
+#include "worker/agent/vehicle_state.h"
+
+#include "common/config.h"
+#include "common/status_macros.h"
+
+namespace cosched::worker {
+
+absl::StatusOr<cosched::v1::VehicleSignals> ReadVehicleState(const std::string& path) {
+  ASSIGN_OR_RETURN(const ConfigNode root, ConfigNode::LoadFile(path));
+  RETURN_IF_ERROR(
+      root.RejectUnknownKeys({"parked", "plugged_in", "battery", "unmetered_link", "thermal_ok"}));
+  cosched::v1::VehicleSignals signals;
+  ASSIGN_OR_RETURN(const bool parked, root.Bool("parked", false));
+  ASSIGN_OR_RETURN(const bool plugged_in, root.Bool("plugged_in", false));
+  ASSIGN_OR_RETURN(const double battery, root.Double("battery", 0));
+  if (battery < 0 || battery > 1) return root.Error("battery", "must be between 0 and 1");
+  ASSIGN_OR_RETURN(const bool unmetered, root.Bool("unmetered_link", false));
+  ASSIGN_OR_RETURN(const bool thermal_ok, root.Bool("thermal_ok", true));
+  signals.set_parked(parked);
+  signals.set_plugged_in(plugged_in);
+  signals.set_battery_fraction(battery);
+  signals.set_unmetered_link(unmetered);
+  signals.set_thermal_ok(thermal_ok);
+  return signals;
+}
+
+}  // namespace cosched::worker
