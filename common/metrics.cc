@@ -43,6 +43,13 @@ prometheus::Histogram& MetricsRegistry::Histogram(absl::string_view name, absl::
       .Add(labels, buckets);
 }
 
+void MetricsRegistry::RemoveGauge(absl::string_view name, absl::string_view help,
+                                  const MetricLabels& labels) {
+  auto& family =
+      prometheus::BuildGauge().Name(std::string(name)).Help(std::string(help)).Register(*registry_);
+  if (family.Has(labels)) family.Remove(&family.Add(labels));
+}
+
 std::string MetricsRegistry::TextExposition() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

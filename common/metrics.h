@@ -38,6 +38,9 @@ class MetricsRegistry {
                                    const std::vector<double>& buckets,
                                    const MetricLabels& labels = {});
 
+  // Drops one gauge series (a per-job series once the job has ended), if it exists.
+  void RemoveGauge(absl::string_view name, absl::string_view help, const MetricLabels& labels);
+
   // The Prometheus text exposition of every series (what /metrics serves).
   std::string TextExposition() const;
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }

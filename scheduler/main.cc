@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "scheduler/kv/kv_table.h"
 #include "scheduler/kv/rendezvous_service.h"
@@ -20,6 +21,7 @@
 #include "scheduler/service/client_service.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/job_journal.h"
+#include "scheduler/service/scheduler_metrics.h"
 #include "scheduler/service/session_hub.h"
 #include "scheduler/service/worker_session_service.h"
 #include "scheduler/store/file_state_store.h"
@@ -32,6 +34,7 @@ struct SchedulerFlags {
   std::string config;
   std::string log_level = "info";
   std::string data_dir = "cosched-data";
+  std::string metrics_address;
 };
 
 // Blocks until SIGINT or SIGTERM.
@@ -63,8 +66,14 @@ absl::Status Serve(const SchedulerFlags& flags) {
                                      "': ", recovered.status().message()));
   }
   StoreJobJournal journal(store->get(), *recovered);
+  MetricsRegistry registry;
+  SchedulerMetrics metrics(&registry);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
+  }
   SessionHub hub;
-  CoreRunner runner(config.core, Placer(std::move(config.placement)), &hub);
+  CoreRunner runner(config.core, Placer(std::move(config.placement)), &hub, &metrics);
   // Before the server starts, so no worker registers ahead of the jobs it belongs to.
   RETURN_IF_ERROR(runner.Call("restore", [&](SchedulerCore& core) {
     core.set_journal(&journal);
@@ -94,8 +103,10 @@ absl::Status Serve(const SchedulerFlags& flags) {
     return absl::UnavailableError(absl::StrCat("cannot listen on '", flags.listen, "'"));
   }
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  std::printf("{\"event\":\"scheduler_ready\",\"address\":\"%s:%d\",\"jobs_recovered\":%d}\n",
-              host.c_str(), port, jobs_recovered);
+  std::printf(
+      "{\"event\":\"scheduler_ready\",\"address\":\"%s:%d\",\"jobs_recovered\":%d,"
+      "\"metrics_port\":%d}\n",
+      host.c_str(), port, jobs_recovered, metrics_server ? metrics_server->port() : 0);
   std::fflush(stdout);
   spdlog::info("serving on {}:{}", host, port);
 
@@ -126,6 +137,7 @@ int Main(int argc, char** argv) {
   parser.String("listen", &flags.listen, "HOST:PORT for clients, workers and the rendezvous");
   parser.String("config", &flags.config, "scheduler YAML (configs/scheduler.yaml)");
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
+  parser.String("metrics-address", &flags.metrics_address, "HOST:PORT serving /metrics");
   parser.String("data-dir", &flags.data_dir,
                 "directory of the scheduler's write-ahead log and snapshots (jobs survive "
                 "restarts); created if missing");

@@ -9,7 +9,7 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
   RETURN_IF_ERROR(root.RejectUnknownKeys({"scheduler"}));
   ASSIGN_OR_RETURN(const ConfigNode node, root.Map("scheduler"));
   RETURN_IF_ERROR(node.RejectUnknownKeys(
-      {"heartbeat_interval", "heartbeat_ttl", "vehicle", "inference", "placement"}));
+      {"heartbeat_interval", "heartbeat_ttl", "vehicle", "inference", "preemption", "placement"}));
   SchedulerConfig config;
   ASSIGN_OR_RETURN(config.heartbeat_interval,
                    node.Duration("heartbeat_interval", config.heartbeat_interval));
@@ -32,6 +32,19 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
                    inference.Duration("preemption_bound", core.preemption_bound));
   ASSIGN_OR_RETURN(core.default_service_per_image,
                    inference.Duration("default_service_per_image", core.default_service_per_image));
+  ASSIGN_OR_RETURN(const ConfigNode preemption, node.Map("preemption"));
+  RETURN_IF_ERROR(preemption.RejectUnknownKeys(
+      {"window", "reclaim_at", "reclaim_interval", "give_back_after", "min_hold"}));
+  DemandPolicy& demand = core.demand;
+  ASSIGN_OR_RETURN(demand.window, preemption.Duration("window", demand.window));
+  ASSIGN_OR_RETURN(const int64_t reclaim_at,
+                   preemption.Int("reclaim_at", demand.reclaim_at, 1, 1 << 30));
+  demand.reclaim_at = static_cast<int>(reclaim_at);
+  ASSIGN_OR_RETURN(demand.reclaim_interval,
+                   preemption.Duration("reclaim_interval", demand.reclaim_interval));
+  ASSIGN_OR_RETURN(demand.give_back_after,
+                   preemption.Duration("give_back_after", demand.give_back_after));
+  ASSIGN_OR_RETURN(demand.min_hold, preemption.Duration("min_hold", demand.min_hold));
   if (node.Has("placement")) {
     ASSIGN_OR_RETURN(const ConfigNode placement, node.Map("placement"));
     ASSIGN_OR_RETURN(config.placement, PluginRegistry::Builtin().ParseProfile(placement));

@@ -15,6 +15,8 @@ TEST(SchedulerConfigTest, TheShippedConfigLoads) {
   EXPECT_DOUBLE_EQ(config->core.vehicle.min_battery_fraction, 0.5);
   EXPECT_EQ(config->placement.plugins.size(), 5u);
   EXPECT_EQ(config->core.vehicle_network, absl::Milliseconds(15));
+  EXPECT_EQ(config->core.demand.reclaim_at, 20);
+  EXPECT_EQ(config->core.demand.min_hold, absl::Seconds(30));
 }
 
 absl::Status Parse(const std::string& yaml) {
@@ -31,6 +33,8 @@ TEST(SchedulerConfigTest, BadFieldsAreNamed) {
   EXPECT_THAT(Parse("scheduler:\n  placement: {plugins: [{name: magic}]}\n").message(),
               HasSubstr("unknown plugin 'magic'"));
   EXPECT_THAT(Parse("scheduler:\n  ttl: 3s\n").message(), HasSubstr("unknown field"));
+  EXPECT_THAT(Parse("scheduler:\n  preemption: {reclaim_at: 0}\n").message(),
+              HasSubstr("reclaim_at"));
   EXPECT_TRUE(Parse("scheduler: {}\n").ok());
 }
 

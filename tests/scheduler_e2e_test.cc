@@ -18,12 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
+#include "tests/support/http_get.h"
 #include "worker/data/idx_reader.h"
 
 namespace cosched {
@@ -66,7 +68,7 @@ class SchedulerE2eTest : public ::testing::Test {
   void StartScheduler(const std::string& listen) {
     auto scheduler = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config",
                                         COSCHED_SCHEDULER_CONFIG, "--data-dir", dir_ + "/data",
-                                        "--log-level", "warn"});
+                                        "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
     scheduler_ = *std::move(scheduler);
     auto line = scheduler_->ReadLine(absl::Now() + absl::Seconds(30));
@@ -74,6 +76,7 @@ class SchedulerE2eTest : public ::testing::Test {
     const json ready = json::parse(*line);
     address_ = ready.value("address", "");
     jobs_recovered_ = ready.value("jobs_recovered", -1);
+    metrics_port_ = ready.value("metrics_port", 0);
     stub_ = cosched::v1::Scheduler::NewStub(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
@@ -138,6 +141,7 @@ class SchedulerE2eTest : public ::testing::Test {
   std::unique_ptr<Subprocess> scheduler_;
   std::string address_;
   int jobs_recovered_ = -1;
+  int metrics_port_ = 0;
   std::unique_ptr<cosched::v1::Scheduler::Stub> stub_;
   std::map<std::string, std::unique_ptr<Subprocess>> workers_;
 };
@@ -146,6 +150,25 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   StartWorker("dc-1");
   StartWorker("dc-2");
   const std::string id = Submit(TestJob(2, 2, 300));
+  // /metrics shows the nodes, the running job and the decisions behind it (updated each s).
+  WaitFor(id, absl::Minutes(1), [](const auto& j) { return j.state() != "pending"; });
+  std::string metrics;
+  for (absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    auto scraped = testing::HttpGet(metrics_port_, "/metrics");
+    ASSERT_TRUE(scraped.ok()) << scraped.status();
+    metrics = *scraped;
+    if (absl::StrContains(metrics,
+                          "cosched_scheduler_nodes{kind=\"datacenter\",state=\"ready\"} 2")) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));  // the exporter refreshes once a second
+  }
+  EXPECT_THAT(metrics, HasSubstr("cosched_scheduler_nodes{kind=\"datacenter\",state=\"ready\"} 2"));
+  EXPECT_THAT(metrics,
+              HasSubstr("cosched_scheduler_membership_changes_total{reason=\"admitted\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("cosched_scheduler_decision_seconds_count{handler=\"submit_job\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("cosched_scheduler_heartbeats_total"));
   const auto job = WaitFor(id, absl::Minutes(3), [](const auto& j) {
     return j.state() == "succeeded" || j.state() == "failed";
   });

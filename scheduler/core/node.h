@@ -26,6 +26,9 @@ struct Node {
   absl::Duration inference_backlog;
   absl::Duration service_per_image;
   int routed_images = 0;
+  // Taken back from training for inference (cluster preemption); placement skips it until
+  // demand falls and it is given back.
+  bool reserved_for_inference = false;
 
   bool free() const { return job.empty(); }
   bool available() const { return state == NodeState::kReady && free(); }

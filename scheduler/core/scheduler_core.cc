@@ -27,7 +27,11 @@ absl::Status ValidateSpec(const JobSpec& spec) {
 
 SchedulerCore::SchedulerCore(const Clock* clock, CoreConfig config, Placer placer,
                              CoreOutbox* outbox)
-    : clock_(clock), config_(std::move(config)), placer_(std::move(placer)), outbox_(outbox) {}
+    : clock_(clock),
+      config_(std::move(config)),
+      placer_(std::move(placer)),
+      outbox_(outbox),
+      demand_(config_.demand) {}
 
 absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
                                          const std::optional<JobId>& running_job,
@@ -179,7 +183,54 @@ void SchedulerCore::Tick() {
              absl::StrCat("no heartbeat for ", absl::FormatDuration(now - node.last_heartbeat)));
     }
   }
+  BalanceInference();
   Reconcile();
+}
+
+void SchedulerCore::BalanceInference() {
+  const absl::Time now = clock_->Now();
+  if (demand_.ShouldReclaim(now)) {
+    // The member whose loss costs its job least: lowest priority, largest world; only
+    // data-center nodes (vehicles are far from inference clients), only from jobs above their
+    // minimum, only nodes that have been with their job for min_hold.
+    Node* victim = nullptr;
+    double victim_cost = 0;
+    for (auto& [id, node] : nodes_) {
+      if (node.free() || node.info.kind != NodeKind::kDatacenter ||
+          now - node.assigned_since < demand_.policy().min_hold) {
+        continue;
+      }
+      const Job& job = jobs_.at(node.job);
+      if (job.state != JobState::kRunning ||
+          static_cast<int>(job.members.size()) <= job.spec.min_workers) {
+        continue;
+      }
+      const double cost =
+          (1.0 + std::max(0, job.spec.priority)) / static_cast<double>(job.members.size());
+      if (victim == nullptr || cost < victim_cost) {
+        victim = &node;
+        victim_cost = cost;
+      }
+    }
+    if (victim != nullptr) {
+      const int pressure = demand_.Pressure(now);
+      victim->reserved_for_inference = true;
+      Depart(*victim, DepartureReason::kReclaimed,
+             absl::StrCat("taken for inference (", pressure,
+                          " requests refused or pausing "
+                          "training in the last ",
+                          absl::FormatDuration(demand_.policy().window), ")"));
+      ++counters_.preemptions["inference_demand"];
+      demand_.Reclaimed(now);
+    }
+    return;
+  }
+  if (!demand_.ShouldGiveBack(now)) return;
+  for (auto& [id, node] : nodes_) {
+    if (!node.reserved_for_inference) continue;
+    node.reserved_for_inference = false;
+    ++counters_.given_back;
+  }
 }
 
 void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string& detail) {
@@ -539,6 +590,7 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   if (!best.has_value()) {
     const std::string reason = nodes_.empty() ? "no nodes" : "deadline";
     ++counters_.inference_refused[reason];
+    if (!nodes_.empty()) demand_.Record(clock_->Now());
     if (nodes_.empty()) return absl::ResourceExhaustedError("no worker is registered");
     return absl::ResourceExhaustedError(absl::StrCat(
         "no node can answer within ", absl::FormatDuration(budget), " (",
@@ -548,6 +600,7 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   Node& chosen = nodes_.at(best->node->info.id);
   chosen.routed_images += images;
   ++counters_.inference_routed;
+  if (!chosen.free()) demand_.Record(clock_->Now());  // it pauses a training rank
   return RouteDecision{chosen.info.id, best->estimate, !chosen.free()};
 }
 

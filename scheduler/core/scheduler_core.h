@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "scheduler/core/inference_demand.h"
 #include "scheduler/core/node.h"
 #include "scheduler/core/placer.h"
 #include "scheduler/core/types.h"
@@ -50,6 +51,7 @@ struct CoreConfig {
   // it changes with every heartbeat, and a restart that loses a few seconds of it loses
   // nothing the workers do not report again.
   absl::Duration progress_journal_interval = absl::Seconds(5);
+  DemandPolicy demand;  // when to take nodes back from training for inference
 };
 
 // What a member must run: sent on every member change of its job.
@@ -136,6 +138,8 @@ struct CoreCounters {
   int64_t heartbeats = 0;
   int64_t inference_routed = 0;
   std::map<std::string, int64_t> inference_refused;  // by reason
+  std::map<std::string, int64_t> preemptions;        // nodes taken back from training, by reason
+  int64_t given_back = 0;                            // nodes returned to training
 };
 
 class SchedulerCore {
@@ -199,6 +203,9 @@ class SchedulerCore {
   PlacementRequest RequestFor(const Job& job) const;
   std::vector<Job*> QueueOrder();
   void ApplyEligibility(Node& node);
+  // Cluster preemption: takes one node back from training when inference demand is high,
+  // returns reserved nodes when it has fallen.
+  void BalanceInference();
   void SendAssignment(const Job& job, const NodeId& node);
 
   const Clock* const clock_;
@@ -216,6 +223,7 @@ class SchedulerCore {
   };
   std::map<JobId, Reshape> reshaped_;
   CoreCounters counters_;
+  InferenceDemand demand_;
 
   JobJournal* journal_ = nullptr;
   std::set<JobId> dirty_;           // durable fields changed in this call

@@ -490,5 +490,84 @@ TEST_F(SchedulerCoreTest, RestoreRefusesInconsistentRecordsAndALiveCore) {
   EXPECT_TRUE(fresh.Nodes().empty());
 }
 
+// Keeps every node heartbeating while virtual time passes (so none is lost), then ticks.
+void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
+  for (absl::Duration passed; passed < total; passed += absl::Seconds(1)) {
+    clock.Advance(absl::Seconds(1));
+    for (const Node* node : core.Nodes()) {
+      if (node->state != NodeState::kLost) {
+        Heartbeat heartbeat;
+        heartbeat.signals = VehicleSignals{true, true, 0.9, true, true};
+        EXPECT_TRUE(core.ReceiveHeartbeat(node->info.id, heartbeat).ok());
+      }
+    }
+    core.Tick();
+  }
+}
+
+TEST_F(SchedulerCoreTest, RoutingPrefersAnIdleNodeThenTheRankWhosePauseCostsLeast) {
+  for (const char* id : {"n1", "n2", "n3"}) AddNode(id);
+  const JobId small = Submit(1, 1, KindPreference::kAny, /*priority=*/0);
+  const JobId big = Submit(2, 2, KindPreference::kAny, /*priority=*/0);
+  ASSERT_EQ(GetJob(small).members.size(), 1u);
+  ASSERT_EQ(GetJob(big).members.size(), 2u);
+  AddNode("idle");
+  auto route = core_.RouteInference(1, absl::Milliseconds(20));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "idle");
+  EXPECT_FALSE(route->preempts_training);
+  Heartbeat busy;  // the idle node reports a long backlog: it can no longer meet 20 ms
+  busy.inference_backlog = absl::Milliseconds(50);
+  ASSERT_TRUE(core_.ReceiveHeartbeat("idle", busy).ok());
+  route = core_.RouteInference(1, absl::Milliseconds(20));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_TRUE(route->preempts_training);
+  // Pausing one of two ranks costs less than pausing a job's only rank.
+  EXPECT_EQ(core_.FindNode(route->node)->job, big);
+}
+
+TEST_F(SchedulerCoreTest, RoutingRefusesAtOnceWithTheReasonWhenNoNodeCanMeetTheDeadline) {
+  EXPECT_THAT(core_.RouteInference(1, absl::Milliseconds(20)).status().message(),
+              HasSubstr("no worker is registered"));
+  AddNode("v1", NodeKind::kVehicle);
+  auto refused = core_.RouteInference(1, absl::Milliseconds(5));  // 2 x 15 ms network
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("no node can answer within 5ms"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("1 too slow"));
+  EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 1);
+}
+
+TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThrashing) {
+  for (const char* id : {"n1", "n2", "n3"}) AddNode(id);
+  const JobId job = Submit(2, 3);
+  ASSERT_EQ(GetJob(job).members.size(), 3u);
+  const int64_t generation = GetJob(job).generation;
+  auto refuse_many = [&] {
+    for (int i = 0; i < 25; ++i) {
+      EXPECT_FALSE(core_.RouteInference(1, absl::Microseconds(1)).ok());
+    }
+  };
+  refuse_many();
+  core_.Tick();  // demand is high, but the members joined less than min_hold ago
+  EXPECT_EQ(GetJob(job).members.size(), 3u);
+  KeepAlive(clock_, core_, absl::Seconds(31));
+  refuse_many();
+  core_.Tick();
+  const Job& shrunk = GetJob(job);
+  ASSERT_EQ(shrunk.members.size(), 2u);
+  EXPECT_EQ(shrunk.generation, generation + 1);
+  EXPECT_EQ(shrunk.failures, 0);  // preemption never counts against the failure budget
+  EXPECT_THAT(shrunk.events.back().what, HasSubstr("reclaimed: taken for inference"));
+  EXPECT_EQ(core_.counters().preemptions.at("inference_demand"), 1);
+  refuse_many();
+  core_.Tick();  // still high, but the job is at its minimum: nothing more is taken
+  EXPECT_EQ(GetJob(job).members.size(), 2u);
+  // Demand falls: after give_back_after without refusals the node returns to the job.
+  KeepAlive(clock_, core_, absl::Seconds(31));
+  EXPECT_EQ(GetJob(job).members.size(), 3u);
+  EXPECT_EQ(core_.counters().given_back, 1);
+  EXPECT_EQ(GetJob(job).failures, 0);
+}
+
 }  // namespace
 }  // namespace cosched::scheduler

@@ -15,6 +15,7 @@ class ResourceFit final : public PlacementPlugin {
       return absl::StrCat("ineligible (", node.ineligible_reason, ")");
     }
     if (!node.free()) return node.job == request.job ? "already a member" : "busy";
+    if (node.reserved_for_inference) return "reserved for inference";
     if (node.info.cpus < request.spec->cpus_per_worker) {
       return absl::StrCat("needs ", request.spec->cpus_per_worker, " cpus");
     }

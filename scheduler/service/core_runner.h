@@ -15,13 +15,17 @@
 #include "common/event_loop.h"
 #include "common/mutex.h"
 #include "scheduler/core/scheduler_core.h"
+#include "scheduler/service/scheduler_metrics.h"
 
 namespace cosched::scheduler {
 
 class CoreRunner {
  public:
   // `outbox` receives the core's decisions on the loop thread and must outlive the runner.
+  // `metrics` (optional, must outlive the runner) hears how long each handler took and is
+  // updated from the core once a second.
   CoreRunner(CoreConfig config, Placer placer, CoreOutbox* outbox,
+             SchedulerMetrics* metrics = nullptr,
              absl::Duration tick_interval = absl::Milliseconds(250));
   ~CoreRunner();  // stops the loop thread
 
@@ -52,10 +56,12 @@ class CoreRunner {
 
  private:
   void ScheduleTick();
+  void ScheduleMetrics();
 
   RealClock clock_;
   EventLoop loop_;
   SchedulerCore core_;  // touched only on the loop thread
+  SchedulerMetrics* const metrics_;
   const absl::Duration tick_interval_;
 };
 

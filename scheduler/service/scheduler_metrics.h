@@ -1,0 +1,36 @@
+// File: scheduler/service/scheduler_metrics.h
+// SchedulerMetrics: the scheduler's /metrics. The core keeps plain counters and state; this
+// exporter reads them on the core's loop thread (Update, posted once a second) and mirrors
+// them into Prometheus series. Handler durations (how long each decision took) are observed
+// as they happen by the CoreRunner.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "common/metrics.h"
+#include "scheduler/core/scheduler_core.h"
+
+namespace cosched::scheduler {
+
+class SchedulerMetrics {
+ public:
+  explicit SchedulerMetrics(MetricsRegistry* registry);
+
+  // Runs on the core's loop thread.
+  void Update(const SchedulerCore& core);
+  // How long one core handler ran (registration, heartbeat, submission, routing, tick).
+  void ObserveDecision(absl::string_view handler, absl::Duration took);
+
+ private:
+  // Counters only grow: add what the core counted since the last update.
+  void Advance(absl::string_view name, absl::string_view help, const MetricLabels& labels,
+               int64_t total);
+
+  MetricsRegistry* const registry_;
+  std::map<std::string, int64_t> exported_;  // counter series -> value already exported
+  std::set<std::string> job_series_;         // jobs with generation/member gauges
+};
+
+}  // namespace cosched::scheduler
