@@ -29,6 +29,7 @@ struct Node {
   // Taken back from training for inference (cluster preemption); placement skips it until
   // demand falls and it is given back.
   bool reserved_for_inference = false;
+  bool can_serve = false;  // it has model weights to answer with (it has trained a job)
 
   bool free() const { return job.empty(); }
   bool available() const { return state == NodeState::kReady && free(); }

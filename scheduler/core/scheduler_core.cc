@@ -110,6 +110,7 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   node.last_heartbeat = clock_->Now();
   node.signals = heartbeat.signals;
   node.inference_backlog = heartbeat.inference_backlog;
+  node.can_serve = heartbeat.can_serve;
   if (heartbeat.service_per_image > absl::ZeroDuration()) {
     node.service_per_image = heartbeat.service_per_image;
   }
@@ -555,6 +556,10 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   for (const auto& [id, node] : nodes_) {
     if (node.state == NodeState::kLost) {
       ++rejected["lost"];
+      continue;
+    }
+    if (!node.can_serve) {
+      ++rejected["no model yet"];
       continue;
     }
     if (placeholders_.contains(id)) {

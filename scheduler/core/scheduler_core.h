@@ -120,6 +120,7 @@ struct Heartbeat {
   VehicleSignals signals;               // vehicles only
   absl::Duration inference_backlog;     // queued inference work on the worker
   absl::Duration service_per_image;     // its measured service time; 0 if unknown
+  bool can_serve = false;               // it has model weights to answer inference with
   std::optional<JobProgress> progress;  // when it trains a job
   bool job_finished = false;            // the job reached its end on this member (rank 0 reports)
   std::string failure;                  // non-empty: training failed on this node with this message

@@ -498,6 +498,7 @@ void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
       if (node->state != NodeState::kLost) {
         Heartbeat heartbeat;
         heartbeat.signals = VehicleSignals{true, true, 0.9, true, true};
+        heartbeat.can_serve = true;
         EXPECT_TRUE(core.ReceiveHeartbeat(node->info.id, heartbeat).ok());
       }
     }
@@ -512,12 +513,18 @@ TEST_F(SchedulerCoreTest, RoutingPrefersAnIdleNodeThenTheRankWhosePauseCostsLeas
   ASSERT_EQ(GetJob(small).members.size(), 1u);
   ASSERT_EQ(GetJob(big).members.size(), 2u);
   AddNode("idle");
+  AddNode("fresh");  // has trained nothing: no weights to answer with
+  Heartbeat serving;
+  serving.can_serve = true;
+  for (const char* id : {"n1", "n2", "n3", "idle"})
+    ASSERT_TRUE(core_.ReceiveHeartbeat(id, serving).ok());
   auto route = core_.RouteInference(1, absl::Milliseconds(20));
   ASSERT_TRUE(route.ok()) << route.status();
   EXPECT_EQ(route->node, "idle");
   EXPECT_FALSE(route->preempts_training);
   Heartbeat busy;  // the idle node reports a long backlog: it can no longer meet 20 ms
   busy.inference_backlog = absl::Milliseconds(50);
+  busy.can_serve = true;
   ASSERT_TRUE(core_.ReceiveHeartbeat("idle", busy).ok());
   route = core_.RouteInference(1, absl::Milliseconds(20));
   ASSERT_TRUE(route.ok()) << route.status();
@@ -530,11 +537,16 @@ TEST_F(SchedulerCoreTest, RoutingRefusesAtOnceWithTheReasonWhenNoNodeCanMeetTheD
   EXPECT_THAT(core_.RouteInference(1, absl::Milliseconds(20)).status().message(),
               HasSubstr("no worker is registered"));
   AddNode("v1", NodeKind::kVehicle);
+  EXPECT_THAT(core_.RouteInference(1, absl::Milliseconds(20)).status().message(),
+              HasSubstr("1 no model yet"));
+  Heartbeat serving;
+  serving.can_serve = true;
+  ASSERT_TRUE(core_.ReceiveHeartbeat("v1", serving).ok());
   auto refused = core_.RouteInference(1, absl::Milliseconds(5));  // 2 x 15 ms network
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), HasSubstr("no node can answer within 5ms"));
   EXPECT_THAT(refused.status().message(), HasSubstr("1 too slow"));
-  EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 1);
+  EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 2);
 }
 
 TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThrashing) {
@@ -542,6 +554,7 @@ TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThra
   const JobId job = Submit(2, 3);
   ASSERT_EQ(GetJob(job).members.size(), 3u);
   const int64_t generation = GetJob(job).generation;
+  KeepAlive(clock_, core_, absl::Seconds(1));  // they report weights to answer with
   auto refuse_many = [&] {
     for (int i = 0; i < 25; ++i) {
       EXPECT_FALSE(core_.RouteInference(1, absl::Microseconds(1)).ok());

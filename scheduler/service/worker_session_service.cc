@@ -45,6 +45,9 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
                                      message.checkpoint_dir()};
   }
   heartbeat.job_finished = message.job_finished();
+  heartbeat.can_serve = message.can_serve();
+  heartbeat.inference_backlog = absl::Seconds(message.inference_backlog_seconds());
+  heartbeat.service_per_image = absl::Seconds(message.service_seconds_per_image());
   heartbeat.failure = message.failure();
   return heartbeat;
 }

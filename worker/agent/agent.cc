@@ -97,6 +97,7 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
   heartbeat.set_checkpoint_dir(report_.checkpoint_dir);
   heartbeat.set_job_finished(report_.finished);
   heartbeat.set_failure(report_.failure);
+  heartbeat.set_can_serve(engine_ != nullptr);
   heartbeat.set_state(membership_ != nullptr ? "training"
                       : engine_ != nullptr   ? "serving"
                                              : "idle");
