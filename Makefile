@@ -26,7 +26,7 @@ test: build
 # The main job as it exists today: a 2-rank standalone Fashion-MNIST job with inference
 # traffic (the scheduler issue replaces it with `cosched up --demo`).
 run: build
-	@$(BIN)/cosched-standalone-demo
+	@$(BIN)/cosched up --demo
 
 bench: build
 	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -16,6 +17,7 @@
 #include "absl/time/civil_time.h"
 #include "common/mutex.h"
 #include "proto/inference.grpc.pb.h"
+#include "proto/scheduler.grpc.pb.h"
 
 namespace cosched::tools {
 namespace {
@@ -91,10 +93,24 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
   if (options.arrivals.empty() && options.rate_per_second <= 0) {
     return absl::InvalidArgumentError("the request rate must be positive");
   }
-  std::vector<std::unique_ptr<cosched::v1::Inference::Stub>> stubs;
+  // One asynchronous Infer per target; the worker and scheduler services share the messages.
+  using AsyncInfer =
+      std::function<void(grpc::ClientContext*, const cosched::v1::InferRequest*,
+                         cosched::v1::InferReply*, std::function<void(grpc::Status)>)>;
+  std::vector<AsyncInfer> stubs;
   for (const std::string& target : options.targets) {
-    stubs.push_back(cosched::v1::Inference::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials())));
+    auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    if (options.via_scheduler) {
+      std::shared_ptr<cosched::v1::Scheduler::Stub> stub = cosched::v1::Scheduler::NewStub(channel);
+      stubs.push_back([stub](auto* context, auto* request, auto* reply, auto done) {
+        stub->async()->Infer(context, request, reply, std::move(done));
+      });
+    } else {
+      std::shared_ptr<cosched::v1::Inference::Stub> stub = cosched::v1::Inference::NewStub(channel);
+      stubs.push_back([stub](auto* context, auto* request, auto* reply, auto done) {
+        stub->async()->Infer(context, request, reply, std::move(done));
+      });
+    }
   }
   const worker::LabeledImages& images = *options.images;
   const size_t pixels = static_cast<size_t>(images.pixels_per_image());
@@ -130,9 +146,8 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
         absl::ToChronoTime(absl::Now() + options.deadline + absl::Seconds(5)));
     call->sent = absl::Now();
     tally.Sent();
-    stubs[i % stubs.size()]->async()->Infer(
-        &call->context, &call->request, &call->reply,
-        [call, &tally](grpc::Status status) { tally.Record(*call, status); });
+    stubs[i % stubs.size()](&call->context, &call->request, &call->reply,
+                            [call, &tally](grpc::Status status) { tally.Record(*call, status); });
   }
   return tally.WaitForAll();
 }

@@ -17,7 +17,10 @@
 namespace cosched::tools {
 
 struct LoadOptions {
-  std::vector<std::string> targets;      // HOST:PORT of workers; requests go round-robin
+  std::vector<std::string> targets;  // HOST:PORT of workers; requests go round-robin
+  // Targets are cosched-schedulers (their Scheduler.Infer routes each request to a worker)
+  // rather than workers' own Inference services.
+  bool via_scheduler = false;
   double rate_per_second = 100;          // Poisson rate (ignored when `arrivals` is set)
   std::vector<absl::Duration> arrivals;  // offsets from the start, replayed in order
   absl::Duration duration = absl::Seconds(10);

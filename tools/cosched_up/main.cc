@@ -1,0 +1,347 @@
+// File: tools/cosched_up/main.cc
+// cosched up: a whole cosched cluster on this machine, as processes: one cosched-scheduler,
+// N data-center workers and M vehicle workers whose availability is replayed from the ACN
+// charging trace (time compressed) or a fleet script (configs/fleet/). It prints the
+// scheduler's address and runs until interrupted.
+//
+// With --demo it also submits the Fashion-MNIST job, drives inference with deadlines at the
+// scheduler, shows live progress (members, generation, step, accuracy, deadline attainment,
+// vehicles) and ends when the job does, with one JSON line:
+//   {"event":"demo_finished","test_accuracy":...,"deadline_attainment":...,
+//    "membership_changes":...,"preemptions":...,"wall_seconds":...}
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/flags.h"
+#include "common/logging.h"
+#include "common/mutex.h"
+#include "common/status_macros.h"
+#include "common/subprocess.h"
+#include "nlohmann/json.hpp"
+#include "proto/scheduler.grpc.pb.h"
+#include "tools/cosched_up/fleet.h"
+#include "tools/inference_load.h"
+#include "tools/standalone_job.h"
+#include "worker/data/idx_reader.h"
+
+namespace cosched::tools {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kDefaultFleet[] =
+    "trace:../shared/data/traces/ev_charging/acn_caltech_2021_sessions.json";
+constexpr char kFallbackFleet[] = "configs/fleet/demo.yaml";
+
+struct UpFlags {
+  int64_t datacenter = 2;
+  int64_t vehicles = 3;
+  std::string fleet = kDefaultFleet;
+  std::string compression = "1200";  // trace seconds per real second
+  std::string dir;                   // default: a fresh directory under /tmp
+  bool demo = false;
+  std::string job = "configs/jobs/fashion-mlp.yaml";
+  std::string rate = "40";  // inference requests per second (demo)
+  absl::Duration deadline = absl::Milliseconds(100);
+  absl::Duration timeout = absl::Minutes(5);
+};
+
+// Writes each vehicle's state file as the fleet timeline unfolds.
+class FleetReplayer {
+ public:
+  FleetReplayer(FleetTimeline timeline, std::string dir)
+      : timeline_(std::move(timeline)), dir_(std::move(dir)), start_(absl::Now()) {
+    Apply(absl::ZeroDuration());  // the state at time 0 exists before any worker starts
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~FleetReplayer() {
+    {
+      MutexLock lock(&mu_);
+      stopping_ = true;
+      wake_.SignalAll();
+    }
+    thread_.join();
+  }
+  std::string StatePath(int vehicle) const {
+    return dir_ + "/" + timeline_.vehicles[vehicle] + ".yaml";
+  }
+  const std::vector<std::string>& vehicles() const { return timeline_.vehicles; }
+
+ private:
+  // Writes every event due by `until`; returns when the next one is due.
+  std::optional<absl::Duration> Apply(absl::Duration until) {
+    while (next_ < timeline_.events.size() && timeline_.events[next_].at <= until) {
+      const FleetEvent& event = timeline_.events[next_++];
+      const std::string path = StatePath(event.vehicle);
+      std::ofstream(path + ".tmp") << VehicleStateYaml(event.state);
+      std::filesystem::rename(path + ".tmp", path);
+    }
+    if (next_ >= timeline_.events.size()) return std::nullopt;
+    return timeline_.events[next_].at;
+  }
+  void Run() {
+    while (true) {
+      const std::optional<absl::Duration> due = Apply(absl::Now() - start_);
+      MutexLock lock(&mu_);
+      const absl::Time wake = due.has_value() ? start_ + *due : absl::InfiniteFuture();
+      while (!stopping_ && !wake_.WaitWithDeadline(&mu_, wake)) {
+      }
+      if (stopping_) return;
+    }
+  }
+
+  const FleetTimeline timeline_;
+  const std::string dir_;
+  const absl::Time start_;
+  size_t next_ = 0;  // touched by the constructor, then only by the thread
+  Mutex mu_;
+  CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+absl::StatusOr<FleetTimeline> LoadFleet(const UpFlags& flags, absl::Duration span) {
+  if (absl::StartsWith(flags.fleet, "script:")) return LoadFleetScript(flags.fleet.substr(7));
+  if (flags.fleet == kDefaultFleet && !std::filesystem::exists(flags.fleet.substr(6))) {
+    // The traces live next to the repository, not in it; without them, the scripted fleet.
+    std::printf("(%s not found: using the scripted fleet %s)\n", flags.fleet.substr(6).c_str(),
+                kFallbackFleet);
+    return LoadFleetScript(kFallbackFleet);
+  }
+  if (absl::StartsWith(flags.fleet, "trace:")) {
+    double compression = 0;
+    if (!absl::SimpleAtod(flags.compression, &compression) || compression <= 0) {
+      return absl::InvalidArgumentError("--compression must be a positive number");
+    }
+    return LoadAcnTrace(flags.fleet.substr(6), static_cast<int>(flags.vehicles), compression, span);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--fleet '", flags.fleet, "' is neither trace:PATH nor script:PATH"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs the demo against a cluster that is up; returns the demo_finished line.
+absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
+                             const FleetReplayer& fleet, absl::Time start) {
+  auto stub = cosched::v1::Scheduler::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  const std::string yaml = ReadFile(flags.job);
+  if (yaml.empty()) return absl::NotFoundError(absl::StrCat("cannot read job ", flags.job));
+  cosched::v1::SubmitJobRequest submit;
+  submit.set_job_yaml(yaml);
+  cosched::v1::SubmitJobReply submitted;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = stub->SubmitJob(&context, submit, &submitted);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("submit: ", status.error_message()));
+    }
+  }
+  const std::string job_id = submitted.job_id();
+  std::printf("submitted %s as %s; inference at %s req/s with a %s deadline via the scheduler\n",
+              flags.job.c_str(), job_id.c_str(), flags.rate.c_str(),
+              absl::FormatDuration(flags.deadline).c_str());
+  ASSIGN_OR_RETURN(const worker::FashionMnist data, worker::LoadFashionMnist());
+  LoadOptions load;
+  load.targets = {address};
+  load.via_scheduler = true;
+  if (!absl::SimpleAtod(flags.rate, &load.rate_per_second) || load.rate_per_second <= 0) {
+    return absl::InvalidArgumentError("--rate must be a positive number");
+  }
+  load.deadline = flags.deadline;
+  load.duration = flags.timeout;
+  load.images = &data.test;
+  std::atomic<bool> stop{false};
+  load.stop = &stop;
+  absl::StatusOr<LoadReport> report = absl::UnknownError("load did not run");
+  std::thread driver([&] { report = RunInferenceLoad(load); });
+
+  cosched::v1::JobStatus job;
+  const absl::Time deadline = start + flags.timeout;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    cosched::v1::GetJobRequest get;
+    get.set_job_id(job_id);
+    if (!stub->GetJob(&context, get, &job).ok()) break;
+    int eligible = 0;
+    for (size_t v = 0; v < fleet.vehicles().size(); ++v) {
+      eligible += absl::StrContains(ReadFile(fleet.StatePath(static_cast<int>(v))), "parked: true");
+    }
+    std::printf(
+        "%5.0fs  %-9s gen %-3lld members %-28s step %6lld  acc %s  vehicles parked %d/%zu\n",
+        absl::ToDoubleSeconds(absl::Now() - start), job.state().c_str(),
+        static_cast<long long>(job.generation()), absl::StrJoin(job.members(), ",").c_str(),
+        static_cast<long long>(job.step()),
+        job.test_accuracy() < 0 ? "  -   " : absl::StrFormat("%.4f", job.test_accuracy()).c_str(),
+        eligible, fleet.vehicles().size());
+    std::fflush(stdout);
+    if (job.state() == "succeeded" || job.state() == "failed" || job.state() == "cancelled") break;
+    absl::SleepFor(absl::Seconds(2));  // progress display cadence
+  }
+  stop = true;
+  driver.join();
+  RETURN_IF_ERROR(report.status());
+  int membership_changes = 0, preemptions = 0;
+  for (const auto& event : job.events()) {
+    if (absl::StrContains(event.what(), "generation ")) ++membership_changes;
+    if (absl::StrContains(event.what(), " reclaimed: ")) ++preemptions;
+  }
+  std::printf("\njob %s %s: test accuracy %.4f after %lld steps, %d generations\n", job_id.c_str(),
+              job.state().c_str(), job.test_accuracy(), static_cast<long long>(job.step()),
+              membership_changes);
+  for (const auto& event : job.events()) std::printf("  %s\n", event.what().c_str());
+  std::printf(
+      "inference: %lld sent, %lld answered, %lld refused, %lld unavailable, %lld errors; "
+      "deadline attainment %.4f; latency p50 %.1f ms, p99 %.1f ms\n",
+      static_cast<long long>(report->sent), static_cast<long long>(report->admitted),
+      static_cast<long long>(report->refused), static_cast<long long>(report->unavailable),
+      static_cast<long long>(report->errors), report->deadline_attainment(),
+      Percentile(report->latency_ms, 50), Percentile(report->latency_ms, 99));
+  if (job.state() != "succeeded") {
+    return absl::DeadlineExceededError(absl::StrCat("job ", job_id, " is ", job.state(), " after ",
+                                                    absl::FormatDuration(flags.timeout)));
+  }
+  return json({{"event", "demo_finished"},
+               {"test_accuracy", job.test_accuracy()},
+               {"deadline_attainment", report->deadline_attainment()},
+               {"inference_answered", report->admitted},
+               {"inference_refused", report->refused},
+               {"membership_changes", membership_changes},
+               {"preemptions", preemptions},
+               {"wall_seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
+}
+
+absl::Status Up(const UpFlags& flags) {
+  const absl::Time start = absl::Now();
+  const std::string dir =
+      flags.dir.empty()
+          ? (std::filesystem::temp_directory_path() / absl::StrCat("cosched-up-", ::getpid()))
+                .string()
+          : flags.dir;
+  std::filesystem::create_directories(dir);
+  ASSIGN_OR_RETURN(FleetTimeline timeline, LoadFleet(flags, flags.timeout));
+  FleetReplayer fleet(std::move(timeline), dir);
+
+  ASSIGN_OR_RETURN(auto scheduler,
+                   Subprocess::Spawn({SiblingBinary("cosched-scheduler"), "--listen", "127.0.0.1:0",
+                                      "--config", "configs/scheduler.yaml", "--data-dir",
+                                      dir + "/scheduler", "--log-level", "warn"}));
+  ASSIGN_OR_RETURN(const json ready,
+                   AwaitEvent(*scheduler, "scheduler_ready", absl::Now() + absl::Seconds(30)));
+  const std::string address = ready.value("address", "");
+  std::vector<std::unique_ptr<Subprocess>> workers;
+  auto start_worker = [&](const std::string& id, const std::string& kind,
+                          const std::string& state_file) -> absl::Status {
+    std::vector<std::string> argv = {SiblingBinary("cosched-worker"),
+                                     "--scheduler",
+                                     address,
+                                     "--node-id",
+                                     id,
+                                     "--kind",
+                                     kind,
+                                     "--work-dir",
+                                     dir + "/work",
+                                     "--zone",
+                                     kind == "vehicle" ? "depot" : "dc",
+                                     "--link-mbps",
+                                     kind == "vehicle" ? "100" : "1000",
+                                     "--log-level",
+                                     "warn"};
+    if (!state_file.empty()) {
+      argv.push_back("--vehicle-state");
+      argv.push_back(state_file);
+    }
+    Subprocess::Options options;
+    options.capture_stdout = true;  // the workers' own lines stay out of the display
+    ASSIGN_OR_RETURN(auto worker, Subprocess::Spawn(argv, options));
+    workers.push_back(std::move(worker));
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < flags.datacenter; ++i) {
+    RETURN_IF_ERROR(start_worker(absl::StrCat("dc-", i + 1), "datacenter", ""));
+  }
+  for (size_t v = 0; v < fleet.vehicles().size(); ++v) {
+    RETURN_IF_ERROR(
+        start_worker(fleet.vehicles()[v], "vehicle", fleet.StatePath(static_cast<int>(v))));
+  }
+  std::printf(
+      "cosched up: scheduler at %s, %lld datacenter workers, %zu vehicles (%s), state in %s\n",
+      address.c_str(), static_cast<long long>(flags.datacenter), fleet.vehicles().size(),
+      flags.fleet.c_str(), dir.c_str());
+  std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n\n", address.c_str());
+  std::fflush(stdout);
+  if (!flags.demo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int received = 0;
+    sigwait(&set, &received);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<json> finished = RunDemo(flags, address, fleet, start);
+  workers.clear();
+  scheduler.reset();
+  if (flags.dir.empty()) std::filesystem::remove_all(dir);
+  RETURN_IF_ERROR(finished.status());
+  std::printf("%s\n", finished->dump().c_str());
+  return absl::OkStatus();
+}
+
+int Main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  UpFlags flags;
+  FlagParser parser("cosched up");
+  parser.Int("datacenter", &flags.datacenter, "data-center workers");
+  parser.Int("vehicles", &flags.vehicles, "vehicle workers (trace fleets)");
+  parser.String("fleet", &flags.fleet, "trace:ACN_JSON or script:FLEET_YAML");
+  parser.String("compression", &flags.compression, "trace seconds per real second");
+  parser.String("dir", &flags.dir, "state directory (default: a fresh one under /tmp)");
+  parser.Bool("demo", &flags.demo, "submit the job, drive inference, report and exit");
+  parser.String("job", &flags.job, "job YAML for --demo");
+  parser.String("rate", &flags.rate, "inference requests per second for --demo");
+  parser.Duration("deadline", &flags.deadline, "inference deadline for --demo");
+  parser.Duration("timeout", &flags.timeout, "how long --demo may take");
+  // `cosched up ...`: the subcommand word is positional.
+  if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
+  if (parser.positional().size() != 1 || parser.positional()[0] != "up") {
+    std::fprintf(stderr, "usage: cosched up [--demo] [flags]\n%s", parser.Usage().c_str());
+    return 2;
+  }
+  if (absl::Status s = InitLogging("warn", "cosched"); !s.ok()) return 2;
+  if (flags.datacenter < 0 || flags.vehicles < 0) {
+    std::fprintf(stderr, "cosched up: --datacenter and --vehicles must be >= 0\n");
+    return 2;
+  }
+  if (absl::Status s = Up(flags); !s.ok()) {
+    std::fprintf(stderr, "cosched up: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cosched::tools
+
+int main(int argc, char** argv) { return cosched::tools::Main(argc, argv); }
