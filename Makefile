@@ -31,6 +31,7 @@ run: build
 bench: build
 	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7
 	@$(BIN)/cosched-bench inference
+	@$(BIN)/cosched-bench scheduler
 
 # Sanitizer runs of the unit tests (label "unit"); only their binaries are built.
 test-asan test-tsan: test-%: deps

@@ -4,6 +4,7 @@
 //   allreduce-gloo-rank   hidden: one gloo rank, started by `allreduce`
 //   allreduce-mpi-rank    hidden: one MPI rank, started by `allreduce` through mpirun
 //   inference             inference with deadlines during training (bench/inference_bench.h)
+//   scheduler             core decisions and gRPC heartbeat rate (bench/scheduler_bench.h)
 // Exit status: 0 success, 1 the benchmark failed, 2 bad command line.
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "bench/allreduce_report.h"
 #include "bench/bench_options.h"
 #include "bench/inference_bench.h"
+#include "bench/scheduler_bench.h"
 #include "common/logging.h"
 
 namespace {
@@ -28,7 +30,7 @@ void PrintUsage(std::ostream& out) {
   out << "usage: cosched-bench <subcommand> [flags]\n"
       << "subcommands:\n"
       << cosched::bench::kAllreduceUsage << cosched::bench::kInferenceUsage
-      << "  help                this text\n";
+      << cosched::bench::kSchedulerUsage << "  help                this text\n";
 }
 
 int UsageError(const absl::Status& status) {
@@ -101,8 +103,9 @@ int main(int argc, char** argv) {
   }
   if (command == "allreduce") return RunAllreduce(args);
   if (command == "inference") return cosched::bench::RunInferenceBenchCommand(args);
+  if (command == "scheduler") return cosched::bench::RunSchedulerBenchCommand(args);
   if (command == cosched::bench::kGlooRankCommand) return RunGlooRank(args);
   if (command == cosched::bench::kMpiRankCommand) return RunMpiRank(args, &argc, &argv);
-  return UsageError(absl::InvalidArgumentError(
-      absl::StrCat("unknown subcommand '", command, "' (known: allreduce, inference, help)")));
+  return UsageError(absl::InvalidArgumentError(absl::StrCat(
+      "unknown subcommand '", command, "' (known: allreduce, inference, scheduler, help)")));
 }
