@@ -15,6 +15,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
+#include "common/termination_signals.h"
 #include "scheduler/kv/kv_table.h"
 #include "scheduler/kv/rendezvous_service.h"
 #include "scheduler/scheduler_config.h"
@@ -36,17 +37,6 @@ struct SchedulerFlags {
   std::string data_dir = "cosched-data";
   std::string metrics_address;
 };
-
-// Blocks until SIGINT or SIGTERM.
-void WaitForTerminationSignal() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  int received = 0;
-  sigwait(&signals, &received);
-  spdlog::info("signal {}: shutting down", received);
-}
 
 absl::Status Serve(const SchedulerFlags& flags) {
   SchedulerConfig config;
@@ -110,7 +100,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
   std::fflush(stdout);
   spdlog::info("serving on {}:{}", host, port);
 
-  WaitForTerminationSignal();
+  spdlog::info("signal {}: shutting down", WaitForTerminationSignal());
   rendezvous.Stop();
   kv.Close();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -125,12 +115,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
 }
 
 int Main(int argc, char** argv) {
-  // Signals are taken synchronously by WaitForTerminationSignal; block them in every thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  BlockTerminationSignals();  // before any thread starts; Serve waits for them
 
   SchedulerFlags flags;
   FlagParser parser("cosched-scheduler");

@@ -30,6 +30,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
+#include "common/termination_signals.h"
 #include "nlohmann/json.hpp"
 #include "worker/agent/agent.h"
 #include "worker/inference/inference_engine.h"
@@ -229,12 +230,7 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   options.metrics = &metrics;
   Agent agent(options);
   std::thread signals([&agent] {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int received = 0;
-    sigwait(&set, &received);
+    WaitForTerminationSignal();
     agent.Stop();
   });
   PrintLine(json({{"event", "worker_started"},
@@ -278,12 +274,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (!flags.scheduler.empty()) {
-    // Signals are taken synchronously by one thread; block them everywhere first.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    BlockTerminationSignals();  // before any thread starts; one thread waits for them
     if (absl::Status s = RunUnderScheduler(flags); !s.ok()) {
       std::fprintf(stderr, "cosched-worker: %s\n", s.ToString().c_str());
       return 1;

@@ -30,6 +30,7 @@
 #include "common/mutex.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/termination_signals.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
 #include "tools/cosched_up/fleet.h"
@@ -288,12 +289,7 @@ absl::Status Up(const UpFlags& flags) {
   std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n\n", address.c_str());
   std::fflush(stdout);
   if (!flags.demo) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int received = 0;
-    sigwait(&set, &received);
+    WaitForTerminationSignal();
     return absl::OkStatus();
   }
   absl::StatusOr<json> finished = RunDemo(flags, address, fleet, start);
@@ -306,11 +302,7 @@ absl::Status Up(const UpFlags& flags) {
 }
 
 int Main(int argc, char** argv) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  BlockTerminationSignals();
   UpFlags flags;
   FlagParser parser("cosched up");
   parser.Int("datacenter", &flags.datacenter, "data-center workers");
