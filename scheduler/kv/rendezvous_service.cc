@@ -11,20 +11,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 
 namespace cosched::scheduler {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(status));
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -54,7 +49,7 @@ class RendezvousService::PollState {
   // The table's answer: every key exists (a Get returns its value), or the table closed.
   void OnWatch(absl::StatusOr<std::vector<KvTable::Value>> values) ABSL_LOCKS_EXCLUDED(mu_) {
     if (!values.ok()) {
-      Finish(ToGrpc(values.status()));
+      Finish(ToGrpcStatus(values.status()));
       return;
     }
     grpc::ServerUnaryReactor* reactor = nullptr;
@@ -115,7 +110,7 @@ class RendezvousService::LongPoll final : public grpc::ServerUnaryReactor {
           state->OnWatch(std::move(values));
         });
     if (!watch.ok()) {
-      state_->Finish(ToGrpc(watch.status()));
+      state_->Finish(ToGrpcStatus(watch.status()));
       return;
     }
     watch_id_ = *watch;

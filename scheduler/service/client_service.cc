@@ -2,17 +2,12 @@
 #include "scheduler/service/client_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "worker/job_config.h"
 
 namespace cosched::scheduler {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 void FillEvent(const JobEvent& event, cosched::v1::JobEvent* out) {
   out->set_unix_seconds(absl::ToDoubleSeconds(event.time - absl::UnixEpoch()));
@@ -65,11 +60,11 @@ grpc::Status ClientService::SubmitJob(grpc::ServerContext*,
                                       const cosched::v1::SubmitJobRequest* request,
                                       cosched::v1::SubmitJobReply* reply) {
   absl::StatusOr<JobSpec> spec = JobSpecFromYaml(request->job_yaml());
-  if (!spec.ok()) return ToGrpc(spec.status());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
   absl::StatusOr<JobId> id = runner_->Call(
       "submit_job",
       [spec = *std::move(spec)](SchedulerCore& core) { return core.SubmitJob(spec); });
-  if (!id.ok()) return ToGrpc(id.status());
+  if (!id.ok()) return ToGrpcStatus(id.status());
   reply->set_job_id(*id);
   return grpc::Status::OK;
 }
@@ -99,7 +94,7 @@ grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::Li
 grpc::Status ClientService::CancelJob(grpc::ServerContext*,
                                       const cosched::v1::CancelJobRequest* request,
                                       cosched::v1::CancelJobReply*) {
-  return ToGrpc(runner_->Call(
+  return ToGrpcStatus(runner_->Call(
       "cancel_job", [&](SchedulerCore& core) { return core.CancelJob(request->job_id()); }));
 }
 
@@ -139,7 +134,7 @@ grpc::Status ClientService::Infer(grpc::ServerContext* context,
   const int images = request->images_size();
   absl::StatusOr<RouteDecision> route = runner_->Call(
       "route_inference", [&](SchedulerCore& core) { return core.RouteInference(images, budget); });
-  if (!route.ok()) return ToGrpc(route.status());
+  if (!route.ok()) return ToGrpcStatus(route.status());
   // The worker gets what is left of the budget after routing.
   cosched::v1::InferRequest forwarded = *request;
   const absl::Duration left = budget - (absl::Now() - arrival);
@@ -150,7 +145,7 @@ grpc::Status ClientService::Infer(grpc::ServerContext* context,
   runner_->Post("inference_done", [node = route->node, images](SchedulerCore& core) {
     core.InferenceDone(node, images);
   });
-  if (!answer.ok()) return ToGrpc(answer.status());
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
   *reply = *std::move(answer);
   return grpc::Status::OK;
 }

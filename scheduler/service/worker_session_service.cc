@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "common/logging.h"
 
 namespace cosched::scheduler {
@@ -81,8 +82,7 @@ grpc::Status WorkerSessionService::Connect(
   });
   if (!registered.ok()) {
     hub_->Detach(session);
-    return grpc::Status(static_cast<grpc::StatusCode>(registered.code()),
-                        std::string(registered.message()));
+    return ToGrpcStatus(registered);
   }
   spdlog::info("worker {} ({}) connected from {}", info->id, NodeKindName(info->kind),
                context->peer());

@@ -7,19 +7,11 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "proto/inference.grpc.pb.h"
 #include "worker/inference/inference_wire.h"
 
 namespace cosched::worker {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
 
 class InferenceServer::Service final : public cosched::v1::Inference::Service {
  public:
@@ -30,11 +22,11 @@ class InferenceServer::Service final : public cosched::v1::Inference::Service {
                      cosched::v1::InferReply* reply) override {
     const absl::Time arrival = absl::Now();
     absl::StatusOr<std::vector<float>> pixels = DecodeImages(*request, image_bytes_);
-    if (!pixels.ok()) return ToGrpc(pixels.status());
+    if (!pixels.ok()) return ToGrpcStatus(pixels.status());
     const absl::Time deadline = std::min(RequestDeadline(*request, arrival, default_deadline_),
                                          absl::FromChrono(context->deadline()));
     auto result = engine_->Infer(*std::move(pixels), deadline);
-    if (!result.ok()) return ToGrpc(result.status());
+    if (!result.ok()) return ToGrpcStatus(result.status());
     FillReply(*result, reply);
     return grpc::Status::OK;
   }
