@@ -64,7 +64,10 @@ struct UpFlags {
 class FleetReplayer {
  public:
   FleetReplayer(FleetTimeline timeline, std::string dir)
-      : timeline_(std::move(timeline)), dir_(std::move(dir)), start_(absl::Now()) {
+      : timeline_(std::move(timeline)),
+        dir_(std::move(dir)),
+        start_(absl::Now()),
+        parked_(timeline_.vehicles.size(), false) {
     Apply(absl::ZeroDuration());  // the state at time 0 exists before any worker starts
     thread_ = std::thread([this] { Run(); });
   }
@@ -80,6 +83,11 @@ class FleetReplayer {
     return dir_ + "/" + timeline_.vehicles[vehicle] + ".yaml";
   }
   const std::vector<std::string>& vehicles() const { return timeline_.vehicles; }
+  // Vehicles parked now, as last written to their state files.
+  int ParkedNow() const ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    return static_cast<int>(std::count(parked_.begin(), parked_.end(), true));
+  }
 
  private:
   // Writes every event due by `until`; returns when the next one is due.
@@ -89,6 +97,8 @@ class FleetReplayer {
       const std::string path = StatePath(event.vehicle);
       std::ofstream(path + ".tmp") << VehicleStateYaml(event.state);
       std::filesystem::rename(path + ".tmp", path);
+      MutexLock lock(&mu_);
+      parked_[event.vehicle] = event.state.parked;
     }
     if (next_ >= timeline_.events.size()) return std::nullopt;
     return timeline_.events[next_].at;
@@ -108,9 +118,10 @@ class FleetReplayer {
   const std::string dir_;
   const absl::Time start_;
   size_t next_ = 0;  // touched by the constructor, then only by the thread
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar wake_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<bool> parked_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 
@@ -181,17 +192,14 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
     cosched::v1::GetJobRequest get;
     get.set_job_id(job_id);
     if (!stub->GetJob(&context, get, &job).ok()) break;
-    int eligible = 0;
-    for (size_t v = 0; v < fleet.vehicles().size(); ++v) {
-      eligible += absl::StrContains(ReadFile(fleet.StatePath(static_cast<int>(v))), "parked: true");
-    }
+    const int parked = fleet.ParkedNow();
     std::printf(
         "%5.0fs  %-9s gen %-3lld members %-28s step %6lld  acc %s  vehicles parked %d/%zu\n",
         absl::ToDoubleSeconds(absl::Now() - start), job.state().c_str(),
         static_cast<long long>(job.generation()), absl::StrJoin(job.members(), ",").c_str(),
         static_cast<long long>(job.step()),
         job.test_accuracy() < 0 ? "  -   " : absl::StrFormat("%.4f", job.test_accuracy()).c_str(),
-        eligible, fleet.vehicles().size());
+        parked, fleet.vehicles().size());
     std::fflush(stdout);
     if (job.state() == "succeeded" || job.state() == "failed" || job.state() == "cancelled") break;
     absl::SleepFor(absl::Seconds(2));  // progress display cadence
@@ -288,16 +296,17 @@ absl::Status Up(const UpFlags& flags) {
       flags.fleet.c_str(), dir.c_str());
   std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n\n", address.c_str());
   std::fflush(stdout);
-  if (!flags.demo) {
+  absl::StatusOr<json> finished = json();
+  if (flags.demo) {
+    finished = RunDemo(flags, address, fleet, start);
+  } else {
     WaitForTerminationSignal();
-    return absl::OkStatus();
   }
-  absl::StatusOr<json> finished = RunDemo(flags, address, fleet, start);
   workers.clear();
   scheduler.reset();
   if (flags.dir.empty()) std::filesystem::remove_all(dir);
   RETURN_IF_ERROR(finished.status());
-  std::printf("%s\n", finished->dump().c_str());
+  if (flags.demo) std::printf("%s\n", finished->dump().c_str());
   return absl::OkStatus();
 }
 
