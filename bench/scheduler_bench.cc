@@ -139,9 +139,11 @@ absl::Status RunRepetition(const SchedulerBenchFlags& flags, const Workload& wor
                        is_service ? RunCoreHeartbeats(options) : RunEchoHeartbeats(options));
       Progress(absl::StrFormat(
           "rep %s: %-9s %d sessions: %d heartbeats absorbed of %d sent in %.2f s: %.0f/s "
-          "(longest gap between writes %.2f s, %d sessions expired)",
+          "(%s; longest gap between writes %.2f s, %d sessions expired)",
           of, is_service ? "service" : "echo", options.sessions, run.absorbed, run.sent,
-          run.seconds, run.per_second(), run.longest_write_seconds, run.sessions_lost));
+          run.seconds, run.per_second(),
+          is_service ? absl::StrCat(run.core_calls, " core calls") : "no core",
+          run.longest_write_seconds, run.sessions_lost));
       (is_service ? service : echo)->push_back(run);
     }
   }
@@ -185,9 +187,11 @@ void PrintTable(const json& r, const SchedulerBenchFlags& flags) {
         "%d busy, %d running, %d waiting\n",
         c["busy_nodes"].get<int>(), c["running_jobs"].get<int>(), c["waiting_jobs"].get<int>(),
         f["busy_nodes"].get<int>(), f["running_jobs"].get<int>(), f["waiting_jobs"].get<int>());
-    std::printf("placement passes over all nodes per decision: core %.1f, reference %.1f\n\n",
-                r["core_placements_per_decision"].get<double>(),
-                r["reference_scans_per_decision"].get<double>());
+    std::printf(
+        "placements per decision: core %.1f (each looks only at available nodes), reference %.1f "
+        "(each scans all)\n\n",
+        r["core_placements_per_decision"].get<double>(),
+        r["reference_scans_per_decision"].get<double>());
   }
   if (r.contains("heartbeats_per_second")) {
     std::printf("heartbeats: %lld worker sessions on 127.0.0.1, %s per run\n",
@@ -198,6 +202,12 @@ void PrintTable(const json& r, const SchedulerBenchFlags& flags) {
                 r["heartbeats_per_second"].get<double>());
     std::printf("%-22s %12.0f\n", "echo service", r["echo_heartbeats_per_second"].get<double>());
     std::printf("%-22s %12.3f\n", "ratio", r["heartbeat_ratio"].get<double>());
+    std::printf("per run (service / echo):");
+    for (const json& ratio : r["heartbeat_ratio_per_run"]) {
+      std::printf(" %.3f", ratio.get<double>());
+    }
+    std::printf("\nheartbeats per core call (coalescing): %.1f\n",
+                r["heartbeats_per_core_call"].get<double>());
     std::printf(
         "the service expired live sessions in %d of %lld runs (%lld heartbeats refused)\n\n",
         r["service_runs_with_expired_sessions"].get<int>(), static_cast<long long>(flags.reps),
@@ -276,14 +286,26 @@ absl::Status Run(const SchedulerBenchFlags& flags) {
     r["heartbeat_goal_met"] = Ratio(s, e) >= kHeartbeatGoalRatio;
     // Heartbeats the service refused because it had expired their node, and the runs in
     // which it expired any, over all repetitions.
-    int64_t unabsorbed = 0;
+    int64_t unabsorbed = 0, absorbed = 0, core_calls = 0;
     int runs_with_expiry = 0;
-    for (const HeartbeatRun& run : service) {
+    json ratios = json::array(), expired = json::array();
+    for (size_t i = 0; i < service.size(); ++i) {
+      const HeartbeatRun& run = service[i];
       unabsorbed += std::max<int64_t>(0, run.sent - run.absorbed);
+      absorbed += run.absorbed;
+      core_calls += run.core_calls;
       runs_with_expiry += run.sessions_lost > 0;
+      // Runs of one repetition are paired: they ran back to back.
+      ratios.push_back(Ratio(run.per_second(), echo[i].per_second()));
+      expired.push_back(run.sessions_lost);
     }
     r["service_heartbeats_not_absorbed"] = unabsorbed;
     r["service_runs_with_expired_sessions"] = runs_with_expiry;
+    r["heartbeat_ratio_per_run"] = ratios;
+    r["service_sessions_expired_per_run"] = expired;
+    // How many heartbeat messages the service handed the core per ReceiveHeartbeat call.
+    r["heartbeats_per_core_call"] =
+        core_calls > 0 ? static_cast<double>(absorbed) / static_cast<double>(core_calls) : 0.0;
   }
   if (flags.output == "json") {
     std::cout << r.dump() << std::endl;

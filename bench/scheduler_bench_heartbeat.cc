@@ -19,6 +19,7 @@
 #include "common/mutex.h"
 #include "proto/scheduler.grpc.pb.h"
 #include "scheduler/service/core_runner.h"
+#include "scheduler/service/server_transport.h"
 #include "scheduler/service/session_hub.h"
 #include "scheduler/service/worker_session_service.h"
 
@@ -152,12 +153,18 @@ void RunSession(const std::string& address, int index, absl::Duration duration, 
   }
 }
 
+// What a server has counted so far.
+struct ServerCounts {
+  int64_t absorbed = 0;
+  int64_t core_calls = 0;
+};
+
 // Starts the sessions, lets them write for `duration` once all registered, and measures
-// `absorbed()` from the start signal until the last session finished and `absorbed()` returned.
+// `counts()` from the start signal until the last session finished and `counts()` returned.
 template <typename Service>
 absl::StatusOr<HeartbeatRun> DriveSessions(const std::string& address,
                                            const HeartbeatOptions& options,
-                                           const std::function<int64_t()>& absorbed) {
+                                           const std::function<ServerCounts()>& counts) {
   Start start;
   std::vector<SessionResult> results(options.sessions);
   std::vector<std::thread> threads;
@@ -185,7 +192,7 @@ absl::StatusOr<HeartbeatRun> DriveSessions(const std::string& address,
     for (std::thread& t : threads) t.join();
     return absl::UnavailableError(absl::StrCat("heartbeat sessions: ", setup_error));
   }
-  const int64_t before = absorbed();
+  const ServerCounts before = counts();
   const auto began = std::chrono::steady_clock::now();
   {
     MutexLock lock(&start.mu);
@@ -195,8 +202,10 @@ absl::StatusOr<HeartbeatRun> DriveSessions(const std::string& address,
   std::this_thread::sleep_for(absl::ToChronoNanoseconds(options.duration));  // the window
   start.stop = true;
   for (std::thread& t : threads) t.join();
+  const ServerCounts after = counts();
   HeartbeatRun run;
-  run.absorbed = absorbed() - before;
+  run.absorbed = after.absorbed - before.absorbed;
+  run.core_calls = after.core_calls - before.core_calls;
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   for (const SessionResult& r : results) {
     if (!r.error.empty()) return absl::UnavailableError(absl::StrCat("heartbeats: ", r.error));
@@ -231,10 +240,13 @@ class EchoService final : public cosched::bench::v1::HeartbeatEcho::Service {
   std::atomic<int64_t> heartbeats_{0};
 };
 
-// Builds and starts a server for `services` on a free port of 127.0.0.1.
+// Builds and starts a server for `services` on a free port of 127.0.0.1, with the transport
+// settings of the scheduler's server: the real service runs as scheduler/main.cc serves it,
+// and the echo service on the same transport, so only the handlers differ.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::vector<grpc::Service*>& services, std::string* address) {
   grpc::ServerBuilder builder;
+  scheduler::ApplyServerTransportSettings(builder);
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -274,10 +286,12 @@ absl::StatusOr<HeartbeatRun> RunCoreHeartbeats(const HeartbeatOptions& options) 
   std::string address;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartServer({&service}, &address);
   if (!server.ok()) return server.status();
+  // Read on the loop, behind every drain task posted so far: when the sessions have ended,
+  // that is every heartbeat they sent.
   absl::StatusOr<HeartbeatRun> run =
-      DriveSessions<cosched::v1::WorkerSession>(address, options, [&runner] {
-        return runner.Call("bench_heartbeats", [](scheduler::SchedulerCore& core) {
-          return core.counters().heartbeats;
+      DriveSessions<cosched::v1::WorkerSession>(address, options, [&runner, &service] {
+        return runner.Call("bench_heartbeats", [&service](scheduler::SchedulerCore& core) {
+          return ServerCounts{service.heartbeat_counts().applied, core.counters().heartbeats};
         });
       });
   if (run.ok()) {
@@ -299,8 +313,10 @@ absl::StatusOr<HeartbeatRun> RunEchoHeartbeats(const HeartbeatOptions& options) 
   std::string address;
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartServer({&service}, &address);
   if (!server.ok()) return server.status();
-  absl::StatusOr<HeartbeatRun> run = DriveSessions<cosched::bench::v1::HeartbeatEcho>(
-      address, options, [&service] { return service.heartbeats(); });
+  absl::StatusOr<HeartbeatRun> run =
+      DriveSessions<cosched::bench::v1::HeartbeatEcho>(address, options, [&service] {
+        return ServerCounts{service.heartbeats(), 0};
+      });
   StopServer(**server);
   return run;
 }

@@ -203,6 +203,10 @@ TEST(HeartbeatTest, EveryHeartbeatSentIsCountedByBothServices) {
   EXPECT_GT(core->sent, 0);
   EXPECT_GE(core->absorbed, core->sent);
   EXPECT_LE(core->absorbed, core->sent + core->keepalives);
+  // Coalesced heartbeats reach the core in fewer calls, never in more.
+  EXPECT_GT(core->core_calls, 0);
+  EXPECT_LE(core->core_calls, core->absorbed);
+  EXPECT_EQ(core->sessions_lost, 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // File: common/event_loop.cc
 #include "common/event_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -13,7 +14,6 @@ EventLoop::EventLoop(Clock* clock) : clock_(clock) {}
 EventLoop::~EventLoop() { Stop(); }
 
 void EventLoop::Post(absl::string_view name, Handler fn) {
-  // "Now" is the earliest possible time, so posted work keeps FIFO order with due timers.
   PostAt(name, absl::InfinitePast(), std::move(fn));
 }
 
@@ -22,46 +22,81 @@ void EventLoop::PostAfter(absl::string_view name, absl::Duration delay, Handler 
 }
 
 void EventLoop::PostAt(absl::string_view name, absl::Time when, Handler fn) {
+  // Built before the lock: the name's copy may allocate, and posters should hold the lock
+  // only for the move into the queue.
+  Event event{std::string(name), std::move(fn)};
   MutexLock lock(&mu_);
-  pending_.emplace(Key{when, next_sequence_++}, Event{std::string(name), std::move(fn)});
-  wakeup_.Signal();
+  if (when == absl::InfinitePast()) {
+    // "Now" is the earliest possible time, so posted work keeps FIFO order ahead of due
+    // timers. Only the first post into an empty queue can find the loop asleep on it.
+    const bool was_empty = posted_.empty();
+    posted_.push_back(std::move(event));
+    if (was_empty) wakeup_.Signal();
+    return;
+  }
+  timers_.emplace(Key{when, next_sequence_++}, std::move(event));
+  wakeup_.Signal();  // the loop may be waiting for a later deadline
 }
 
-std::optional<EventLoop::Event> EventLoop::PopDue(absl::Time now) {
-  if (pending_.empty() || pending_.begin()->first.first > now) return std::nullopt;
-  auto node = pending_.extract(pending_.begin());
-  return std::move(node.mapped());
+bool EventLoop::HasDue(absl::Time now) const {
+  return !posted_.empty() || (!timers_.empty() && timers_.begin()->first.first <= now);
 }
 
-void EventLoop::RunOne(Event event) {
-  const auto start = std::chrono::steady_clock::now();
-  std::move(event.fn)();
-  const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
-  MutexLock lock(&mu_);
-  HandlerStats& stats = stats_[event.name];
-  ++stats.runs;
-  stats.total += took;
-  stats.max = std::max(stats.max, took);
+void EventLoop::TakeDue(absl::Time now, Batch* batch) {
+  if (!posted_.empty()) {
+    // A swap, not a copy: the loop's emptied batch goes back as the posters' next queue,
+    // so in a steady state neither side allocates.
+    std::swap(posted_, *batch);
+    return;
+  }
+  if (!timers_.empty() && timers_.begin()->first.first <= now) {
+    batch->push_back(std::move(timers_.extract(timers_.begin()).mapped()));
+  }
+}
+
+int EventLoop::RunBatch(Batch* batch) {
+  // Timings are collected here, on the running thread alone, and merged into stats_ under
+  // one lock acquisition per batch.
+  std::vector<std::pair<std::string, absl::Duration>> timings;
+  timings.reserve(batch->size());
+  for (Event& event : *batch) {
+    if (stopping_.load(std::memory_order_relaxed)) break;  // Stop drops what is left
+    const auto start = std::chrono::steady_clock::now();
+    std::move(event.fn)();
+    timings.emplace_back(std::move(event.name),
+                         absl::FromChrono(std::chrono::steady_clock::now() - start));
+  }
+  batch->clear();  // runs the destructors of dropped handlers, outside the lock
+  {
+    MutexLock lock(&stats_mu_);
+    for (const auto& [name, took] : timings) {
+      HandlerStats& stats = stats_[name];
+      ++stats.runs;
+      stats.total += took;
+      stats.max = std::max(stats.max, took);
+    }
+  }
+  return static_cast<int>(timings.size());
 }
 
 int EventLoop::RunDue() {
   int ran = 0;
+  Batch batch;
   while (true) {
-    std::optional<Event> event;
     {
       MutexLock lock(&mu_);
-      event = PopDue(clock_->Now());
+      TakeDue(clock_->Now(), &batch);
     }
-    if (!event) return ran;
-    RunOne(std::move(*event));
-    ++ran;
+    if (batch.empty()) return ran;
+    ran += RunBatch(&batch);
   }
 }
 
 std::optional<absl::Time> EventLoop::NextDue() const {
   MutexLock lock(&mu_);
-  if (pending_.empty()) return std::nullopt;
-  return pending_.begin()->first.first;
+  if (!posted_.empty()) return absl::InfinitePast();
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first.first;
 }
 
 void EventLoop::Start() {
@@ -81,30 +116,39 @@ void EventLoop::Stop() {
     wakeup_.Signal();
   }
   thread_.join();
-  MutexLock lock(&mu_);
-  pending_.clear();
+  Batch dropped;
+  std::map<Key, Event> dropped_timers;
+  {
+    MutexLock lock(&mu_);
+    std::swap(posted_, dropped);
+    std::swap(timers_, dropped_timers);
+  }
+  // Destroyed here, outside the lock: a handler's captures may post or stop other loops.
 }
 
 void EventLoop::RunThread() {
+  Batch batch;
   while (true) {
-    std::optional<Event> event;
     {
       MutexLock lock(&mu_);
-      while (!stopping_ && !(event = PopDue(clock_->Now()))) {
-        if (pending_.empty()) {
+      absl::Time now = clock_->Now();
+      while (!stopping_ && !HasDue(now)) {
+        if (timers_.empty()) {
           wakeup_.Wait(&mu_);
         } else {
-          wakeup_.WaitWithDeadline(&mu_, pending_.begin()->first.first);
+          wakeup_.WaitWithDeadline(&mu_, timers_.begin()->first.first);
         }
+        now = clock_->Now();
       }
       if (stopping_) return;
+      TakeDue(now, &batch);
     }
-    RunOne(std::move(*event));
+    RunBatch(&batch);
   }
 }
 
 std::map<std::string, EventLoop::HandlerStats> EventLoop::Stats() const {
-  MutexLock lock(&mu_);
+  MutexLock lock(&stats_mu_);
   return stats_;
 }
 

@@ -23,6 +23,7 @@
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/job_journal.h"
 #include "scheduler/service/scheduler_metrics.h"
+#include "scheduler/service/server_transport.h"
 #include "scheduler/service/session_hub.h"
 #include "scheduler/service/worker_session_service.h"
 #include "scheduler/store/file_state_store.h"
@@ -79,10 +80,11 @@ absl::Status Serve(const SchedulerFlags& flags) {
   KvTable kv;
   RendezvousService rendezvous(&kv);
   ClientService clients(&runner, &hub);
-  WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval);
+  WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  ApplyServerTransportSettings(builder);
   int port = 0;
   builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&clients);

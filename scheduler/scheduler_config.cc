@@ -33,8 +33,8 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(core.default_service_per_image,
                    inference.Duration("default_service_per_image", core.default_service_per_image));
   ASSIGN_OR_RETURN(const ConfigNode preemption, node.Map("preemption"));
-  RETURN_IF_ERROR(preemption.RejectUnknownKeys(
-      {"window", "reclaim_at", "reclaim_interval", "give_back_after", "min_hold"}));
+  RETURN_IF_ERROR(preemption.RejectUnknownKeys({"window", "reclaim_at", "reclaim_interval",
+                                                "give_back_after", "min_hold", "notice_budget"}));
   DemandPolicy& demand = core.demand;
   ASSIGN_OR_RETURN(demand.window, preemption.Duration("window", demand.window));
   ASSIGN_OR_RETURN(const int64_t reclaim_at,
@@ -45,6 +45,11 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(demand.give_back_after,
                    preemption.Duration("give_back_after", demand.give_back_after));
   ASSIGN_OR_RETURN(demand.min_hold, preemption.Duration("min_hold", demand.min_hold));
+  ASSIGN_OR_RETURN(demand.notice_budget,
+                   preemption.Duration("notice_budget", demand.notice_budget));
+  if (demand.notice_budget <= absl::ZeroDuration()) {
+    return preemption.Error("notice_budget", "must be positive");
+  }
   if (node.Has("placement")) {
     ASSIGN_OR_RETURN(const ConfigNode placement, node.Map("placement"));
     ASSIGN_OR_RETURN(config.placement, PluginRegistry::Builtin().ParseProfile(placement));

@@ -11,12 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +23,7 @@
 #include "absl/time/time.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/scoped_dir.h"
 
 namespace cosched {
 namespace {
@@ -32,25 +31,7 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-// A fresh directory per test and per process, removed when the test ends.
-class ScopedDir {
- public:
-  explicit ScopedDir(const std::string& name)
-      : path_(absl::StrCat(::testing::TempDir(), "/coschedctl_test_", ::getpid(), "_", name)) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScopedDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScopedDir(const ScopedDir&) = delete;
-  ScopedDir& operator=(const ScopedDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  const std::string path_;
-};
+using testing::ScopedDir;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

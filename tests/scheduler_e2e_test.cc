@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,13 +20,17 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
 #include "tests/support/http_get.h"
+#include "tools/standalone_job.h"
 #include "worker/data/idx_reader.h"
 
 namespace cosched {
@@ -65,10 +70,11 @@ class SchedulerE2eTest : public ::testing::Test {
     StartScheduler("127.0.0.1:0");
   }
   // Starts cosched-scheduler on `listen` with this test's data directory.
-  void StartScheduler(const std::string& listen) {
+  void StartScheduler(const std::string& listen,
+                      const std::string& config = COSCHED_SCHEDULER_CONFIG) {
     auto scheduler = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config",
-                                        COSCHED_SCHEDULER_CONFIG, "--data-dir", dir_ + "/data",
-                                        "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
+                                        config, "--data-dir", dir_ + "/data", "--metrics-address",
+                                        "127.0.0.1:0", "--log-level", "warn"});
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
     scheduler_ = *std::move(scheduler);
     auto line = scheduler_->ReadLine(absl::Now() + absl::Seconds(30));
@@ -98,6 +104,18 @@ class SchedulerE2eTest : public ::testing::Test {
     auto worker = Subprocess::Spawn(argv);
     ASSERT_TRUE(worker.ok()) << worker.status();
     workers_[node_id] = *std::move(worker);
+  }
+  // Starts a data-center worker that serves /metrics; returns its port.
+  int StartWorkerWithMetrics(const std::string& node_id) {
+    auto worker = Subprocess::Spawn({COSCHED_WORKER_BINARY, "--scheduler", address_, "--node-id",
+                                     node_id, "--kind", "datacenter", "--work-dir", dir_ + "/work",
+                                     "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
+    EXPECT_TRUE(worker.ok()) << worker.status();
+    if (!worker.ok()) return 0;
+    auto started = tools::AwaitEvent(**worker, "worker_started", absl::Now() + absl::Seconds(30));
+    EXPECT_TRUE(started.ok()) << started.status();
+    workers_[node_id] = *std::move(worker);
+    return started.ok() ? started->value("metrics_port", 0) : 0;
   }
   std::string VehicleStatePath(const std::string& node_id) const {
     return dir_ + "/" + node_id + ".yaml";
@@ -291,6 +309,80 @@ TEST_F(SchedulerE2eTest, InferenceRoutedByTheSchedulerMeetsDeadlinesWhileTrainin
   cancel.set_job_id(id);
   cosched::v1::CancelJobReply cancelled;
   EXPECT_TRUE(stub_->CancelJob(&context, cancel, &cancelled).ok());
+}
+
+// The value of one sample on a /metrics page ("name{labels}"), or -1 when it is absent.
+double Sample(const std::string& page, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ")) {
+      double value = 0;
+      if (absl::SimpleAtod(line, &value)) return value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(SchedulerE2eTest, InferenceDemandTakesANodeWithANoticeAndTheJobGoesOn) {
+  // A scheduler that reclaims after a handful of refusals and holds nodes only briefly.
+  const std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
+  const std::string fast =
+      absl::StrReplaceAll(config, {{"reclaim_at: 20 ", "reclaim_at: 5 "},
+                                   {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
+                                   {"give_back_after: 30s ", "give_back_after: 10m "},
+                                   {"min_hold: 30s ", "min_hold: 1s "}});
+  ASSERT_NE(fast.find("reclaim_at: 5 "), std::string::npos) << "configs/scheduler.yaml changed";
+  ASSERT_NE(fast.find("min_hold: 1s "), std::string::npos) << "configs/scheduler.yaml changed";
+  const std::string config_path = dir_ + "/scheduler.yaml";
+  std::ofstream(config_path) << fast;
+  scheduler_.reset();
+  StartScheduler("127.0.0.1:0", config_path);
+
+  std::map<std::string, int> metrics_ports;
+  for (const char* id : {"dc-1", "dc-2", "dc-3"}) metrics_ports[id] = StartWorkerWithMetrics(id);
+  const std::string id = Submit(TestJob(2, 3, 100000));
+  auto job = WaitFor(id, absl::Minutes(2),
+                     [](const auto& j) { return j.members_size() == 3 && j.step() >= 20; });
+  ASSERT_EQ(job.members_size(), 3) << Events(job);
+
+  // Requests no node can answer in time are refused, and refusals are inference demand.
+  for (int i = 0; i < 10; ++i) {
+    cosched::v1::InferRequest request;
+    request.add_images(std::string(784, '\0'));
+    request.set_deadline_ms(1);
+    grpc::ClientContext context;
+    cosched::v1::InferReply reply;
+    EXPECT_EQ(stub_->Infer(&context, request, &reply).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  job = WaitFor(id, absl::Seconds(20), [](const auto& j) { return j.members_size() == 2; });
+  ASSERT_EQ(job.members_size(), 2) << Events(job);
+  EXPECT_THAT(Events(job), HasSubstr("reclaimed: taken for inference"));
+  EXPECT_EQ(job.failures(), 0);
+  // The node taken got a notice and stopped training within its budget.
+  std::string taken;
+  for (const auto& [node, port] : metrics_ports) {
+    if (std::find(job.members().begin(), job.members().end(), node) == job.members().end()) {
+      taken = node;
+    }
+  }
+  ASSERT_FALSE(taken.empty());
+  const std::string in_time = "cosched_worker_preemption_notices_total{outcome=\"in_time\"}";
+  const std::string late = "cosched_worker_preemption_notices_total{outcome=\"late\"}";
+  std::string page;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));  // polling another process's metrics
+    auto scraped = testing::HttpGet(metrics_ports[taken], "/metrics");
+    ASSERT_TRUE(scraped.ok()) << scraped.status();
+    page = *scraped;
+  } while (Sample(page, in_time) < 1 && absl::Now() < deadline);
+  EXPECT_EQ(Sample(page, in_time), 1) << page;
+  EXPECT_EQ(Sample(page, late), 0) << page;
+  // The survivors go on training.
+  const int64_t step = job.step();
+  job = WaitFor(id, absl::Minutes(1), [&](const auto& j) { return j.step() >= step + 20; });
+  EXPECT_GE(job.step(), step + 20) << Events(job);
+  EXPECT_EQ(job.members_size(), 2) << Events(job);
 }
 
 }  // namespace

@@ -13,14 +13,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/inference.grpc.pb.h"
 #include "tests/support/http_get.h"
+#include "tests/support/scoped_dir.h"
 #include "worker/data/idx_reader.h"
 
 namespace cosched {
@@ -44,26 +43,7 @@ constexpr int kJobSteps = 400;  // training.steps in test-short.yaml
 // For tests that need training to keep running while they look at it; they stop the ranks.
 constexpr char kEndlessSteps[] = "1000000";
 
-// A fresh directory per test and per process (so concurrent runs never meet), removed when
-// the test ends, passed or not.
-class ScopedDir {
- public:
-  explicit ScopedDir(const std::string& name)
-      : path_(absl::StrCat(::testing::TempDir(), "/worker_process_test_", ::getpid(), "_", name)) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScopedDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScopedDir(const ScopedDir&) = delete;
-  ScopedDir& operator=(const ScopedDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  const std::string path_;
-};
+using testing::ScopedDir;
 
 // The step of a human progress line ("epoch 0  step     50  loss ..."), if it is one.
 std::optional<int64_t> ProgressStep(const std::string& line) {

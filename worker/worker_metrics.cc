@@ -29,6 +29,14 @@ WorkerMetrics::WorkerMetrics(MetricsRegistry& r)
       preemptions(r.Counter("cosched_preemptions_total",
                             "Times training yielded the compute to inference.",
                             {{"reason", "inference"}})),
+      notices_in_time(r.Counter("cosched_worker_preemption_notices_total",
+                                "Preemption notices from the scheduler, by whether training "
+                                "stopped within the budget.",
+                                {{"outcome", "in_time"}})),
+      notices_late(r.Counter("cosched_worker_preemption_notices_total",
+                             "Preemption notices from the scheduler, by whether training "
+                             "stopped within the budget.",
+                             {{"outcome", "late"}})),
       generation(r.Gauge("cosched_worker_generation", "Current membership generation.")),
       test_accuracy(r.Gauge("cosched_worker_test_accuracy", "Last measured test accuracy.")),
       idle_(r.Gauge("cosched_worker_state", "1 for the worker's current state.",

@@ -22,6 +22,10 @@ class WorkerMetrics {
   prometheus::Histogram& inference_latency_seconds;
   prometheus::Histogram& preemption_latency_seconds;
   prometheus::Counter& preemptions;
+  // Under the scheduler: preemption notices (the node taken for inference), by whether
+  // training stopped within the notice's budget.
+  prometheus::Counter& notices_in_time;
+  prometheus::Counter& notices_late;
   prometheus::Gauge& generation;
   prometheus::Gauge& test_accuracy;
 

@@ -19,6 +19,9 @@ struct DemandPolicy {
   absl::Duration give_back_after = absl::Seconds(30);
   // A node stays with a job at least this long before it can be taken (no thrashing).
   absl::Duration min_hold = absl::Seconds(30);
+  // What a reclaimed node's preemption notice gives it to stop training. Its peers go on
+  // without it at once; the budget bounds how long the node itself may take to hand over.
+  absl::Duration notice_budget = absl::Seconds(1);
 };
 
 class InferenceDemand {

@@ -64,13 +64,14 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
   const bool resend = !inserted && !node.free();
   node.info = info;
   node.registered = now;
-  node.last_heartbeat = now;
+  NoteHeartbeat(node, now);
   node.state = NodeState::kReady;
   // It may have missed messages while disconnected: tell it again what it runs.
   if (resend) SendAssignment(jobs_.at(node.job), node.info.id);
   // A member of a restored job has no eligibility signals until its first heartbeat: judging
   // it on none would evict a vehicle that is in fact still parked and training.
   if (!(was_placeholder && resend)) ApplyEligibility(node);
+  Refile(node, /*resources_changed=*/true);
   Reconcile();
   return absl::OkStatus();
 }
@@ -98,6 +99,23 @@ void SchedulerCore::ApplyEligibility(Node& node) {
   if (node.state == NodeState::kIneligible && !node.free()) {
     Depart(node, DepartureReason::kIneligible, node.ineligible_reason);
   }
+  Refile(node);
+}
+
+void SchedulerCore::NoteHeartbeat(Node& node, absl::Time now) {
+  by_last_heartbeat_.erase({node.last_heartbeat, &node});
+  node.last_heartbeat = now;
+  by_last_heartbeat_.insert({now, &node});
+}
+
+bool SchedulerCore::SilentLongest::operator()(const std::pair<absl::Time, Node*>& a,
+                                              const std::pair<absl::Time, Node*>& b) const {
+  if (a.first != b.first) return a.first < b.first;
+  return a.second->info.id < b.second->info.id;
+}
+
+void SchedulerCore::Refile(const Node& node, bool resources_changed) {
+  available_.Update(node, placeholders_.contains(node.info.id), resources_changed);
 }
 
 absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& heartbeat) {
@@ -107,7 +125,7 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   }
   Node& node = it->second;
   ++counters_.heartbeats;
-  node.last_heartbeat = clock_->Now();
+  NoteHeartbeat(node, clock_->Now());
   node.signals = heartbeat.signals;
   node.inference_backlog = heartbeat.inference_backlog;
   node.can_serve = heartbeat.can_serve;
@@ -154,6 +172,8 @@ absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
   job.submitted = clock_->Now();
   Record(job, absl::StrCat("submitted: ", spec.min_workers, "-", spec.max_workers, " workers, ",
                            KindPreferenceName(spec.kind), " nodes, priority ", spec.priority));
+  queue_.insert(&job);
+  placement_pass_due_ = true;
   Reconcile();
   return id;
 }
@@ -172,10 +192,10 @@ absl::Status SchedulerCore::CancelJob(const JobId& id) {
 
 void SchedulerCore::Tick() {
   const absl::Time now = clock_->Now();
-  for (auto& [id, node] : nodes_) {
-    if (node.state == NodeState::kLost || now - node.last_heartbeat <= config_.heartbeat_ttl) {
-      continue;
-    }
+  while (!by_last_heartbeat_.empty() &&
+         now - by_last_heartbeat_.begin()->first > config_.heartbeat_ttl) {
+    Node& node = *by_last_heartbeat_.begin()->second;
+    by_last_heartbeat_.erase(by_last_heartbeat_.begin());
     node.state = NodeState::kLost;
     if (!node.free()) {
       Depart(node,
@@ -183,6 +203,7 @@ void SchedulerCore::Tick() {
                                                   : DepartureReason::kCrashed,
              absl::StrCat("no heartbeat for ", absl::FormatDuration(now - node.last_heartbeat)));
     }
+    Refile(node);
   }
   BalanceInference();
   Reconcile();
@@ -216,6 +237,7 @@ void SchedulerCore::BalanceInference() {
     if (victim != nullptr) {
       const int pressure = demand_.Pressure(now);
       victim->reserved_for_inference = true;
+      reserved_.insert(victim->info.id);
       Depart(*victim, DepartureReason::kReclaimed,
              absl::StrCat("taken for inference (", pressure,
                           " requests refused or pausing "
@@ -226,17 +248,20 @@ void SchedulerCore::BalanceInference() {
     }
     return;
   }
-  if (!demand_.ShouldGiveBack(now)) return;
-  for (auto& [id, node] : nodes_) {
-    if (!node.reserved_for_inference) continue;
+  if (reserved_.empty() || !demand_.ShouldGiveBack(now)) return;
+  for (const NodeId& id : reserved_) {
+    Node& node = nodes_.at(id);
     node.reserved_for_inference = false;
+    Refile(node);
     ++counters_.given_back;
   }
+  reserved_.clear();
 }
 
 void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string& detail) {
   auto job_it = jobs_.find(node.job);
   node.job.clear();
+  Refile(node);
   if (reason != DepartureReason::kReclaimed && reason != DepartureReason::kCancelled) {
     node.departures.push_front(clock_->Now());
     if (node.departures.size() > 16) node.departures.pop_back();
@@ -247,12 +272,16 @@ void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string
       absl::StrCat("node ", node.info.id, " ", DepartureReasonName(reason), ": ", detail);
   // The node itself must stop too: a vehicle leaves at its next step boundary, a reclaimed
   // node turns to inference. (A lost node gets it if it ever reconnects.)
-  Revoke(node.info.id, Revocation{job.id, job.generation, why});
+  Revoke(node.info.id,
+         Revocation{job.id, job.generation, why,
+                    reason == DepartureReason::kReclaimed ? demand_.policy().notice_budget
+                                                          : absl::ZeroDuration()});
   auto [reshape, first] = reshaped_.try_emplace(job.id);
   if (first) reshape->second.previous_members = job.members;
   reshape->second.reasons.push_back(why);
   job.members.erase(std::remove(job.members.begin(), job.members.end(), node.info.id),
                     job.members.end());
+  placement_pass_due_ = true;  // it may grow back onto a node that was available all along
   ++counters_.membership_changes[DepartureReasonName(reason)];
   Record(job, why);
   if (CountsAsFailure(reason)) {
@@ -270,24 +299,76 @@ void SchedulerCore::FailJob(Job& job, const std::string& reason) {
 
 void SchedulerCore::FinishJob(Job& job, JobState state, const std::string& reason) {
   for (const NodeId& member : job.members) {
-    nodes_[member].job.clear();
+    Node& node = nodes_.at(member);
+    node.job.clear();
+    Refile(node);
     Revoke(member, Revocation{job.id, job.generation, reason});
   }
   job.members.clear();
   job.state = state;
-  job.waiting_reason.clear();
+  queue_.erase(&job);
+  job.no_room.waiting = false;
   reshaped_.erase(job.id);
   Record(job, absl::StrCat(JobStateName(state), ": ", reason));
 }
 
-std::vector<const Node*> SchedulerCore::Candidates() const {
-  std::vector<const Node*> out;
-  out.reserve(nodes_.size());
-  for (const auto& [id, node] : nodes_) {
-    // A placeholder's resources are unknown and its worker may never come back.
-    if (!placeholders_.contains(id)) out.push_back(&node);
+bool SchedulerCore::StillNoRoom(Job& job, int needed) {
+  if (job.no_room.epoch == 0) return false;  // never found wanting
+  if (job.no_room.epoch == available_.epoch()) {
+    if (job.no_room.feasible >= needed) return false;
+    job.no_room.waiting = true;
+    return true;
   }
-  return out;
+  const std::optional<AvailableNodes::Arrivals> arrived =
+      available_.ArrivedSince(job.no_room.epoch);
+  if (!arrived.has_value()) return false;
+  PlacementRequest request;  // what the filters read: the members matter only to scores
+  request.spec = &job.spec;
+  request.job = job.id;
+  request.now = clock_->Now();
+  int could_fit = job.no_room.feasible;
+  for (auto it = arrived->begin; it != arrived->end; ++it) {
+    if (available_.contains(**it) && !placer_.Reject(request, **it).has_value()) ++could_fit;
+  }
+  if (could_fit >= needed) return false;
+  job.no_room.epoch = available_.epoch();
+  job.no_room.feasible = could_fit;
+  job.no_room.exact = false;
+  job.no_room.waiting = true;
+  return true;
+}
+
+Placement SchedulerCore::Place(const Job& job, int count) {
+  Placement placement = placer_.Place(RequestFor(job), available_.List(), count, next_scan_start_);
+  next_scan_start_ = placement.next_start;
+  ++counters_.placements;
+  return placement;
+}
+
+void SchedulerCore::NoteNoRoom(Job& job, const Placement& placement) {
+  job.no_room.waiting = true;
+  job.no_room.epoch = available_.epoch();
+  job.no_room.feasible = placement.feasible;
+  job.no_room.exact = true;
+  job.no_room.refusals = SummarizeRejections(placement.rejections, "");
+}
+
+std::string SchedulerCore::WaitingReason(const Job& job) const {
+  if (IsTerminal(job.state)) return "";
+  if (!job.waiting_note.empty()) return job.waiting_note;
+  if (!job.no_room.waiting) return "";
+  const std::string& unavailable = available_.UnavailableSummary();
+  const std::string& refusals = job.no_room.refusals;
+  std::string why =
+      absl::StrCat(unavailable, !unavailable.empty() && !refusals.empty() ? ", " : "", refusals);
+  if (why.empty()) why = "no nodes registered";
+  if (job.state == JobState::kPending) {
+    return absl::StrCat("needs ", job.spec.min_workers, " nodes, ",
+                        job.no_room.exact ? "" : "at most ", job.no_room.feasible, " fit (", why,
+                        ")");
+  }
+  return absl::StrCat("at ", job.members.size(), " of ", job.spec.max_workers,
+                      " workers; no node fits (", why, ")");
 }
 
 PlacementRequest SchedulerCore::RequestFor(const Job& job) const {
@@ -295,33 +376,24 @@ PlacementRequest SchedulerCore::RequestFor(const Job& job) const {
   request.spec = &job.spec;
   request.job = job.id;
   request.now = clock_->Now();
-  for (const NodeId& member : job.members) request.members.push_back(&nodes_.at(member));
+  std::vector<const Node*> members;
+  for (const NodeId& member : job.members) members.push_back(&nodes_.at(member));
+  request.SetMembers(std::move(members));
   return request;
 }
 
-std::vector<Job*> SchedulerCore::QueueOrder() {
-  std::vector<Job*> order;
-  for (auto& [id, job] : jobs_) {
-    if (!IsTerminal(job.state)) order.push_back(&job);
-  }
-  std::sort(order.begin(), order.end(), [](const Job* a, const Job* b) {
-    if (a->spec.priority != b->spec.priority) return a->spec.priority > b->spec.priority;
-    return a->submit_order < b->submit_order;
-  });
-  return order;
+bool SchedulerCore::QueueBefore::operator()(const Job* a, const Job* b) const {
+  if (a->spec.priority != b->spec.priority) return a->spec.priority > b->spec.priority;
+  return a->submit_order < b->submit_order;
 }
 
-void SchedulerCore::AdmitPending() {
-  const std::vector<Job*> order = QueueOrder();
+void SchedulerCore::AdmitPending(const std::vector<Job*>& order) {
   for (Job* job : order) {
-    if (job->state != JobState::kPending) continue;
-    const Placement placement =
-        placer_.Place(RequestFor(*job), Candidates(), job->spec.max_workers);
-    ++counters_.placements;
+    if (job->state != JobState::kPending || StillNoRoom(*job, job->spec.min_workers)) continue;
+    const Placement placement = Place(*job, job->spec.max_workers);
     if (placement.feasible < job->spec.min_workers) {
-      job->waiting_reason =
-          absl::StrCat("needs ", job->spec.min_workers, " nodes, ", placement.feasible, " fit (",
-                       SummarizeRejections(placement.rejections), ")");
+      NoteNoRoom(*job, placement);
+      ++counters_.placements_without_room;
       continue;  // a smaller job behind it may still fit (backfill)
     }
     auto [reshape, first] = reshaped_.try_emplace(job->id);
@@ -332,10 +404,12 @@ void SchedulerCore::AdmitPending() {
       Node& node = nodes_.at(chosen->info.id);
       node.job = job->id;
       node.assigned_since = clock_->Now();
+      Refile(node);
       job->members.push_back(node.info.id);
     }
     job->state = JobState::kRunning;
-    job->waiting_reason.clear();
+    job->no_room.waiting = false;
+    job->waiting_note.clear();
     MarkDirty(*job);
     ++counters_.membership_changes["admitted"];
   }
@@ -343,13 +417,16 @@ void SchedulerCore::AdmitPending() {
 
 void SchedulerCore::Grow(Job& job) {
   const int room = job.spec.max_workers - static_cast<int>(job.members.size());
-  if (room <= 0) return;
-  const Placement placement = placer_.Place(RequestFor(job), Candidates(), room);
-  ++counters_.placements;
+  if (room <= 0 || StillNoRoom(job, 1)) return;
+  const Placement placement = Place(job, room);
+  // Every node that fits is taken (or none fits): no room until another becomes available.
+  if (placement.looked_at_all && placement.feasible <= room) {
+    NoteNoRoom(job, placement);
+    job.no_room.feasible = 0;  // it takes every node that fitted
+    job.no_room.waiting = placement.chosen.empty();
+  }
   if (placement.chosen.empty()) {
-    job.waiting_reason =
-        absl::StrCat("at ", job.members.size(), " of ", job.spec.max_workers,
-                     " workers; no node fits (", SummarizeRejections(placement.rejections), ")");
+    ++counters_.placements_without_room;
     return;
   }
   auto [reshape, first] = reshaped_.try_emplace(job.id);
@@ -359,13 +436,14 @@ void SchedulerCore::Grow(Job& job) {
     Node& node = nodes_.at(chosen->info.id);
     node.job = job.id;
     node.assigned_since = clock_->Now();
+    Refile(node);
     job.members.push_back(node.info.id);
     added.push_back(node.info.id);
   }
   reshape->second.reasons.push_back(absl::StrCat("grew by ", absl::StrJoin(added, ", ")));
   MarkDirty(job);
   ++counters_.membership_changes["grown"];
-  job.waiting_reason.clear();
+  job.no_room.waiting = false;
 }
 
 void SchedulerCore::Reconcile() {
@@ -378,21 +456,29 @@ void SchedulerCore::Reconcile() {
       const std::string reason = absl::StrCat("below workers.min (", job.members.size(), " of ",
                                               job.spec.min_workers, "): waiting for nodes");
       for (const NodeId& member : job.members) {
-        nodes_[member].job.clear();
+        Node& node = nodes_.at(member);
+        node.job.clear();
+        Refile(node);
         Revoke(member, Revocation{job.id, job.generation, reason});
       }
       job.members.clear();
       job.state = JobState::kPending;
+      placement_pass_due_ = true;
       // The revoked members dropped their state: if the job is re-admitted in this same call,
       // even on the same nodes, that is a new generation restoring from the checkpoint.
       reshape.previous_members.clear();
       Record(job, reason);
     }
   }
-  AdmitPending();
-  // Growth comes after every pending job had its chance, in the same queue order.
-  for (Job* job : QueueOrder()) {
-    if (job->state == JobState::kRunning) Grow(*job);
+  if (placement_pass_due_ || available_.epoch() != last_pass_epoch_) {
+    const std::vector<Job*> order(queue_.begin(), queue_.end());  // placing may not reorder it
+    AdmitPending(order);
+    // Growth comes after every pending job had its chance, in the same queue order.
+    for (Job* job : order) {
+      if (job->state == JobState::kRunning) Grow(*job);
+    }
+    placement_pass_due_ = false;
+    last_pass_epoch_ = available_.epoch();
   }
   std::map<JobId, Reshape> reshaped;
   reshaped.swap(reshaped_);
@@ -487,6 +573,7 @@ absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t nex
   const absl::Time now = clock_->Now();
   for (JournaledJob& restored : jobs) {
     Job& job = jobs_[restored.job.id] = std::move(restored.job);
+    if (!IsTerminal(job.state)) queue_.insert(&job);
     next_job_ = std::max(next_job_, job.submit_order + 1);
     for (size_t i = 0; i < job.members.size(); ++i) {
       Node& node = nodes_[job.members[i]];
@@ -494,19 +581,21 @@ absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t nex
       node.info.kind = restored.member_kinds[i];
       node.state = NodeState::kReady;
       node.registered = now;
-      node.last_heartbeat = now;  // its worker gets one TTL to reconnect
+      NoteHeartbeat(node, now);  // its worker gets one TTL to reconnect
       node.job = job.id;
       node.assigned_since = now;
       placeholders_.insert(node.info.id);
+      Refile(node);
     }
     if (job.state == JobState::kPending) {
-      job.waiting_reason = "scheduler restarted: waiting for nodes";
+      job.waiting_note = "scheduler restarted: waiting for nodes";
     } else if (job.state == JobState::kRunning) {
       Record(job, absl::StrCat("scheduler restarted: waiting for ", job.members.size(),
                                " members to reconnect"));
     }
   }
   next_job_ = std::max(next_job_, next_job_number);
+  placement_pass_due_ = true;
   dirty_.clear();  // nothing changed that the journal does not hold
   return absl::OkStatus();
 }
@@ -593,7 +682,7 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
     }
   }
   if (!best.has_value()) {
-    const std::string reason = nodes_.empty() ? "no nodes" : "deadline";
+    const std::string reason = nodes_.empty() ? "no_nodes" : "deadline";
     ++counters_.inference_refused[reason];
     if (!nodes_.empty()) demand_.Record(clock_->Now());
     if (nodes_.empty()) return absl::ResourceExhaustedError("no worker is registered");
@@ -605,6 +694,7 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   Node& chosen = nodes_.at(best->node->info.id);
   chosen.routed_images += images;
   ++counters_.inference_routed;
+  if (!chosen.free()) ++counters_.inference_routed_to_training;
   if (!chosen.free()) demand_.Record(clock_->Now());  // it pauses a training rank
   return RouteDecision{chosen.info.id, best->estimate, !chosen.free()};
 }
@@ -620,6 +710,41 @@ void SchedulerCore::Record(Job& job, std::string what) {
   MarkDirty(job);
   job.events.push_back(JobEvent{clock_->Now(), std::move(what)});
   while (job.events.size() > config_.events_per_job) job.events.pop_front();
+}
+
+absl::Status SchedulerCore::CheckInvariants() const {
+  std::map<std::string, int> unavailable;
+  std::vector<const Node*> available;
+  for (const auto& [id, node] : nodes_) {
+    const std::string reason = UnavailableReason(node, placeholders_.contains(id));
+    if (reason.empty()) {
+      available.push_back(&node);
+    } else {
+      ++unavailable[reason];
+    }
+    if (!node.free() && !jobs_.contains(node.job)) {
+      return absl::InternalError(absl::StrCat("node ", id, " hosts unknown job ", node.job));
+    }
+  }
+  if (available != available_.List()) {
+    return absl::InternalError(absl::StrCat("index lists ", available_.size(),
+                                            " available nodes, the nodes say ", available.size()));
+  }
+  if (unavailable != available_.unavailable()) {
+    return absl::InternalError(absl::StrCat(
+        "index counts unavailable nodes as (", SummarizeRejections(available_.unavailable()),
+        "), the nodes say (", SummarizeRejections(unavailable), ")"));
+  }
+  for (const auto& [id, job] : jobs_) {
+    for (const NodeId& member : job.members) {
+      const auto node = nodes_.find(member);
+      if (node == nodes_.end() || node->second.job != id) {
+        return absl::InternalError(absl::StrCat("job ", id, " lists ", member,
+                                                " as a member but the node does not host it"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 const Job* SchedulerCore::FindJob(const JobId& id) const {

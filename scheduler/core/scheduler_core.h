@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "scheduler/core/available_nodes.h"
 #include "scheduler/core/inference_demand.h"
 #include "scheduler/core/node.h"
 #include "scheduler/core/placer.h"
@@ -73,6 +74,9 @@ struct Revocation {
   JobId job;
   int64_t generation = 0;
   std::string reason;
+  // Non-zero: a preemption notice, the node is taken for inference and must stop training
+  // within this time. Zero: leave at the next step boundary.
+  absl::Duration budget = absl::ZeroDuration();
 };
 
 // Where the core's decisions go: the service turns them into worker-session messages; tests
@@ -82,6 +86,17 @@ class CoreOutbox {
   virtual ~CoreOutbox() = default;
   virtual void Assign(const NodeId& node, const Assignment& assignment) = 0;
   virtual void Revoke(const NodeId& node, const Revocation& revocation) = 0;
+};
+
+// What a job's last placement found when it could not start or grow. Until a node becomes
+// available (the AvailableNodes epoch moves) nothing can change that, and only the nodes that
+// became available since can add to `feasible` (SchedulerCore::StillNoRoom).
+struct NoRoom {
+  bool waiting = false;  // the job is short of nodes now (pending, or below workers.max)
+  uint64_t epoch = 0;    // the epoch it was found at; 0: never
+  int feasible = 0;      // nodes that fitted then (an upper bound when not `exact`)
+  bool exact = true;
+  std::string refusals;  // why the available nodes its placement looked at did not fit
 };
 
 struct Job {
@@ -95,7 +110,10 @@ struct Job {
   std::vector<NodeId> members;  // in rank order
   int failures = 0;             // departures that count against max_failures
   JobProgress progress;
-  std::string waiting_reason;   // why a pending job is not running, or why it cannot grow
+  // Why it is not running (or cannot grow) when that is not about room ("scheduler
+  // restarted"); SchedulerCore::WaitingReason words the whole reason.
+  std::string waiting_note;
+  NoRoom no_room;
   std::deque<JobEvent> events;  // newest last
 };
 
@@ -135,9 +153,11 @@ struct RouteDecision {
 
 struct CoreCounters {
   std::map<std::string, int64_t> membership_changes;  // by reason
-  int64_t placements = 0;
+  int64_t placements = 0;                             // attempts to place a job's ranks
+  int64_t placements_without_room = 0;                // ... that placed nothing
   int64_t heartbeats = 0;
   int64_t inference_routed = 0;
+  int64_t inference_routed_to_training = 0;          // ... to a node that pauses a training rank
   std::map<std::string, int64_t> inference_refused;  // by reason
   std::map<std::string, int64_t> preemptions;        // nodes taken back from training, by reason
   int64_t given_back = 0;                            // nodes returned to training
@@ -180,10 +200,20 @@ class SchedulerCore {
   void InferenceDone(const NodeId& node, int images);
 
   const Job* FindJob(const JobId& id) const;
+  // Why `job` is pending or short of workers, for Explain and `coschedctl describe`: "needs 4
+  // nodes, 1 fit (3 busy, 2 job wants vehicles)": the nodes unavailable now and the available
+  // ones its last placement refused. Empty when it is not waiting. Worded when asked, not at
+  // every decision: a thousand waiting jobs would otherwise be reworded at each one.
+  std::string WaitingReason(const Job& job) const;
   const Node* FindNode(const NodeId& id) const;
   std::vector<const Job*> Jobs() const;    // submission order
   std::vector<const Node*> Nodes() const;  // id order
   const CoreCounters& counters() const { return counters_; }
+  // Nodes a placement would consider now (id order).
+  size_t available_nodes() const { return available_.size(); }
+  // Checks that the index of available nodes agrees with the nodes themselves (tests and the
+  // simulator call it after their steps; it walks every node).
+  absl::Status CheckInvariants() const;
 
  private:
   void Reconcile();
@@ -192,7 +222,8 @@ class SchedulerCore {
   void MarkDirty(const Job& job) { dirty_.insert(job.id); }
   void Assign(const NodeId& node, Assignment assignment);
   void Revoke(const NodeId& node, Revocation revocation);
-  void AdmitPending();
+  // Places pending jobs in `order` (queue order) where they fit.
+  void AdmitPending(const std::vector<Job*>& order);
   void Grow(Job& job);
   // Removes `node` from its job; the job is reshaped at the end of the reconcile.
   void Depart(Node& node, DepartureReason reason, const std::string& detail);
@@ -200,9 +231,20 @@ class SchedulerCore {
   void FinishJob(Job& job, JobState state, const std::string& reason);
   void PublishGeneration(Job& job, const std::vector<NodeId>& previous_members);
   void Record(Job& job, std::string what);
-  std::vector<const Node*> Candidates() const;
+  // Whether `job` still cannot get `needed` nodes: it found fewer at an earlier epoch and too
+  // few of the nodes that became available since pass its filters. Cheap: it looks only at
+  // those arrivals, where a placement would look at every available node.
+  bool StillNoRoom(Job& job, int needed);
+  // Places up to `count` ranks of `job` on available nodes, looking where the last placement
+  // stopped (so the nodes are considered in turn).
+  Placement Place(const Job& job, int count);
+  // Records a sign of life from `node` at `now` (keeping by_last_heartbeat_ in order).
+  void NoteHeartbeat(Node& node, absl::Time now);
+  // Refiles `node` in the index of available nodes after a change to it.
+  void Refile(const Node& node, bool resources_changed = false);
+  // Records that `placement` found too few nodes for `job`.
+  void NoteNoRoom(Job& job, const Placement& placement);
   PlacementRequest RequestFor(const Job& job) const;
-  std::vector<Job*> QueueOrder();
   void ApplyEligibility(Node& node);
   // Cluster preemption: takes one node back from training when inference demand is high,
   // returns reserved nodes when it has fallen.
@@ -213,8 +255,27 @@ class SchedulerCore {
   const CoreConfig config_;
   const Placer placer_;
   CoreOutbox* const outbox_;
-  std::map<NodeId, Node> nodes_;
-  std::map<JobId, Job> jobs_;
+  std::map<NodeId, Node> nodes_;  // never erased, so Node pointers stay valid
+  AvailableNodes available_;
+  // The nodes not yet lost, the longest silent first: a tick expires from the front instead
+  // of looking at every node.
+  struct SilentLongest {
+    bool operator()(const std::pair<absl::Time, Node*>& a,
+                    const std::pair<absl::Time, Node*>& b) const;
+  };
+  std::set<std::pair<absl::Time, Node*>, SilentLongest> by_last_heartbeat_;
+  std::set<NodeId> reserved_;  // nodes taken back for inference, until given back
+  std::map<JobId, Job> jobs_;  // never erased, so Job pointers stay valid
+  // The jobs that have not ended, in queue order: priority first, then submission.
+  struct QueueBefore {
+    bool operator()(const Job* a, const Job* b) const;
+  };
+  std::set<Job*, QueueBefore> queue_;
+  // Placement passes run only when a node became available or a job gained room (submitted,
+  // restored, lost a member, back to pending): otherwise every job would find no room again.
+  bool placement_pass_due_ = false;
+  size_t next_scan_start_ = 0;
+  uint64_t last_pass_epoch_ = 0;
   uint64_t next_job_ = 1;
   // Jobs whose member set changed since the last reconcile, with the members they had
   // before the change (to map old ranks to new) and the reasons.

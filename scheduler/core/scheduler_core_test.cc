@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace cosched::scheduler {
@@ -105,6 +106,8 @@ class SchedulerCoreTest : public ::testing::Test {
     EXPECT_TRUE(id.ok()) << id.status();
     return *id;
   }
+  // Whatever a test did, the index of available nodes must agree with the nodes.
+  void TearDown() override { EXPECT_TRUE(core_.CheckInvariants().ok()) << core_.CheckInvariants(); }
   const Job& GetJob(const JobId& id) { return *core_.FindJob(id); }
   // Advances past the TTL while `alive` keep heartbeating, then ticks.
   void ExpireAllBut(const std::vector<std::string>& alive) {
@@ -126,7 +129,7 @@ TEST_F(SchedulerCoreTest, GangAdmissionWaitsForMinWorkersThenGrowsTowardMax) {
   AddNode("n1");
   const JobId job = Submit(2, 3);
   EXPECT_EQ(GetJob(job).state, JobState::kPending);
-  EXPECT_THAT(GetJob(job).waiting_reason, HasSubstr("needs 2 nodes, 1 fit"));
+  EXPECT_THAT(core_.WaitingReason(GetJob(job)), HasSubstr("needs 2 nodes, 1 fit"));
   EXPECT_TRUE(outbox_.assignments.empty());  // never a partial gang
 
   AddNode("n2");
@@ -165,6 +168,7 @@ TEST_F(SchedulerCoreTest, ANodeThatMissesTheTtlIsLostAndTheJobShrinksWithoutStop
   EXPECT_EQ(j.generation, 1);
   EXPECT_THAT(j.members, ElementsAre("n1", "n3"));
   EXPECT_EQ(j.failures, 1);  // a data-center node lost mid-job is a crash
+  EXPECT_EQ(outbox_.revocations["n2"].budget, absl::ZeroDuration());  // a revocation, no notice
   EXPECT_EQ(outbox_.assignments["n3"].rank, 1);
   EXPECT_THAT(outbox_.assignments["n3"].previous_rank, ElementsAre(0, 2));
   EXPECT_THAT(j.events.back().what, HasSubstr("node n2 crashed: no heartbeat"));
@@ -178,7 +182,7 @@ TEST_F(SchedulerCoreTest, VehiclesTrainOnlyWhileEligibleAndLeavingIsNotAFailure)
   const JobId job = Submit(1, 2);
   EXPECT_THAT(GetJob(job).members, ElementsAre("d1"));
   EXPECT_EQ(core_.FindNode("v1")->state, NodeState::kIneligible);
-  EXPECT_THAT(GetJob(job).waiting_reason, HasSubstr("ineligible (not parked"));
+  EXPECT_THAT(core_.WaitingReason(GetJob(job)), HasSubstr("ineligible (not parked"));
 
   Beat("v1", Eligible());
   EXPECT_THAT(GetJob(job).members, ElementsAre("d1", "v1"));
@@ -205,7 +209,7 @@ TEST_F(SchedulerCoreTest, KindPreferenceKeepsDatacenterJobsOffVehicles) {
   Beat("v1", Eligible());
   const JobId job = Submit(1, 1, KindPreference::kDatacenter);
   EXPECT_EQ(GetJob(job).state, JobState::kPending);
-  EXPECT_THAT(GetJob(job).waiting_reason, HasSubstr("job wants datacenter nodes"));
+  EXPECT_THAT(core_.WaitingReason(GetJob(job)), HasSubstr("job wants datacenter nodes"));
   AddNode("d1");
   EXPECT_THAT(GetJob(job).members, ElementsAre("d1"));
 }
@@ -253,7 +257,7 @@ TEST_F(SchedulerCoreTest, QueueIsPriorityThenSubmissionOrderWithBackfill) {
   AddNode("n3");
   EXPECT_EQ(GetJob(urgent).state, JobState::kRunning);  // priority first
   EXPECT_EQ(GetJob(big).state, JobState::kPending);
-  EXPECT_THAT(GetJob(big).waiting_reason, HasSubstr("3 busy"));
+  EXPECT_THAT(core_.WaitingReason(GetJob(big)), HasSubstr("3 busy"));
 }
 
 TEST_F(SchedulerCoreTest, FinishingOrCancellingFreesNodesForTheNextJob) {
@@ -572,6 +576,17 @@ TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThra
   EXPECT_EQ(shrunk.failures, 0);  // preemption never counts against the failure budget
   EXPECT_THAT(shrunk.events.back().what, HasSubstr("reclaimed: taken for inference"));
   EXPECT_EQ(core_.counters().preemptions.at("inference_demand"), 1);
+  // The node taken gets a preemption notice with the configured budget; plain departures
+  // (below) get none.
+  NodeId taken;
+  for (const char* id : {"n1", "n2", "n3"}) {
+    if (std::find(shrunk.members.begin(), shrunk.members.end(), id) == shrunk.members.end()) {
+      taken = id;
+    }
+  }
+  ASSERT_TRUE(outbox_.revocations.contains(taken));
+  EXPECT_EQ(outbox_.revocations[taken].budget, CoreConfig().demand.notice_budget);
+  EXPECT_THAT(outbox_.revocations[taken].reason, HasSubstr("taken for inference"));
   refuse_many();
   core_.Tick();  // still high, but the job is at its minimum: nothing more is taken
   EXPECT_EQ(GetJob(job).members.size(), 2u);

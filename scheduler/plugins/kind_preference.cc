@@ -8,8 +8,8 @@ namespace {
 class KindPreferencePlugin final : public PlacementPlugin {
  public:
   std::string name() const override { return "kind_preference"; }
-  std::optional<std::string> Filter(const PlacementRequest& request,
-                                    const Node& node) const override {
+  std::optional<Rejection> Filter(const PlacementRequest& request,
+                                  const Node& node) const override {
     const KindPreference want = request.spec->kind;
     if (want == KindPreference::kDatacenter && node.info.kind != NodeKind::kDatacenter) {
       return "job wants datacenter nodes";

@@ -1,7 +1,6 @@
 // File: scheduler/plugins/link_bandwidth.cc
 #include <algorithm>
 
-#include "absl/strings/str_format.h"
 #include "scheduler/plugins/builtin_plugins.h"
 
 namespace cosched::scheduler {
@@ -11,12 +10,9 @@ class LinkBandwidth final : public PlacementPlugin {
  public:
   explicit LinkBandwidth(double saturation_mbps) : saturation_mbps_(saturation_mbps) {}
   std::string name() const override { return "link_bandwidth"; }
-  std::optional<std::string> Filter(const PlacementRequest& request,
-                                    const Node& node) const override {
-    if (node.info.link_mbps < request.spec->min_link_mbps) {
-      return absl::StrFormat("link %.0f Mb/s below the job's %.0f", node.info.link_mbps,
-                             request.spec->min_link_mbps);
-    }
+  std::optional<Rejection> Filter(const PlacementRequest& request,
+                                  const Node& node) const override {
+    if (node.info.link_mbps < request.spec->min_link_mbps) return "link below the job's minimum";
     return std::nullopt;
   }
   bool scores() const override { return true; }

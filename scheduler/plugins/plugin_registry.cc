@@ -55,9 +55,13 @@ std::vector<std::string> PluginRegistry::names() const {
 }
 
 absl::StatusOr<PlacementProfile> PluginRegistry::ParseProfile(const ConfigNode& placement) const {
-  RETURN_IF_ERROR(placement.RejectUnknownKeys({"plugins"}));
+  RETURN_IF_ERROR(placement.RejectUnknownKeys({"plugins", "feasible_nodes_to_score"}));
   ASSIGN_OR_RETURN(const std::vector<ConfigNode> items, placement.List("plugins"));
   PlacementProfile profile;
+  ASSIGN_OR_RETURN(
+      const int64_t to_score,
+      placement.Int("feasible_nodes_to_score", profile.feasible_nodes_to_score, 1, 1 << 20));
+  profile.feasible_nodes_to_score = static_cast<int>(to_score);
   for (const ConfigNode& item : items) {
     ASSIGN_OR_RETURN(const std::string name, item.String("name", ""));
     const auto it = entries_.find(name);

@@ -5,6 +5,7 @@
 //     plugins:
 //       - {name: resource_fit}
 //       - {name: reliability, weight: 3, window: 10m}
+//     feasible_nodes_to_score: 200
 // Filters run in the listed order; scores are weighed by `weight` (default 1).
 #pragma once
 
@@ -27,6 +28,11 @@ struct WeightedPlugin {
 
 struct PlacementProfile {
   std::vector<WeightedPlugin> plugins;
+  // A placement stops looking once this many nodes (or as many as it places, if more) have
+  // passed the filters, and picks the best of those, as Kubernetes' scheduler does with
+  // percentageOfNodesToScore: a decision then costs the same at 100 nodes or 10,000. Each
+  // placement starts where the previous one stopped, so every node gets considered in turn.
+  int feasible_nodes_to_score = 200;
 };
 
 class PluginRegistry {

@@ -35,15 +35,16 @@ TEST(PluginsTest, ResourceFitNamesWhatDoesNotFit) {
   spec.cpus_per_worker = 8;
   const auto fit = MakeResourceFit();
   Node node = MakeNode("n1", NodeKind::kDatacenter, 1000, "a");
-  EXPECT_THAT(fit->Filter(Request(spec), node), Optional(std::string("needs 8 cpus")));
+  EXPECT_THAT(fit->Filter(Request(spec), node),
+              Optional(Rejection("fewer cpus than the job needs")));
   spec.cpus_per_worker = 2;
   EXPECT_EQ(fit->Filter(Request(spec), node), std::nullopt);
   node.job = "j-9";
-  EXPECT_THAT(fit->Filter(Request(spec), node), Optional(std::string("busy")));
+  EXPECT_THAT(fit->Filter(Request(spec), node), Optional(Rejection("busy")));
   node.job.clear();
   node.state = NodeState::kIneligible;
   node.ineligible_reason = "not parked";
-  EXPECT_THAT(fit->Filter(Request(spec), node), Optional(std::string("ineligible (not parked)")));
+  EXPECT_THAT(fit->Filter(Request(spec), node), Optional(Rejection("ineligible")));
 }
 
 TEST(PluginsTest, KindPreferenceFiltersAndPrefersDatacenter) {
@@ -63,7 +64,7 @@ TEST(PluginsTest, LinkBandwidthFiltersBelowTheMinimumAndScoresUpToSaturation) {
   spec.min_link_mbps = 100;
   const auto link = MakeLinkBandwidth(1000);
   EXPECT_THAT(link->Filter(Request(spec), MakeNode("a", NodeKind::kVehicle, 20, "z")),
-              Optional(HasSubstr("link 20 Mb/s below the job's 100")));
+              Optional(Rejection("link below the job's minimum")));
   EXPECT_DOUBLE_EQ(link->Score(Request(spec), MakeNode("b", NodeKind::kVehicle, 500, "z")), 50);
   EXPECT_DOUBLE_EQ(link->Score(Request(spec), MakeNode("c", NodeKind::kVehicle, 5000, "z")), 100);
 }
@@ -83,7 +84,7 @@ TEST(PluginsTest, SpreadAndPackScoreZonesOppositely) {
   JobSpec spec;
   PlacementRequest request = Request(spec);
   const Node member = MakeNode("m", NodeKind::kDatacenter, 100, "rack-a");
-  request.members = {&member};
+  request.SetMembers({&member});
   const Node same = MakeNode("s", NodeKind::kDatacenter, 100, "rack-a");
   const Node other = MakeNode("o", NodeKind::kDatacenter, 100, "rack-b");
   const auto spread = MakeSpread(SpreadMode::kSpread);

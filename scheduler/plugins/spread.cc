@@ -11,8 +11,8 @@ class Spread final : public PlacementPlugin {
   bool scores() const override { return true; }
   double Score(const PlacementRequest& request, const Node& node) const override {
     if (request.members.empty()) return 50;
-    int same_zone = 0;
-    for (const Node* member : request.members) same_zone += member->info.zone == node.info.zone;
+    const auto it = request.member_zones.find(node.info.zone);
+    const int same_zone = it == request.member_zones.end() ? 0 : it->second;
     const double share = static_cast<double>(same_zone) / request.members.size();
     return 100.0 * (mode_ == SpreadMode::kPack ? share : 1.0 - share);
   }

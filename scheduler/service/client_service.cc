@@ -14,7 +14,7 @@ void FillEvent(const JobEvent& event, cosched::v1::JobEvent* out) {
   out->set_what(event.what);
 }
 
-void FillJob(const Job& job, cosched::v1::JobStatus* out) {
+void FillJob(const SchedulerCore& core, const Job& job, cosched::v1::JobStatus* out) {
   out->set_job_id(job.id);
   out->set_name(job.spec.name);
   out->set_state(JobStateName(job.state));
@@ -30,7 +30,7 @@ void FillJob(const Job& job, cosched::v1::JobStatus* out) {
   out->set_epoch(job.progress.epoch);
   out->set_test_accuracy(job.progress.test_accuracy);
   out->set_checkpoint_dir(job.progress.checkpoint_dir);
-  out->set_waiting_reason(job.waiting_reason);
+  out->set_waiting_reason(core.WaitingReason(job));
   out->set_submitted_unix_seconds(absl::ToDoubleSeconds(job.submitted - absl::UnixEpoch()));
   for (const JobEvent& event : job.events) FillEvent(event, out->add_events());
 }
@@ -73,7 +73,7 @@ grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJ
                                    cosched::v1::JobStatus* reply) {
   const bool found = runner_->Call("get_job", [&](SchedulerCore& core) {
     const Job* job = core.FindJob(request->job_id());
-    if (job != nullptr) FillJob(*job, reply);
+    if (job != nullptr) FillJob(core, *job, reply);
     return job != nullptr;
   });
   if (!found) {
@@ -85,7 +85,7 @@ grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJ
 grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::ListJobsRequest*,
                                      cosched::v1::ListJobsReply* reply) {
   runner_->Call("list_jobs", [&](SchedulerCore& core) {
-    for (const Job* job : core.Jobs()) FillJob(*job, reply->add_jobs());
+    for (const Job* job : core.Jobs()) FillJob(core, *job, reply->add_jobs());
     return true;
   });
   return grpc::Status::OK;
@@ -161,7 +161,8 @@ grpc::Status ClientService::Explain(grpc::ServerContext*,
       absl::StrAppend(&summary, " at generation ", job->generation, " with ", job->members.size(),
                       " of ", job->spec.max_workers, " workers");
     }
-    if (!job->waiting_reason.empty()) absl::StrAppend(&summary, ": ", job->waiting_reason);
+    const std::string waiting = core.WaitingReason(*job);
+    if (!waiting.empty()) absl::StrAppend(&summary, ": ", waiting);
     reply->set_summary(summary);
     for (const JobEvent& event : job->events) FillEvent(event, reply->add_events());
     return true;

@@ -17,15 +17,21 @@ constexpr char kMembersHelp[] = "Current members of each active job.";
 
 }  // namespace
 
-SchedulerMetrics::SchedulerMetrics(MetricsRegistry* registry) : registry_(registry) {}
+SchedulerMetrics::SchedulerMetrics(MetricsRegistry* registry)
+    : registry_(registry),
+      heartbeats_(registry->Counter("cosched_scheduler_heartbeats_total",
+                                    "Worker heartbeat messages received.")) {}
 
 void SchedulerMetrics::Advance(absl::string_view name, absl::string_view help,
                                const MetricLabels& labels, int64_t total) {
   std::string key(name);
   for (const auto& [k, v] : labels) absl::StrAppend(&key, "|", k, "=", v);
   int64_t& exported = exported_[key];
+  // Touched even at 0, so a series exists before its first event (rate() and increase()
+  // then see that event instead of taking it for the start of the series).
+  prometheus::Counter& counter = registry_->Counter(name, help, labels);
   if (total > exported) {
-    registry_->Counter(name, help, labels).Increment(static_cast<double>(total - exported));
+    counter.Increment(static_cast<double>(total - exported));
     exported = total;
   }
 }
@@ -57,9 +63,10 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
     ++jobs[JobStateName(job->state)];
     if (IsTerminal(job->state)) continue;
     active.insert(job->id);
-    registry_->Gauge(kGeneration, kGenerationHelp, {{"job", job->id}})
+    // Labelled job_id: Prometheus keeps `job` for the scrape job's name.
+    registry_->Gauge(kGeneration, kGenerationHelp, {{"job_id", job->id}})
         .Set(static_cast<double>(std::max<int64_t>(job->generation, 0)));
-    registry_->Gauge(kMembers, kMembersHelp, {{"job", job->id}})
+    registry_->Gauge(kMembers, kMembersHelp, {{"job_id", job->id}})
         .Set(static_cast<double>(job->members.size()));
   }
   for (const auto& [state, count] : jobs) {
@@ -68,31 +75,49 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
   // Ended jobs drop their series, so the label set stays as small as the active job list.
   for (const std::string& id : job_series_) {
     if (active.contains(id)) continue;
-    registry_->RemoveGauge(kGeneration, kGenerationHelp, {{"job", id}});
-    registry_->RemoveGauge(kMembers, kMembersHelp, {{"job", id}});
+    registry_->RemoveGauge(kGeneration, kGenerationHelp, {{"job_id", id}});
+    registry_->RemoveGauge(kMembers, kMembersHelp, {{"job_id", id}});
   }
   job_series_ = std::move(active);
 
   const CoreCounters& c = core.counters();
-  for (const auto& [reason, total] : c.membership_changes) {
+  // Every reason the core knows starts at 0 (see Advance).
+  for (const char* reason :
+       {"admitted", "grown", "crashed", "vanished", "ineligible", "reclaimed", "cancelled"}) {
+    const auto it = c.membership_changes.find(reason);
     Advance("cosched_scheduler_membership_changes_total", "Member changes of jobs, by reason.",
-            {{"reason", reason}}, total);
+            {{"reason", reason}}, it == c.membership_changes.end() ? 0 : it->second);
   }
-  Advance("cosched_scheduler_placements_total", "Placement decisions made.", {}, c.placements);
-  Advance("cosched_scheduler_heartbeats_total", "Worker heartbeats received.", {}, c.heartbeats);
-  Advance("cosched_scheduler_inference_routed_total", "Inference requests routed to a node.", {},
-          c.inference_routed);
-  for (const auto& [reason, total] : c.inference_refused) {
+  constexpr char kPlacements[] = "cosched_scheduler_placements_total";
+  constexpr char kPlacementsHelp[] =
+      "Attempts to place a job's ranks, by whether they placed any (no_room: none fitted).";
+  Advance(kPlacements, kPlacementsHelp, {{"result", "placed"}},
+          c.placements - c.placements_without_room);
+  Advance(kPlacements, kPlacementsHelp, {{"result", "no_room"}}, c.placements_without_room);
+  constexpr char kRouted[] = "cosched_scheduler_inference_routed_total";
+  constexpr char kRoutedHelp[] =
+      "Inference requests routed to a node, by whether it was idle or paused a training rank.";
+  Advance(kRouted, kRoutedHelp, {{"target", "idle"}},
+          c.inference_routed - c.inference_routed_to_training);
+  Advance(kRouted, kRoutedHelp, {{"target", "training"}}, c.inference_routed_to_training);
+  for (const char* reason : {"deadline", "no_nodes"}) {
+    const auto it = c.inference_refused.find(reason);
     Advance("cosched_scheduler_inference_refused_total", "Inference requests refused, by reason.",
-            {{"reason", reason}}, total);
+            {{"reason", reason}}, it == c.inference_refused.end() ? 0 : it->second);
   }
-  for (const auto& [reason, total] : c.preemptions) {
-    Advance("cosched_scheduler_preemptions_total",
-            "Nodes taken back from training for inference, by reason.", {{"reason", reason}},
-            total);
-  }
+  const auto reclaimed = c.preemptions.find("inference_demand");
+  Advance("cosched_scheduler_preemptions_total",
+          "Nodes taken back from training for inference, by reason.",
+          {{"reason", "inference_demand"}},
+          reclaimed == c.preemptions.end() ? 0 : reclaimed->second);
   Advance("cosched_scheduler_nodes_given_back_total", "Reserved nodes returned to training.", {},
           c.given_back);
+}
+
+void SchedulerMetrics::CountHeartbeats(int64_t messages) {
+  // Not the core's counters().heartbeats: that counts its ReceiveHeartbeat calls, and the
+  // service hands it several coalesced heartbeats in one call.
+  heartbeats_.Increment(static_cast<double>(messages));
 }
 
 void SchedulerMetrics::ObserveDecision(absl::string_view handler, absl::Duration took) {

@@ -2,9 +2,11 @@
 // SchedulerMetrics: the scheduler's /metrics. The core keeps plain counters and state; this
 // exporter reads them on the core's loop thread (Update, posted once a second) and mirrors
 // them into Prometheus series. Handler durations (how long each decision took) are observed
-// as they happen by the CoreRunner.
+// as they happen by the CoreRunner; heartbeat messages are counted by the WorkerSession
+// service, which coalesces them before the core sees them (the core counts its calls).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -22,6 +24,8 @@ class SchedulerMetrics {
   void Update(const SchedulerCore& core);
   // How long one core handler ran (registration, heartbeat, submission, routing, tick).
   void ObserveDecision(absl::string_view handler, absl::Duration took);
+  // Heartbeat messages received from workers and handed to the core, coalesced or not.
+  void CountHeartbeats(int64_t messages);
 
  private:
   // Counters only grow: add what the core counted since the last update.
@@ -29,6 +33,7 @@ class SchedulerMetrics {
                int64_t total);
 
   MetricsRegistry* const registry_;
+  prometheus::Counter& heartbeats_;  // created up front, so /metrics shows it before any beat
   std::map<std::string, int64_t> exported_;  // counter series -> value already exported
   std::set<std::string> job_series_;         // jobs with generation/member gauges
 };

@@ -73,6 +73,15 @@ void SessionHub::Assign(const NodeId& node, const Assignment& assignment) {
 
 void SessionHub::Revoke(const NodeId& node, const Revocation& revocation) {
   cosched::v1::SchedulerMessage message;
+  if (revocation.budget > absl::ZeroDuration()) {
+    cosched::v1::PreemptionNotice& notice = *message.mutable_preemption_notice();
+    notice.set_job_id(revocation.job);
+    notice.set_generation(revocation.generation);
+    notice.set_budget_seconds(absl::ToDoubleSeconds(revocation.budget));
+    notice.set_reason(revocation.reason);
+    Send(node, std::move(message));
+    return;
+  }
   cosched::v1::Revocation& out = *message.mutable_revocation();
   out.set_job_id(revocation.job);
   out.set_generation(revocation.generation);

@@ -53,6 +53,40 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   return heartbeat;
 }
 
+// A drain task captures nothing owned by the service (the mailbox and the tally are shared),
+// as it may run after the session, and at shutdown the service, has gone.
+void WorkerSessionService::ForwardHeartbeat(const NodeId& node,
+                                            const std::shared_ptr<HeartbeatMailbox>& mailbox,
+                                            const cosched::v1::WorkerHeartbeat& message) {
+  if (!mailbox->Put(HeartbeatFromProto(message))) return;  // the queued drain will carry it
+  runner_->Post("heartbeat",
+                [node, mailbox, tally = tally_, metrics = metrics_](SchedulerCore& core) {
+                  DrainHeartbeats(core, node, *mailbox, metrics, *tally);
+                });
+}
+
+void WorkerSessionService::DrainHeartbeats(SchedulerCore& core, const NodeId& node,
+                                           HeartbeatMailbox& mailbox, SchedulerMetrics* metrics,
+                                           Tally& tally) {
+  std::optional<HeartbeatMailbox::Batch> batch = mailbox.Take();
+  if (!batch.has_value()) return;
+  const absl::Status status = core.ReceiveHeartbeat(node, batch->heartbeat);
+  tally.core_calls.fetch_add(1, std::memory_order_relaxed);
+  (status.ok() ? tally.applied : tally.refused).fetch_add(batch->count, std::memory_order_relaxed);
+  if (metrics != nullptr) metrics->CountHeartbeats(batch->count);
+  if (!status.ok()) {
+    spdlog::warn("{} heartbeat(s) from {}: {}", batch->count, node, status.ToString());
+  }
+}
+
+HeartbeatCounts WorkerSessionService::heartbeat_counts() const {
+  HeartbeatCounts counts;
+  counts.applied = tally_->applied.load(std::memory_order_relaxed);
+  counts.refused = tally_->refused.load(std::memory_order_relaxed);
+  counts.core_calls = tally_->core_calls.load(std::memory_order_relaxed);
+  return counts;
+}
+
 grpc::Status WorkerSessionService::Connect(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<SchedulerMessage, WorkerMessage>* stream) {
@@ -87,17 +121,15 @@ grpc::Status WorkerSessionService::Connect(
   spdlog::info("worker {} ({}) connected from {}", info->id, NodeKindName(info->kind),
                context->peer());
 
-  // Reader: hands messages to the core; ends the session when the worker goes away.
+  // Reader: hands messages to the core; ends the session when the worker goes away. Drain
+  // tasks still queued when the session ends deliver the last heartbeats: they share the
+  // mailbox.
+  auto mailbox = std::make_shared<HeartbeatMailbox>();
   std::thread reader([&, node = info->id] {
     WorkerMessage message;
     while (stream->Read(&message)) {
       if (message.has_heartbeat()) {
-        runner_->Post("heartbeat", [node, heartbeat = HeartbeatFromProto(message.heartbeat())](
-                                       SchedulerCore& core) {
-          if (absl::Status s = core.ReceiveHeartbeat(node, heartbeat); !s.ok()) {
-            spdlog::warn("heartbeat from {}: {}", node, s.ToString());
-          }
-        });
+        ForwardHeartbeat(node, mailbox, message.heartbeat());
       } else if (message.has_inference_result()) {
         hub_->CompleteInference(message.inference_result());
       }

@@ -58,7 +58,16 @@ struct UpFlags {
   std::string rate = "40";  // inference requests per second (demo)
   absl::Duration deadline = absl::Milliseconds(100);
   absl::Duration timeout = absl::Minutes(5);
+  // Non-zero: the scheduler serves /metrics on 127.0.0.1:metrics_port and worker i (from 0)
+  // on metrics_port + 1 + i, the layout deploy/prometheus/prometheus.yml scrapes.
+  int64_t metrics_port = 0;
 };
+
+// "--metrics-address 127.0.0.1:P" for the process at `offset` past --metrics-port, if set.
+std::vector<std::string> MetricsArgs(const UpFlags& flags, int offset) {
+  if (flags.metrics_port == 0) return {};
+  return {"--metrics-address", absl::StrCat("127.0.0.1:", flags.metrics_port + offset)};
+}
 
 // Writes each vehicle's state file as the fleet timeline unfolds.
 class FleetReplayer {
@@ -248,10 +257,17 @@ absl::Status Up(const UpFlags& flags) {
   ASSIGN_OR_RETURN(FleetTimeline timeline, LoadFleet(flags, flags.timeout));
   FleetReplayer fleet(std::move(timeline), dir);
 
-  ASSIGN_OR_RETURN(auto scheduler,
-                   Subprocess::Spawn({SiblingBinary("cosched-scheduler"), "--listen", "127.0.0.1:0",
-                                      "--config", "configs/scheduler.yaml", "--data-dir",
-                                      dir + "/scheduler", "--log-level", "warn"}));
+  std::vector<std::string> scheduler_argv = {SiblingBinary("cosched-scheduler"),
+                                             "--listen",
+                                             "127.0.0.1:0",
+                                             "--config",
+                                             "configs/scheduler.yaml",
+                                             "--data-dir",
+                                             dir + "/scheduler",
+                                             "--log-level",
+                                             "warn"};
+  for (std::string& arg : MetricsArgs(flags, 0)) scheduler_argv.push_back(std::move(arg));
+  ASSIGN_OR_RETURN(auto scheduler, Subprocess::Spawn(scheduler_argv));
   ASSIGN_OR_RETURN(const json ready,
                    AwaitEvent(*scheduler, "scheduler_ready", absl::Now() + absl::Seconds(30)));
   const std::string address = ready.value("address", "");
@@ -277,6 +293,9 @@ absl::Status Up(const UpFlags& flags) {
       argv.push_back("--vehicle-state");
       argv.push_back(state_file);
     }
+    for (std::string& arg : MetricsArgs(flags, 1 + static_cast<int>(workers.size()))) {
+      argv.push_back(std::move(arg));
+    }
     Subprocess::Options options;
     options.capture_stdout = true;  // the workers' own lines stay out of the display
     ASSIGN_OR_RETURN(auto worker, Subprocess::Spawn(argv, options));
@@ -294,7 +313,14 @@ absl::Status Up(const UpFlags& flags) {
       "cosched up: scheduler at %s, %lld datacenter workers, %zu vehicles (%s), state in %s\n",
       address.c_str(), static_cast<long long>(flags.datacenter), fleet.vehicles().size(),
       flags.fleet.c_str(), dir.c_str());
-  std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n\n", address.c_str());
+  std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n", address.c_str());
+  if (flags.metrics_port != 0) {
+    std::printf("  metrics: scheduler at 127.0.0.1:%lld/metrics, workers at ports %lld-%lld\n",
+                static_cast<long long>(flags.metrics_port),
+                static_cast<long long>(flags.metrics_port + 1),
+                static_cast<long long>(flags.metrics_port + workers.size()));
+  }
+  std::printf("\n");
   std::fflush(stdout);
   absl::StatusOr<json> finished = json();
   if (flags.demo) {
@@ -324,6 +350,8 @@ int Main(int argc, char** argv) {
   parser.String("rate", &flags.rate, "inference requests per second for --demo");
   parser.Duration("deadline", &flags.deadline, "inference deadline for --demo");
   parser.Duration("timeout", &flags.timeout, "how long --demo may take");
+  parser.Int("metrics-port", &flags.metrics_port,
+             "serve /metrics: the scheduler on this port, worker i on port+1+i (0: off)");
   // `cosched up ...`: the subcommand word is positional.
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (parser.positional().size() != 1 || parser.positional()[0] != "up") {
@@ -331,6 +359,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (absl::Status s = InitLogging("warn", "cosched"); !s.ok()) return 2;
+  if (flags.metrics_port < 0 || flags.metrics_port > 65535 - flags.datacenter - flags.vehicles) {
+    std::fprintf(stderr, "cosched up: --metrics-port must leave room for every worker's port\n");
+    return 2;
+  }
   if (flags.datacenter < 0 || flags.vehicles < 0) {
     std::fprintf(stderr, "cosched up: --datacenter and --vehicles must be >= 0\n");
     return 2;

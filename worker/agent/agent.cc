@@ -52,7 +52,33 @@ Agent::~Agent() {
 void Agent::Stop() {
   MutexLock lock(&mu_);
   stopping_ = true;
+  if (membership_ != nullptr) {  // a running job ends at its next step boundary
+    cosched::v1::Revocation stop;
+    stop.set_job_id(membership_->job_id());
+    stop.set_reason("the worker is stopping");
+    membership_->Revoke(stop);
+  }
   changed_.SignalAll();
+}
+
+void Agent::EndMembership(const cosched::v1::Revocation& revocation) {
+  if (membership_ != nullptr) membership_->Revoke(revocation);
+  if (next_job_.has_value() && next_job_->job_id() == revocation.job_id()) next_job_.reset();
+  // The scheduler has taken note of how the job ended here: stop reporting it.
+  if (membership_ == nullptr && report_.job_id == revocation.job_id()) report_ = Report();
+}
+
+void Agent::SettleNotice(const std::string& job_id) {
+  MutexLock lock(&mu_);
+  if (!notice_.has_value() || notice_->job_id != job_id) return;
+  const absl::Time now = absl::Now();
+  const bool in_time = now <= notice_->deadline;
+  spdlog::info("job {}: training stopped {} after the preemption notice ({} its budget)", job_id,
+               absl::FormatDuration(now - notice_->received), in_time ? "within" : "LATE for");
+  if (options_.metrics != nullptr) {
+    (in_time ? options_.metrics->notices_in_time : options_.metrics->notices_late).Increment();
+  }
+  notice_.reset();
 }
 
 void Agent::OnMessage(const cosched::v1::SchedulerMessage& message) {
@@ -67,10 +93,19 @@ void Agent::OnMessage(const cosched::v1::SchedulerMessage& message) {
   } else if (message.has_revocation()) {
     const cosched::v1::Revocation& revocation = message.revocation();
     spdlog::info("revoked from job {}: {}", revocation.job_id(), revocation.reason());
-    if (membership_ != nullptr) membership_->Revoke(revocation);
-    if (next_job_.has_value() && next_job_->job_id() == revocation.job_id()) next_job_.reset();
-    // The scheduler has taken note of how the job ended here: stop reporting it.
-    if (membership_ == nullptr && report_.job_id == revocation.job_id()) report_ = Report();
+    EndMembership(revocation);
+  } else if (message.has_preemption_notice()) {
+    const cosched::v1::PreemptionNotice& notice = message.preemption_notice();
+    const absl::Duration budget = absl::Seconds(notice.budget_seconds());
+    spdlog::info("preempted from job {}: stop training within {} ({})", notice.job_id(),
+                 absl::FormatDuration(budget), notice.reason());
+    const bool training = membership_ != nullptr && membership_->job_id() == notice.job_id();
+    if (training) notice_ = Notice{notice.job_id(), absl::Now(), absl::Now() + budget};
+    cosched::v1::Revocation revocation;
+    revocation.set_job_id(notice.job_id());
+    revocation.set_generation(notice.generation());
+    revocation.set_reason(notice.reason());
+    EndMembership(revocation);
   } else if (message.has_inference_work()) {
     inference_work_.push_back(message.inference_work());
   }
@@ -128,6 +163,7 @@ absl::Status Agent::Run() {
       MutexLock lock(&mu_);
       membership_ = nullptr;
     }
+    SettleNotice(assignment.job_id());
     session_->HeartbeatSoon();
   }
 }

@@ -59,7 +59,18 @@ class Agent {
     std::string failure;
   };
 
+  // A preemption notice for the running job: when it came and by when training must stop.
+  struct Notice {
+    std::string job_id;
+    absl::Time received;
+    absl::Time deadline;
+  };
+
   void OnMessage(const cosched::v1::SchedulerMessage& message) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends this node's part in the revoked job (at the trainer's next step boundary).
+  void EndMembership(const cosched::v1::Revocation& revocation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a job ended here: whether a notice's budget was kept (logged and counted).
+  void SettleNotice(const std::string& job_id) ABSL_LOCKS_EXCLUDED(mu_);
   cosched::v1::WorkerHeartbeat MakeHeartbeat() ABSL_LOCKS_EXCLUDED(mu_);
   void RunJob(const FashionMnist& data, const cosched::v1::Assignment& assignment,
               SchedulerMembership* membership);
@@ -74,6 +85,7 @@ class Agent {
   std::optional<cosched::v1::Assignment> next_job_ ABSL_GUARDED_BY(mu_);
   SchedulerMembership* membership_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the running job
   Report report_ ABSL_GUARDED_BY(mu_);
+  std::optional<Notice> notice_ ABSL_GUARDED_BY(mu_);
   std::deque<cosched::v1::InferenceWork> inference_work_ ABSL_GUARDED_BY(mu_);
   // The model and engine of the latest job; they outlive the job so the node keeps serving.
   std::shared_ptr<const Mlp> model_ ABSL_GUARDED_BY(mu_);
