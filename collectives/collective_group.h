@@ -83,6 +83,12 @@ class CollectiveGroup {
       ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
   absl::Status Barrier() ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
 
+  // With the shared-memory path (every rank on this host): rank `rank`'s cell of 64 bits that
+  // every rank of the group maps (SharedMemoryReducer::WorkCell). Null otherwise.
+  std::atomic<uint64_t>* SharedWorkCell(int rank) const {
+    return shared_memory_ != nullptr ? &shared_memory_->WorkCell(rank) : nullptr;
+  }
+
   // Ends the operation in flight, if any, with ABORTED and fails all later ones. Safe from
   // any thread, idempotent. Peers see their connections to this rank close.
   void Abort(absl::string_view reason) ABSL_LOCKS_EXCLUDED(state_mu_);

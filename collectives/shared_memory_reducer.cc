@@ -65,7 +65,15 @@ struct SharedMemoryReducer::Header {
   alignas(64) std::atomic<uint32_t> arrived;     // ranks in the current barrier
   alignas(64) std::atomic<uint32_t> generation;  // bumped when a barrier completes (futex word)
   alignas(64) pid_t pids[kMaxRanks];
+  struct alignas(64) PaddedCell {
+    std::atomic<uint64_t> value;
+  };
+  PaddedCell work_cells[kMaxRanks];
 };
+
+std::atomic<uint64_t>& SharedMemoryReducer::WorkCell(int rank) const {
+  return header_->work_cells[rank].value;
+}
 
 absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach(
     KeyValueStore* store, const std::string& prefix, int rank, int world_size,

@@ -40,6 +40,11 @@ class SharedMemoryReducer {
   // Makes the operation in flight, and every later one, fail on every rank. Any thread.
   void Abort();
 
+  // One 64-bit cell per rank in the segment, zero when the group forms, each on its own cache
+  // line: every rank may read and write every cell (the trainer shares a step's work through
+  // them: worker/trainer/step_work.h). Their meaning is the caller's.
+  std::atomic<uint64_t>& WorkCell(int rank) const;
+
  private:
   struct Header;
   SharedMemoryReducer(void* mapping, size_t mapping_bytes, int rank, int world_size,

@@ -47,7 +47,8 @@ void AvailableNodes::Update(const Node& node, bool reconnecting, bool resources_
 const std::string& AvailableNodes::UnavailableSummary() const {
   if (summary_stale_) {
     std::vector<std::string> parts;
-    for (const auto& [reason, nodes] : unavailable_) parts.push_back(absl::StrCat(nodes, " ", reason));
+    for (const auto& [reason, nodes] : unavailable_)
+      parts.push_back(absl::StrCat(nodes, " ", reason));
     summary_ = absl::StrJoin(parts, ", ");
     summary_stale_ = false;
   }

@@ -110,8 +110,8 @@ class RandomDriver {
   std::string BeatSomeone() {
     const NodeId id = AnyNode();
     Heartbeat heartbeat;
-    heartbeat.signals = VehicleSignals{Pick(0, 4) > 0, Pick(0, 4) > 0, Pick(0, 4) > 0 ? 0.9 : 0.1,
-                                       true, true};
+    heartbeat.signals =
+        VehicleSignals{Pick(0, 4) > 0, Pick(0, 4) > 0, Pick(0, 4) > 0 ? 0.9 : 0.1, true, true};
     heartbeat.can_serve = true;
     (void)core_.ReceiveHeartbeat(id, heartbeat);  // NotFound for unknown or lost nodes
     return absl::StrCat("heartbeat ", id);
@@ -158,8 +158,8 @@ TEST(SchedulerCoreRandomTest, EveryCallLeavesTheIndexTrueAndTheQueueSettled) {
     for (int step = 0; step < 400; ++step) {
       const std::string what = driver.Step();
       const absl::Status invariants = driver.core().CheckInvariants();
-      ASSERT_TRUE(invariants.ok()) << "seed " << seed << " step " << step << " (" << what
-                                   << "): " << invariants;
+      ASSERT_TRUE(invariants.ok())
+          << "seed " << seed << " step " << step << " (" << what << "): " << invariants;
       const std::string unsettled = driver.Unsettled();
       ASSERT_EQ(unsettled, "") << "seed " << seed << " step " << step << " (" << what << ")";
     }

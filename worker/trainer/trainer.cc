@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "common/status_macros.h"
 #include "common/thread_priority.h"
 #include "worker/trainer/checkpoint.h"
+#include "worker/trainer/step_work.h"
 
 namespace cosched::worker {
 namespace {
@@ -164,49 +166,75 @@ absl::StatusOr<int64_t> Trainer::Step() {
     quotas[q] = static_cast<uint32_t>(batch / world + (q < batch % world ? 1 : 0));
   }
   const std::vector<std::vector<uint32_t>> plans = leases_.PlanStep(quotas);
-  const std::vector<uint32_t>& mine = plans[rank];
 
   // The group's own buffer: gloo's algorithms are bound to it, so the allreduce needs no
   // setup and no copies.
-  // Layout: gradient sums, the loss sum, each rank's sample count, each rank's pending
-  // generation (a rank writes only its own slots, so the sum is the gather).
+  // Layout: gradient sums, the loss sum, how many samples of each rank's plan were done, each
+  // rank's pending generation (a rank writes only its own generation slot, so the sum is the
+  // gather).
   const absl::Span<float> reduce = group_->StagingBuffer(num_params + 1 + 2 * world);
   std::fill(reduce.begin(), reduce.end(), 0.0f);
   const absl::Span<float> grads = reduce.subspan(0, num_params);
   const LabeledImages& train = options_.data->train;
   const size_t pixels = static_cast<size_t>(train.pixels_per_image());
   const size_t micro = static_cast<size_t>(options_.job.micro_batch);
+
+  std::vector<std::atomic<uint64_t>*> cells(world);
+  std::vector<size_t> plan_sizes(world);
+  for (int q = 0; q < world; ++q) {
+    cells[q] = group_->SharedWorkCell(q);
+    plan_sizes[q] = plans[q].size();
+  }
+  StepWork work(cells, step_, std::move(plan_sizes));
+  std::vector<uint32_t> done_of_plan(world, 0);  // samples this rank computed of each plan
   double loss = 0;
-  size_t done = 0;
-  bool preempted = false;
-  // Time this step may still spend waiting for inference before giving up its remainder.
-  absl::Duration resume_budget = options_.job.inference.resume_within;
-  while (done < mine.size()) {
-    if (!options_.token->TrainingMayRun()) {  // the yield point
-      if (options_.metrics != nullptr) options_.metrics->preemptions.Increment();
-      const absl::Time yielded = absl::Now();
-      const bool resumed = options_.token->WaitWhileInferenceClaims(yielded + resume_budget);
-      resume_budget -= absl::Now() - yielded;
-      if (!resumed) {
-        preempted = true;
-        break;
-      }
-    }
-    const size_t m = std::min(micro, mine.size() - done);
+  auto compute = [&](int plan, size_t begin, size_t end) {
+    const size_t m = end - begin;
     batch_images_.resize(m * pixels);
     batch_labels_.resize(m);
     for (size_t i = 0; i < m; ++i) {
-      const uint32_t sample = mine[done + i];
+      const uint32_t sample = plans[plan][begin + i];
       std::memcpy(batch_images_.data() + i * pixels, train.image(sample), pixels * sizeof(float));
       batch_labels_[i] = train.labels[sample];
     }
     loss += model_.AccumulateGradients(params_, batch_images_.data(), batch_labels_.data(),
                                        static_cast<int>(m), grads, workspace_);
-    done += m;
+    done_of_plan[plan] += static_cast<uint32_t>(m);
+  };
+  // Time this step may still spend waiting for inference before giving up its remainder.
+  absl::Duration resume_budget = options_.job.inference.resume_within;
+  // The yield point: false when inference claimed the compute and did not give it back in
+  // time. While this rank waits, its peers may take over the rest of its plan.
+  auto may_continue = [&] {
+    if (options_.token->TrainingMayRun()) return true;
+    if (options_.metrics != nullptr) options_.metrics->preemptions.Increment();
+    work.AskForHelp(rank);
+    const absl::Time yielded = absl::Now();
+    const bool resumed = options_.token->WaitWhileInferenceClaims(yielded + resume_budget);
+    resume_budget -= absl::Now() - yielded;
+    return resumed;
+  };
+  bool preempted = false;
+  // This rank's own plan, then what is left of the plans whose owners yielded to inference.
+  for (int offset = 0; offset < world && !preempted; ++offset) {
+    const int plan = (rank + offset) % world;
+    while (offset == 0 || work.WantsHelp(plan)) {
+      if (!may_continue()) {
+        preempted = true;
+        break;
+      }
+      const auto [begin, end] = work.Claim(plan, micro);
+      if (begin == end) break;
+      compute(plan, begin, end);
+    }
   }
   if (preempted) ++preempted_steps_;
+  size_t done = 0;
+  for (int q = 0; q < world; ++q) {
+    reduce[num_params + 1 + q] = static_cast<float>(done_of_plan[q]);
+    done += done_of_plan[q];
+  }
   reduce[num_params] = static_cast<float>(loss);
-  reduce[num_params + 1 + rank] = static_cast<float>(done);
   reduce[num_params + 1 + world + rank] =
       static_cast<float>(options_.membership->PendingGeneration());
 
@@ -395,6 +423,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   result.steps = step_;
   result.epochs = epochs_completed_;
   result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.samples = total_samples;
   result.samples_per_second = result.wall_seconds > 0 ? total_samples / result.wall_seconds : 0;
   result.generations = membership_.generation + 1;
   result.preempted_steps = preempted_steps_;

@@ -55,6 +55,7 @@ struct TrainingResult {
   double test_accuracy = 0;
   int64_t steps = 0;
   int64_t epochs = 0;
+  int64_t samples = 0;            // trained by all ranks, over the whole run
   double samples_per_second = 0;  // all ranks, over the whole run
   double wall_seconds = 0;
   int64_t generations = 1;
