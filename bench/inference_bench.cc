@@ -62,7 +62,11 @@ struct RunResult {
   double load_cpu_seconds = 0;          // this process (the load generator) during the run
   double steps_cut_short = 0;           // sum over ranks of steps given up for inference
   double allreduce_share = 0;           // of the ranks' wall time, in step allreduces
-  LoadReport load;                      // empty without inference
+  // Where training time goes: the trainer threads' CPU per sample and their CPU share of
+  // the ranks' wall time (the rest they spent descheduled or blocked).
+  double trainer_us_per_sample = 0;
+  double trainer_cpu_share = 0;
+  LoadReport load;  // empty without inference
 };
 
 absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t steps,
@@ -95,13 +99,19 @@ absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t step
   result.load_cpu_seconds = load != nullptr ? ProcessCpuSeconds() - cpu_before : 0;
   result.samples_per_second = finished->front().value("samples_per_second", 0.0);
   result.wall_seconds = finished->front().value("wall_seconds", 0.0);
+  double trainer_cpu = 0;
   for (const json& rank : *finished) {
+    trainer_cpu += rank.value("trainer_cpu_seconds", 0.0);
     result.worker_other_cpu_seconds +=
         rank.value("process_cpu_seconds", 0.0) - rank.value("trainer_cpu_seconds", 0.0);
     result.steps_cut_short += rank.value("preempted_steps", 0.0);
     result.allreduce_share += rank.value("allreduce_seconds", 0.0) /
                               (result.wall_seconds * static_cast<double>(finished->size()));
   }
+  const double ranks_wall = result.wall_seconds * static_cast<double>(finished->size());
+  const double samples = result.samples_per_second * result.wall_seconds;
+  result.trainer_us_per_sample = samples > 0 ? trainer_cpu * 1e6 / samples : 0;
+  result.trainer_cpu_share = ranks_wall > 0 ? trainer_cpu / ranks_wall : 0;
   result.load = *std::move(report);
   return result;
 }
@@ -154,6 +164,8 @@ absl::Status Run(const InferenceBenchFlags& flags) {
   std::vector<double> with_sps, without_sps, worker_shares, load_shares, cut_short;
   std::vector<double> without_other_cpu;  // per repetition, to pair with the run with load
   std::vector<double> allreduce_with, allreduce_without;
+  std::vector<double> us_per_sample_with, us_per_sample_without, trainer_share_with,
+      trainer_share_without;
   LoadReport pooled;
   std::vector<RunResult> with_runs;
   for (int rep = 0; rep < flags.reps; ++rep) {
@@ -166,11 +178,15 @@ absl::Status Run(const InferenceBenchFlags& flags) {
       if (with_inference) {
         with_sps.push_back(run.samples_per_second);
         allreduce_with.push_back(run.allreduce_share);
+        us_per_sample_with.push_back(run.trainer_us_per_sample);
+        trainer_share_with.push_back(run.trainer_cpu_share);
         with_runs.push_back(std::move(run));
       } else {
         without_sps.push_back(run.samples_per_second);
         without_other_cpu.push_back(run.worker_other_cpu_seconds);
         allreduce_without.push_back(run.allreduce_share);
+        us_per_sample_without.push_back(run.trainer_us_per_sample);
+        trainer_share_without.push_back(run.trainer_cpu_share);
       }
     }
   }
@@ -218,6 +234,10 @@ absl::Status Run(const InferenceBenchFlags& flags) {
                  {"steps_cut_short_fraction", Median(cut_short)},
                  {"allreduce_share_with_inference", Median(allreduce_with)},
                  {"allreduce_share_without_inference", Median(allreduce_without)},
+                 {"trainer_cpu_us_per_sample_with_inference", Median(us_per_sample_with)},
+                 {"trainer_cpu_us_per_sample_without_inference", Median(us_per_sample_without)},
+                 {"trainer_cpu_share_with_inference", Median(trainer_share_with)},
+                 {"trainer_cpu_share_without_inference", Median(trainer_share_without)},
                  {"training_retention", retention}};
   if (!pooled.first_error.empty()) result["first_error"] = pooled.first_error;
   if (flags.output == "json") {

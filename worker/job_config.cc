@@ -30,14 +30,15 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(optimizer));
 
   ASSIGN_OR_RETURN(const ConfigNode training, job.Map("training"));
-  RETURN_IF_ERROR(training.RejectUnknownKeys(
-      {"global_batch", "micro_batch", "epochs", "steps", "shard_size", "log_every_steps"}));
+  RETURN_IF_ERROR(training.RejectUnknownKeys({"global_batch", "micro_batch", "epochs", "steps",
+                                              "shard_size", "log_every_steps", "deterministic"}));
   ASSIGN_OR_RETURN(config.global_batch, training.Int("global_batch", 128, 1, 1 << 20));
   ASSIGN_OR_RETURN(config.micro_batch, training.Int("micro_batch", 16, 1, 1 << 16));
   ASSIGN_OR_RETURN(config.epochs, training.Int("epochs", 1, 0, 100000));
   ASSIGN_OR_RETURN(config.steps, training.Int("steps", 0, 0, kMaxInt));
   ASSIGN_OR_RETURN(config.shard_size, training.Int("shard_size", 64, 1, 1 << 20));
   ASSIGN_OR_RETURN(config.log_every_steps, training.Int("log_every_steps", 100, 1, kMaxInt));
+  ASSIGN_OR_RETURN(config.deterministic, training.Bool("deterministic", false));
   if (config.epochs == 0 && config.steps == 0) {
     return training.Error("epochs", "give epochs or steps (both are 0)");
   }

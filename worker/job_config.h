@@ -47,6 +47,11 @@ struct JobConfig {
   int64_t steps = 0;
   int64_t shard_size = 64;
   int64_t log_every_steps = 100;
+  // false (the default): a rank that finished its part of a step takes over what its peers on
+  // the same host have not started yet (work stealing), so a rank slowed by inference or by
+  // the OS does not hold the others at the allreduce. true: every rank computes exactly its
+  // own part unless its owner yielded to inference, so runs repeat bit for bit.
+  bool deterministic = false;
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::string checkpoint_dir;  // empty: no checkpoints
   int64_t checkpoint_interval_steps = 0;

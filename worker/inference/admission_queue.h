@@ -7,6 +7,8 @@
 // and admitting it must not push an already admitted request past its own deadline.
 // Otherwise it is refused at once with the numbers behind the decision. Service time per
 // image is measured (an exponentially weighted average of real computes).
+// One request is served at a time: by the executor (PopEarliest) or, when nothing is queued
+// or being served, by the caller itself (TryServeNow), which saves two thread hand-offs.
 // Time comes from an injected Clock so tests run in virtual time.
 #pragma once
 
@@ -85,21 +87,39 @@ class AdmissionQueue {
     return absl::OkStatus();
   }
 
-  // The admitted request with the earliest deadline; blocks until one exists or Close().
+  // Admits a request for the caller to serve at once, when nothing is queued or being served
+  // and it meets `deadline` by the estimates: true means "serve it now, then RecordService".
+  // False admits nothing: the caller goes through Admit, which queues it or says why not.
+  bool TryServeNow(absl::Time deadline, int images) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    if (closed_ || serving_ || !queue_.empty()) return false;
+    const absl::Time now = clock_->Now();
+    const absl::Duration own = ServiceEstimate(images);
+    if (now + options_.preemption_bound + own > deadline) return false;
+    serving_ = true;
+    busy_until_ = now + own;
+    return true;
+  }
+
+  // The admitted request with the earliest deadline, once nothing else is being served;
+  // blocks until then or Close().
   std::optional<Entry> PopEarliest() ABSL_LOCKS_EXCLUDED(mu_) {
     MutexLock lock(&mu_);
-    while (queue_.empty() && !closed_) nonempty_.Wait(&mu_);
+    while ((queue_.empty() || serving_) && !closed_) nonempty_.Wait(&mu_);
     if (queue_.empty()) return std::nullopt;
     auto node = queue_.extract(queue_.begin());
+    serving_ = true;
     busy_until_ = clock_->Now() + ServiceEstimate(node.mapped().images);
     return std::move(node.mapped());
   }
 
-  // Feeds a measured compute time into the service estimate; the request PopEarliest handed
-  // out is done.
+  // Feeds a measured compute time into the service estimate; the request PopEarliest or
+  // TryServeNow handed out is done.
   void RecordService(int images, absl::Duration took) ABSL_LOCKS_EXCLUDED(mu_) {
     MutexLock lock(&mu_);
+    serving_ = false;
     busy_until_ = absl::InfinitePast();
+    nonempty_.Signal();  // the executor may be waiting for the request being served
     if (images <= 0) return;
     const absl::Duration per_image = (took - options_.service_overhead) / images;
     const absl::Duration sample = std::max(per_image, absl::ZeroDuration());
@@ -145,6 +165,7 @@ class AdmissionQueue {
   absl::Duration per_image_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   bool measured_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool serving_ ABSL_GUARDED_BY(mu_) = false;  // a request is being served
   absl::Time busy_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace cosched::worker {
@@ -27,7 +28,10 @@ TEST(AdmissionQueueTest, ServesEarliestDeadlineFirst) {
   ASSERT_TRUE(queue.Admit(now, now + absl::Milliseconds(30), 1, 30).ok());
   ASSERT_TRUE(queue.Admit(now, now + absl::Milliseconds(10), 1, 11).ok());  // tie: FIFO
   std::vector<int> order;
-  for (int i = 0; i < 4; ++i) order.push_back(queue.PopEarliest()->item);
+  for (int i = 0; i < 4; ++i) {
+    order.push_back(queue.PopEarliest()->item);
+    queue.RecordService(1, absl::Milliseconds(1));
+  }
   EXPECT_EQ(order, (std::vector<int>{10, 11, 30, 50}));
 }
 
@@ -77,6 +81,33 @@ TEST(AdmissionQueueTest, RequestInServiceDelaysNewOnes) {
   EXPECT_FALSE(queue.Admit(now, now + absl::Milliseconds(20), 1, 2).ok());
   queue.RecordService(50, absl::Milliseconds(50));
   EXPECT_TRUE(queue.Admit(now, now + absl::Milliseconds(20), 1, 3).ok());
+}
+
+TEST(AdmissionQueueTest, TheCallerServesAtOnceOnlyWhenNothingElseIsQueuedOrServed) {
+  SimClock clock(absl::FromUnixSeconds(1000));
+  AdmissionQueue<int> queue(&clock, Options());
+  const absl::Time now = clock.Now();
+  // 2 ms preemption + 5 ms service > 6 ms: not this way, and Admit says why.
+  EXPECT_FALSE(queue.TryServeNow(now + absl::Milliseconds(6), 5));
+  EXPECT_FALSE(queue.Admit(now, now + absl::Milliseconds(6), 5, 0).ok());
+
+  ASSERT_TRUE(queue.TryServeNow(now + absl::Milliseconds(20), 1));
+  EXPECT_FALSE(queue.TryServeNow(now + absl::Milliseconds(20), 1));  // one at a time
+  ASSERT_TRUE(queue.Admit(now, now + absl::Milliseconds(20), 1, 7).ok());
+  // The executor does not start the queued request while the caller still serves.
+  std::atomic<bool> popped{false};
+  std::thread executor([&] {
+    EXPECT_EQ(queue.PopEarliest()->item, 7);
+    popped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(popped);
+  queue.RecordService(1, absl::Milliseconds(1));
+  executor.join();
+  EXPECT_TRUE(popped);
+  EXPECT_FALSE(queue.TryServeNow(now + absl::Milliseconds(20), 1));  // the executor serves
+  queue.RecordService(1, absl::Milliseconds(1));
+  EXPECT_TRUE(queue.TryServeNow(now + absl::Milliseconds(20), 1));
 }
 
 TEST(AdmissionQueueTest, CloseWakesWaitersAndRefusesNewWork) {

@@ -43,8 +43,13 @@ absl::StatusOr<InferenceResult> InferenceEngine::Infer(std::vector<float> images
       return absl::UnavailableError("no committed weights yet; training has not finished a step");
     }
   }
+  const int count = static_cast<int>(images.size() / input);
+  if (queue_.TryServeNow(deadline, count)) {
+    thread_local Mlp::Workspace workspace;
+    return Serve(images, count, arrival, deadline, workspace);
+  }
   auto pending = std::make_shared<Pending>();
-  pending->count = static_cast<int>(images.size() / input);
+  pending->count = count;
   pending->images = std::move(images);
   if (absl::Status admitted = queue_.Admit(arrival, deadline, pending->count, pending);
       !admitted.ok()) {
@@ -63,43 +68,50 @@ void InferenceEngine::RunExecutor() {
   }
   Mlp::Workspace workspace;
   while (auto entry = queue_.PopEarliest()) {
-    std::shared_ptr<Pending> pending = entry->item;
-    std::shared_ptr<const Weights> weights;
-    {
-      MutexLock lock(&mu_);
-      weights = weights_;
-    }
-    token_->BeginInference();
-    if (metrics_ != nullptr) metrics_->SetServing(true);
-    const absl::Time start = absl::Now();
-    InferenceResult result;
-    const int classes = model_->num_classes();
-    result.scores.resize(static_cast<size_t>(pending->count) * classes);
-    model_->Predict(weights->params, pending->images.data(), pending->count,
-                    absl::MakeSpan(result.scores), workspace);
-    const absl::Time end = absl::Now();
-    if (metrics_ != nullptr) metrics_->SetServing(false);
-    token_->EndInference();
-
-    for (int i = 0; i < pending->count; ++i) {
-      const float* row = result.scores.data() + static_cast<size_t>(i) * classes;
-      result.classes.push_back(static_cast<uint32_t>(std::max_element(row, row + classes) - row));
-    }
-    result.weights_step = weights->step;
-    result.queue = start - entry->arrival;
-    result.compute = end - start;
-    result.deadline_met = end <= entry->deadline;
-    queue_.RecordService(pending->count, result.compute);
-    if (metrics_ != nullptr) {
-      (result.deadline_met ? metrics_->inference_met : metrics_->inference_missed).Increment();
-      metrics_->preemption_latency_seconds.Observe(absl::ToDoubleSeconds(result.queue));
-      metrics_->inference_latency_seconds.Observe(absl::ToDoubleSeconds(end - entry->arrival));
-    }
+    const std::shared_ptr<Pending>& pending = entry->item;
+    InferenceResult result =
+        Serve(pending->images, pending->count, entry->arrival, entry->deadline, workspace);
     MutexLock lock(&pending->mu);
     pending->result = std::move(result);
     pending->done = true;
     pending->done_cv.SignalAll();
   }
+}
+
+InferenceResult InferenceEngine::Serve(const std::vector<float>& images, int count,
+                                       absl::Time arrival, absl::Time deadline,
+                                       Mlp::Workspace& workspace) {
+  std::shared_ptr<const Weights> weights;
+  {
+    MutexLock lock(&mu_);
+    weights = weights_;
+  }
+  token_->BeginInference();
+  if (metrics_ != nullptr) metrics_->SetServing(true);
+  const absl::Time start = absl::Now();
+  InferenceResult result;
+  const int classes = model_->num_classes();
+  result.scores.resize(static_cast<size_t>(count) * classes);
+  model_->Predict(weights->params, images.data(), count, absl::MakeSpan(result.scores), workspace);
+  const absl::Time end = absl::Now();
+  if (metrics_ != nullptr) metrics_->SetServing(false);
+  token_->EndInference();
+
+  for (int i = 0; i < count; ++i) {
+    const float* row = result.scores.data() + static_cast<size_t>(i) * classes;
+    result.classes.push_back(static_cast<uint32_t>(std::max_element(row, row + classes) - row));
+  }
+  result.weights_step = weights->step;
+  result.queue = start - arrival;
+  result.compute = end - start;
+  result.deadline_met = end <= deadline;
+  queue_.RecordService(count, result.compute);
+  if (metrics_ != nullptr) {
+    (result.deadline_met ? metrics_->inference_met : metrics_->inference_missed).Increment();
+    metrics_->preemption_latency_seconds.Observe(absl::ToDoubleSeconds(result.queue));
+    metrics_->inference_latency_seconds.Observe(absl::ToDoubleSeconds(end - arrival));
+  }
+  return result;
 }
 
 }  // namespace cosched::worker

@@ -1,9 +1,10 @@
 // File: worker/inference/inference_engine.h
 // InferenceEngine: serves inference on this rank with the latest committed weights.
-// Requests are admitted (or refused at once) by an AdmissionQueue and served earliest
-// deadline first by one executor thread, which takes the compute from the trainer through
-// the ComputeToken: the trainer stops at its next yield point, so a request waits at most
-// one micro-batch for the compute.
+// Requests are admitted (or refused at once) by an AdmissionQueue and served one at a time,
+// earliest deadline first. A request that finds nothing queued or in service is served at
+// once on the caller's thread (no hand-off: fewer wake-ups on cores the trainer uses);
+// otherwise the executor thread serves it. Serving takes the compute from the trainer
+// through the ComputeToken: the trainer stops at its next yield point.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +68,9 @@ class InferenceEngine {
   };
 
   void RunExecutor();
+  // Computes one request with the latest weights; the queue had handed it out.
+  InferenceResult Serve(const std::vector<float>& images, int count, absl::Time arrival,
+                        absl::Time deadline, Mlp::Workspace& workspace) ABSL_LOCKS_EXCLUDED(mu_);
 
   const Mlp* const model_;
   ComputeToken* const token_;

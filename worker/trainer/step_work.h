@@ -5,10 +5,12 @@
 // would otherwise sit idle at the allreduce until it comes back; here they take over its
 // remaining samples and nobody waits (work conserving).
 //
+// Who takes what is the trainer's choice: by default a rank that finished its plan takes what
+// is left of any other (work stealing: it also covers a rank the OS descheduled); in a
+// deterministic job only what is left of plans whose owners asked for help (they yielded to
+// inference), so without inference every rank computes exactly its own plan and runs repeat
+// bit for bit.
 // Rules that keep the step exact and the leases right:
-//  - A rank takes another plan's samples only after that plan's owner asked for help (it
-//    yielded to inference). Without inference every rank computes exactly its own plan, in
-//    order, as before: the run stays bit-for-bit reproducible.
 //  - Every claimed chunk is computed before its rank joins the step's allreduce, so the
 //    samples done of each plan are always a prefix of it; the allreduce sums how many each
 //    rank did of each plan, and the leases commit those prefixes.

@@ -215,10 +215,12 @@ absl::StatusOr<int64_t> Trainer::Step() {
     return resumed;
   };
   bool preempted = false;
-  // This rank's own plan, then what is left of the plans whose owners yielded to inference.
+  // This rank's own plan, then what is left of the others: of any peer still busy (work
+  // stealing), or in a deterministic job only of peers that yielded to inference.
+  const bool steal = !options_.job.deterministic;
   for (int offset = 0; offset < world && !preempted; ++offset) {
     const int plan = (rank + offset) % world;
-    while (offset == 0 || work.WantsHelp(plan)) {
+    while (offset == 0 || steal || work.WantsHelp(plan)) {
       if (!may_continue()) {
         preempted = true;
         break;

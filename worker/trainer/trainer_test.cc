@@ -93,7 +93,11 @@ TEST(TrainerTest, TwoRanksKeepIdenticalParametersAndLearn) {
   EXPECT_EQ(outcomes[0].result->test_accuracy, outcomes[1].result->test_accuracy);
 }
 
-TEST(TrainerTest, PreemptedRankNeverHoldsItsPeerBack) {
+// Both ways a peer takes over a preempted rank's samples: work stealing (the default) and,
+// in a deterministic job, help that the preempted rank asks for.
+class PreemptedRankTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PreemptedRankTest, NeverHoldsItsPeerBack) {
   std::vector<ComputeToken> tokens(2);
   // Inference holds rank 0's compute through all 40 training steps and is released only
   // when rank 1 reports its 40th step. If rank 1 had to wait for rank 0 to compute, it could
@@ -101,6 +105,7 @@ TEST(TrainerTest, PreemptedRankNeverHoldsItsPeerBack) {
   // evaluation then waits for the compute, as evaluation does.)
   JobConfig job = SmallJob(40);
   job.log_every_steps = 40;
+  job.deterministic = GetParam();
   tokens[0].BeginInference();
   const auto outcomes = RunRanks(job, 2, tokens, [&](const TrainingProgress& progress) {
     if (progress.kind == TrainingProgress::Kind::kStep && progress.step == 40) {
@@ -120,12 +125,19 @@ TEST(TrainerTest, PreemptedRankNeverHoldsItsPeerBack) {
   EXPECT_EQ(outcomes[0].result->samples, outcomes[1].result->samples);
 }
 
+INSTANTIATE_TEST_SUITE_P(StealingOrHelp, PreemptedRankTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "Deterministic" : "WorkStealing";
+                         });
+
 TEST(TrainerTest, WithoutInferenceEveryRankTrainsExactlyItsOwnPlan) {
-  // Nobody yields, so nobody helps: two runs of the same job give the same parameters bit
-  // for bit (helping would change the order gradients are summed in).
+  // A deterministic job where nobody yields: nobody helps, so two runs give the same
+  // parameters bit for bit (helping would change the order gradients are summed in).
+  JobConfig job = SmallJob(30);
+  job.deterministic = true;
   std::vector<ComputeToken> first_tokens(2), second_tokens(2);
-  const auto first = RunRanks(SmallJob(30), 2, first_tokens);
-  const auto second = RunRanks(SmallJob(30), 2, second_tokens);
+  const auto first = RunRanks(job, 2, first_tokens);
+  const auto second = RunRanks(job, 2, second_tokens);
   ASSERT_TRUE(first[0].result.ok()) << first[0].result.status();
   ASSERT_TRUE(second[0].result.ok()) << second[0].result.status();
   EXPECT_EQ(first[0].result->parameter_checksum, second[0].result->parameter_checksum);
