@@ -52,6 +52,7 @@ struct InferenceBenchFlags {
   std::string trace;
   std::string trace_speedup = "1";
   std::string job = "configs/jobs/fashion-mlp.yaml";
+  std::string bind = "core";
   std::string output;
 };
 
@@ -75,6 +76,7 @@ absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t step
   options.job_yaml = flags.job;
   options.ranks = static_cast<int>(flags.ranks);
   options.steps = steps;
+  options.bind_to_core = flags.bind == "core";
   options.dir = (std::filesystem::temp_directory_path() /
                  absl::StrCat("cosched-bench-inference-", ::getpid(), "-", run_index))
                     .string();
@@ -214,6 +216,7 @@ absl::Status Run(const InferenceBenchFlags& flags) {
   json result = {{"ranks", flags.ranks},
                  {"steps", flags.steps},
                  {"reps", flags.reps},
+                 {"bind", flags.bind},
                  {"deadline_ms", absl::ToDoubleMilliseconds(flags.deadline)},
                  {"rate_per_second", flags.trace.empty() ? rate : 0.0},
                  {"worker_cpu_us_per_request", cpu_per_request * 1e6},
@@ -264,6 +267,8 @@ int RunInferenceBenchCommand(const std::vector<std::string>& args) {
   parser.String("trace", &flags.trace, "replay arrivals from an inference trace CSV");
   parser.String("trace-speedup", &flags.trace_speedup, "time compression of the trace");
   parser.String("job", &flags.job, "job YAML");
+  parser.String("bind", &flags.bind,
+                "core: each rank on a CPU of its own (as mpirun does), or none");
   parser.String("output", &flags.output, "json for one JSON object");
   parser.Short('o', "output");
   if (absl::Status s = parser.Parse(args); !s.ok() || parser.help_requested()) {
@@ -272,10 +277,11 @@ int RunInferenceBenchCommand(const std::vector<std::string>& args) {
     return s.ok() ? 0 : 2;
   }
   if (flags.ranks < 1 || flags.steps < 1 || flags.reps < 1 ||
-      (!flags.output.empty() && flags.output != "json")) {
+      (!flags.output.empty() && flags.output != "json") ||
+      (flags.bind != "core" && flags.bind != "none")) {
     std::fprintf(stderr,
                  "cosched-bench inference: --ranks, --steps and --reps must be >= 1, "
-                 "-o takes only json\n");
+                 "-o takes only json, --bind core or none\n");
     return 2;
   }
   if (absl::Status s = Run(flags); !s.ok()) {

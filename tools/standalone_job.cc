@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/cpu_affinity.h"
 #include "common/status_macros.h"
 
 namespace cosched::tools {
@@ -31,6 +32,8 @@ absl::StatusOr<std::unique_ptr<StandaloneJob>> StandaloneJob::Start(
     const StandaloneJobOptions& options, absl::Time deadline) {
   std::filesystem::remove_all(options.dir);
   auto job = std::unique_ptr<StandaloneJob>(new StandaloneJob(options.dir));
+  const std::vector<int> cpus = AllowedCpus();
+  const bool bind = options.bind_to_core && options.ranks <= static_cast<int>(cpus.size());
   for (int rank = 0; rank < options.ranks; ++rank) {
     std::vector<std::string> argv = {
         SiblingBinary("cosched-worker"), "--standalone", "--job", options.job_yaml, "--bootstrap",
@@ -38,6 +41,10 @@ absl::StatusOr<std::unique_ptr<StandaloneJob>> StandaloneJob::Start(
         "--inference-address", "127.0.0.1:0", "--log-level", options.log_level,
         // a fresh run every time, never a resumed one
         "--checkpoint-dir", options.dir + "/checkpoints"};
+    if (bind) {
+      argv.push_back("--bind-cpus");
+      argv.push_back(absl::StrCat(cpus[rank]));
+    }
     if (options.steps > 0) {
       argv.push_back("--steps");
       argv.push_back(absl::StrCat(options.steps));

@@ -33,6 +33,9 @@ struct StandaloneJobOptions {
   int64_t steps = 0;  // 0: the job's own length
   std::string dir;    // file store and checkpoints; emptied first and removed after
   std::string log_level = "warn";
+  // Rank r runs on the r-th CPU this process may use, as `mpirun --bind-to core` binds its
+  // ranks; only when there are at least as many CPUs as ranks.
+  bool bind_to_core = true;
 };
 
 class StandaloneJob {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "collectives/file_store.h"
 #include "collectives/mpi_bootstrap.h"
+#include "common/cpu_affinity.h"
 #include "common/cpu_time.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -53,6 +54,7 @@ struct WorkerFlags {
   std::string inference_address = "127.0.0.1:0";
   std::string metrics_address;
   std::string log_level = "info";
+  std::string bind_cpus;       // CPU list this process runs on; empty: the OS decides
   std::string checkpoint_dir;  // overrides the job's checkpoint.dir when set
   int64_t steps = 0;           // when > 0, overrides the job's length with this many steps
   // Under a scheduler:
@@ -257,6 +259,8 @@ int Main(int argc, char** argv) {
                 "HOST:PORT for the gRPC inference service (port 0: any)");
   parser.String("metrics-address", &flags.metrics_address, "HOST:PORT serving /metrics");
   parser.String("log-level", &flags.log_level, "trace|debug|info|warn|error");
+  parser.String("bind-cpus", &flags.bind_cpus,
+                "run only on these CPUs, e.g. 0 or 0-3 (like mpirun --bind-to core)");
   parser.String("checkpoint-dir", &flags.checkpoint_dir, "overrides the job's checkpoint.dir");
   parser.Int("steps", &flags.steps, "when > 0, train this many steps instead of the job's length");
   parser.String("scheduler", &flags.scheduler, "HOST:PORT of cosched-scheduler (scheduler mode)");
@@ -269,6 +273,15 @@ int Main(int argc, char** argv) {
   parser.String("zone", &flags.zone, "failure domain: rack, site or depot (scheduler mode)");
   parser.String("work-dir", &flags.work_dir, "checkpoints of scheduled jobs go under it");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
+  if (!flags.bind_cpus.empty()) {  // before any thread starts, so that all inherit it
+    absl::StatusOr<std::vector<int>> cpus = ParseCpuList(flags.bind_cpus);
+    absl::Status bound = cpus.ok() ? BindToCpus(*cpus) : cpus.status();
+    if (!bound.ok()) {
+      std::fprintf(stderr, "cosched-worker: --bind-cpus: %s\n",
+                   std::string(bound.message()).c_str());
+      return 2;
+    }
+  }
   if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("worker-", flags.rank)); !s.ok()) {
     std::fprintf(stderr, "cosched-worker: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;
