@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -37,6 +38,7 @@
 #include "tools/inference_load.h"
 #include "tools/standalone_job.h"
 #include "worker/data/idx_reader.h"
+#include "yaml-cpp/yaml.h"
 
 namespace cosched::tools {
 namespace {
@@ -55,6 +57,7 @@ struct UpFlags {
   std::string dir;                   // default: a fresh directory under /tmp
   bool demo = false;
   std::string job = "configs/jobs/fashion-mlp.yaml";
+  std::string config = "configs/scheduler.yaml";
   std::string rate = "40";  // inference requests per second (demo)
   absl::Duration deadline = absl::Milliseconds(100);
   absl::Duration timeout = absl::Minutes(5);
@@ -62,6 +65,33 @@ struct UpFlags {
   // on metrics_port + 1 + i, the layout deploy/prometheus/prometheus.yml scrapes.
   int64_t metrics_port = 0;
 };
+
+// The demo lasts about half a minute, in which the production timers of inference-driven
+// preemption (demand counted over 10 s, a node held 30 s before it can be taken) would never
+// fire. The demo's scheduler runs `config` with them shortened, written to `dir`.
+absl::StatusOr<std::string> WriteDemoSchedulerConfig(const std::string& config,
+                                                     const std::string& dir) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(config);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(config, ": ", e.what()));
+  }
+  if (!root["scheduler"].IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(config, ": no 'scheduler' map"));
+  }
+  YAML::Node preemption = root["scheduler"]["preemption"];
+  preemption["window"] = "5s";
+  preemption["reclaim_interval"] = "3s";
+  preemption["give_back_after"] = "8s";
+  preemption["min_hold"] = "5s";
+  const std::string path = dir + "/scheduler-demo.yaml";
+  YAML::Emitter out;
+  out << root;
+  std::ofstream(path) << "# " << config << " with the demo's preemption timings\n"
+                      << out.c_str() << "\n";
+  return path;
+}
 
 // "--metrics-address 127.0.0.1:P" for the process at `offset` past --metrics-port, if set.
 std::vector<std::string> MetricsArgs(const UpFlags& flags, int offset) {
@@ -216,14 +246,21 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
   stop = true;
   driver.join();
   RETURN_IF_ERROR(report.status());
-  int membership_changes = 0, preemptions = 0;
+  // Events read "generation G: ..." for each generation (0 is the admission) and
+  // "node N reclaimed: ..." for each node taken for inference (the generation it causes
+  // repeats that reason, so only the node events count).
+  int generations = 0, preemptions = 0;
   for (const auto& event : job.events()) {
-    if (absl::StrContains(event.what(), "generation ")) ++membership_changes;
-    if (absl::StrContains(event.what(), " reclaimed: ")) ++preemptions;
+    if (absl::StartsWith(event.what(), "generation ")) ++generations;
+    if (absl::StartsWith(event.what(), "node ") &&
+        absl::StrContains(event.what(), " reclaimed: ")) {
+      ++preemptions;
+    }
   }
+  const int membership_changes = std::max(generations - 1, 0);
   std::printf("\njob %s %s: test accuracy %.4f after %lld steps, %d generations\n", job_id.c_str(),
               job.state().c_str(), job.test_accuracy(), static_cast<long long>(job.step()),
-              membership_changes);
+              generations);
   for (const auto& event : job.events()) std::printf("  %s\n", event.what().c_str());
   std::printf(
       "inference: %lld sent, %lld answered, %lld refused, %lld unavailable, %lld errors; "
@@ -256,12 +293,18 @@ absl::Status Up(const UpFlags& flags) {
   std::filesystem::create_directories(dir);
   ASSIGN_OR_RETURN(FleetTimeline timeline, LoadFleet(flags, flags.timeout));
   FleetReplayer fleet(std::move(timeline), dir);
+  std::string config = flags.config;
+  if (flags.demo) {
+    ASSIGN_OR_RETURN(config, WriteDemoSchedulerConfig(flags.config, dir));
+    std::printf("scheduler config: %s with preemption timings for a short demo (%s)\n",
+                flags.config.c_str(), config.c_str());
+  }
 
   std::vector<std::string> scheduler_argv = {SiblingBinary("cosched-scheduler"),
                                              "--listen",
                                              "127.0.0.1:0",
                                              "--config",
-                                             "configs/scheduler.yaml",
+                                             config,
                                              "--data-dir",
                                              dir + "/scheduler",
                                              "--log-level",
@@ -347,6 +390,8 @@ int Main(int argc, char** argv) {
   parser.String("dir", &flags.dir, "state directory (default: a fresh one under /tmp)");
   parser.Bool("demo", &flags.demo, "submit the job, drive inference, report and exit");
   parser.String("job", &flags.job, "job YAML for --demo");
+  parser.String("config", &flags.config,
+                "scheduler config (--demo shortens its preemption timers to fit the demo)");
   parser.String("rate", &flags.rate, "inference requests per second for --demo");
   parser.Duration("deadline", &flags.deadline, "inference deadline for --demo");
   parser.Duration("timeout", &flags.timeout, "how long --demo may take");
