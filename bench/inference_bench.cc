@@ -46,7 +46,7 @@ using tools::Percentile;
 struct InferenceBenchFlags {
   int64_t ranks = 2;
   int64_t steps = 1000;
-  int64_t reps = 3;
+  int64_t reps = 7;
   absl::Duration deadline = absl::Milliseconds(20);
   std::string rate = "auto";
   std::string trace;
