@@ -120,6 +120,13 @@ absl::StatusOr<RunResult> RunOnce(const InferenceBenchFlags& flags, int64_t step
 
 double Median(std::vector<double> values) { return Percentile(std::move(values), 50); }
 
+// The median of one field over runs.
+double MedianOf(const std::vector<RunResult>& runs, double RunResult::*field) {
+  std::vector<double> values;
+  for (const RunResult& run : runs) values.push_back(run.*field);
+  return Median(std::move(values));
+}
+
 // Worker CPU seconds per request, from a run with inference and one without.
 absl::StatusOr<double> ProbeCpuPerRequest(const InferenceBenchFlags& flags, LoadOptions probe) {
   constexpr int64_t kProbeSteps = 400;
@@ -163,13 +170,9 @@ absl::Status Run(const InferenceBenchFlags& flags) {
   }
   load.rate_per_second = rate;
 
-  std::vector<double> with_sps, without_sps, worker_shares, load_shares, cut_short;
-  std::vector<double> without_other_cpu;  // per repetition, to pair with the run with load
-  std::vector<double> allreduce_with, allreduce_without;
-  std::vector<double> us_per_sample_with, us_per_sample_without, trainer_share_with,
-      trainer_share_without;
+  std::vector<double> worker_shares, load_shares, cut_short;
   LoadReport pooled;
-  std::vector<RunResult> with_runs;
+  std::vector<RunResult> with_runs, without_runs;
   for (int rep = 0; rep < flags.reps; ++rep) {
     for (int order = 0; order < 2; ++order) {
       const bool with_inference = (order == 0) == (rep % 2 == 0);
@@ -177,22 +180,10 @@ absl::Status Run(const InferenceBenchFlags& flags) {
                    with_inference ? "with" : "without");
       ASSIGN_OR_RETURN(RunResult run, RunOnce(flags, flags.steps, with_inference ? &load : nullptr,
                                               rep * 2 + order));
-      if (with_inference) {
-        with_sps.push_back(run.samples_per_second);
-        allreduce_with.push_back(run.allreduce_share);
-        us_per_sample_with.push_back(run.trainer_us_per_sample);
-        trainer_share_with.push_back(run.trainer_cpu_share);
-        with_runs.push_back(std::move(run));
-      } else {
-        without_sps.push_back(run.samples_per_second);
-        without_other_cpu.push_back(run.worker_other_cpu_seconds);
-        allreduce_without.push_back(run.allreduce_share);
-        us_per_sample_without.push_back(run.trainer_us_per_sample);
-        trainer_share_without.push_back(run.trainer_cpu_share);
-      }
+      (with_inference ? with_runs : without_runs).push_back(std::move(run));
     }
   }
-  const double baseline_other_cpu = Median(without_other_cpu);
+  const double baseline_other_cpu = MedianOf(without_runs, &RunResult::worker_other_cpu_seconds);
   for (const RunResult& run : with_runs) {
     const double capacity = run.wall_seconds * static_cast<double>(flags.ranks);
     worker_shares.push_back(std::max(0.0, run.worker_other_cpu_seconds - baseline_other_cpu) /
@@ -209,39 +200,44 @@ absl::Status Run(const InferenceBenchFlags& flags) {
     for (double v : run.load.latency_ms) pooled.latency_ms.push_back(v);
     for (double v : run.load.preemption_ms) pooled.preemption_ms.push_back(v);
   }
-  const double with = Median(with_sps), without = Median(without_sps);
+  const double with = MedianOf(with_runs, &RunResult::samples_per_second);
+  const double without = MedianOf(without_runs, &RunResult::samples_per_second);
   const double worker_share = Median(worker_shares), load_share = Median(load_shares);
   const double share = worker_share + load_share;
   const double retention = without > 0 && share < 1 ? (with / without) / (1.0 - share) : 0;
-  json result = {{"ranks", flags.ranks},
-                 {"steps", flags.steps},
-                 {"reps", flags.reps},
-                 {"bind", flags.bind},
-                 {"deadline_ms", absl::ToDoubleMilliseconds(flags.deadline)},
-                 {"rate_per_second", flags.trace.empty() ? rate : 0.0},
-                 {"worker_cpu_us_per_request", cpu_per_request * 1e6},
-                 {"trace", flags.trace},
-                 {"requests", pooled.sent},
-                 {"deadline_attainment", pooled.deadline_attainment()},
-                 {"refused", pooled.refused},
-                 {"errors", pooled.errors},
-                 {"unavailable", pooled.unavailable},
-                 {"latency_p50_ms", Percentile(pooled.latency_ms, 50)},
-                 {"latency_p99_ms", Percentile(pooled.latency_ms, 99)},
-                 {"preemption_p50_ms", Percentile(pooled.preemption_ms, 50)},
-                 {"preemption_p99_ms", Percentile(pooled.preemption_ms, 99)},
-                 {"training_samples_per_second_with_inference", with},
-                 {"training_samples_per_second_without_inference", without},
-                 {"worker_inference_cpu_share", worker_share},
-                 {"load_generator_cpu_share", load_share},
-                 {"steps_cut_short_fraction", Median(cut_short)},
-                 {"allreduce_share_with_inference", Median(allreduce_with)},
-                 {"allreduce_share_without_inference", Median(allreduce_without)},
-                 {"trainer_cpu_us_per_sample_with_inference", Median(us_per_sample_with)},
-                 {"trainer_cpu_us_per_sample_without_inference", Median(us_per_sample_without)},
-                 {"trainer_cpu_share_with_inference", Median(trainer_share_with)},
-                 {"trainer_cpu_share_without_inference", Median(trainer_share_without)},
-                 {"training_retention", retention}};
+  json result = {
+      {"ranks", flags.ranks},
+      {"steps", flags.steps},
+      {"reps", flags.reps},
+      {"bind", flags.bind},
+      {"deadline_ms", absl::ToDoubleMilliseconds(flags.deadline)},
+      {"rate_per_second", flags.trace.empty() ? rate : 0.0},
+      {"worker_cpu_us_per_request", cpu_per_request * 1e6},
+      {"trace", flags.trace},
+      {"requests", pooled.sent},
+      {"deadline_attainment", pooled.deadline_attainment()},
+      {"refused", pooled.refused},
+      {"errors", pooled.errors},
+      {"unavailable", pooled.unavailable},
+      {"latency_p50_ms", Percentile(pooled.latency_ms, 50)},
+      {"latency_p99_ms", Percentile(pooled.latency_ms, 99)},
+      {"preemption_p50_ms", Percentile(pooled.preemption_ms, 50)},
+      {"preemption_p99_ms", Percentile(pooled.preemption_ms, 99)},
+      {"training_samples_per_second_with_inference", with},
+      {"training_samples_per_second_without_inference", without},
+      {"worker_inference_cpu_share", worker_share},
+      {"load_generator_cpu_share", load_share},
+      {"steps_cut_short_fraction", Median(cut_short)},
+      {"allreduce_share_with_inference", MedianOf(with_runs, &RunResult::allreduce_share)},
+      {"allreduce_share_without_inference", MedianOf(without_runs, &RunResult::allreduce_share)},
+      {"trainer_cpu_us_per_sample_with_inference",
+       MedianOf(with_runs, &RunResult::trainer_us_per_sample)},
+      {"trainer_cpu_us_per_sample_without_inference",
+       MedianOf(without_runs, &RunResult::trainer_us_per_sample)},
+      {"trainer_cpu_share_with_inference", MedianOf(with_runs, &RunResult::trainer_cpu_share)},
+      {"trainer_cpu_share_without_inference",
+       MedianOf(without_runs, &RunResult::trainer_cpu_share)},
+      {"training_retention", retention}};
   if (!pooled.first_error.empty()) result["first_error"] = pooled.first_error;
   if (flags.output == "json") {
     std::cout << result.dump() << std::endl;

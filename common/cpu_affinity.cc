@@ -50,6 +50,7 @@ absl::StatusOr<std::vector<int>> ParseCpuList(absl::string_view list) {
 }
 
 absl::Status BindToCpus(const std::vector<int>& cpus) {
+  if (cpus.empty()) return absl::InvalidArgumentError("no CPUs to bind to");
   const std::vector<int> allowed = AllowedCpus();
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -60,7 +61,6 @@ absl::Status BindToCpus(const std::vector<int>& cpus) {
     }
     CPU_SET(cpu, &set);
   }
-  if (cpus.empty()) return absl::InvalidArgumentError("no CPUs to bind to");
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) {
     return absl::InternalError(
         absl::StrCat("sched_setaffinity(", absl::StrJoin(cpus, ","), "): ", std::strerror(errno)));
