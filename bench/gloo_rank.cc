@@ -14,6 +14,7 @@
 #include "bench/timing.h"
 #include "collectives/collective_group.h"
 #include "collectives/file_store.h"
+#include "collectives/gloo_group.h"
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -172,7 +173,7 @@ absl::Status RunGlooRank(const RankOptions& options) {
   group_options.world_size = options.ranks;
   group_options.store = store.get();
   group_options.timeout = options.op_timeout;
-  ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, CollectiveGroup::Create(group_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, collectives::CreateGroup(group_options));
   ASSIGN_OR_RETURN(std::unique_ptr<RawGloo> raw, RawGloo::Connect(store.get(), options));
   GroupSync sync(*group);
 

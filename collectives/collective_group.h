@@ -1,38 +1,34 @@
 // File: collectives/collective_group.h
-// CollectiveGroup: the ranks of one (job, generation) connected over gloo's TCP transport.
+// CollectiveGroup: the ranks of one (job, generation), as the trainer and the benchmarks see
+// them: allreduce, broadcast, allgather and barrier, each returning a Status.
 //
 // Failure is bounded: every operation carries the group's timeout, so a peer that dies or
 // stalls turns into a non-OK Status on every survivor, never a hang. A failed group stays
 // failed (the next membership builds generation g+1); Abort() from another thread ends an
-// operation in flight at once. gloo exceptions are caught in collective_group.cc and nowhere
-// else in cosched.
+// operation in flight at once.
+//
+// Implementations:
+//   GlooGroup (gloo_group.h)           gloo over TCP, shared memory between ranks of one host
+//   FakeCollectiveNetwork (testing/)   in-process, for tests and the deterministic simulation
+// Both pass one conformance suite (testing/collective_group_conformance.h). Create groups
+// with CreateGroup (gloo_group.h) or a fake network's CreateGroup.
 //
 // Thread model: one thread runs operations (they are serialized); any thread may Abort().
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "collectives/algorithm.h"
 #include "collectives/key_value_store.h"
-#include "collectives/shared_memory_reducer.h"
-#include "common/mutex.h"
-
-namespace gloo {
-class Algorithm;
-class Context;
-namespace transport {
-class Device;
-}
-}  // namespace gloo
 
 namespace cosched::collectives {
 
@@ -43,103 +39,99 @@ struct GroupOptions {
   int world_size = 1;
   // Where ranks publish and find each other's addresses. Not owned; used only in Create.
   KeyValueStore* store = nullptr;
-  // The address this rank listens on for its peers (an IP or host name of this machine).
-  std::string listen_host = "127.0.0.1";
+  // The address this rank listens on and advertises to its peers: an address of this host
+  // that every peer can reach (its own interface, the pod IP). It is the rank's own, never a
+  // job-wide setting (cosched-worker --advertise-address or COSCHED_ADVERTISE_ADDRESS).
+  std::string advertise_address = "127.0.0.1";
+  // Which host this rank runs on. Ranks with the same host id share memory; empty means this
+  // machine's identity (kernel boot id + host name). Two network namespaces with their own
+  // host names are two hosts.
+  std::string host_id;
   // Bound on rendezvous and on every operation: a dead or stalled peer surfaces within it.
   absl::Duration timeout = absl::Seconds(30);
   AlgorithmSelector selector;
-  // When every rank runs on this host, automatic allreduces go through one shared-memory
-  // segment instead of gloo (SharedMemoryReducer); gloo still carries everything else.
+  // Ranks that share a host allreduce through one shared-memory segment instead of sockets
+  // (every rank on one host: only shared memory; across hosts: shared memory inside each
+  // host and gloo between one leader per host).
   bool shared_memory = true;
   size_t shared_memory_bytes_per_rank = 16 << 20;  // larger messages go through in pieces
+  // Requested when this generation is superseded (membership moved on) while the group is
+  // forming: the rendezvous gives up at once and Create returns CANCELLED.
+  std::stop_token stop;
+};
+
+// Who a group is, fixed when it forms.
+struct GroupIdentity {
+  std::string job_id;
+  int64_t generation = 0;
+  int rank = 0;
+  int world_size = 1;
+  absl::Duration timeout = absl::Seconds(30);
 };
 
 class CollectiveGroup {
  public:
-  // Rendezvous with the other ranks and connect to all of them.
-  static absl::StatusOr<std::unique_ptr<CollectiveGroup>> Create(const GroupOptions& options);
-  ~CollectiveGroup();
+  virtual ~CollectiveGroup() = default;
   CollectiveGroup(const CollectiveGroup&) = delete;
   CollectiveGroup& operator=(const CollectiveGroup&) = delete;
 
   // A buffer of `count` floats owned by the group, for callers that allreduce the same size
-  // again and again (gradients). gloo's classic algorithms are built once per (algorithm,
-  // count) and bound to this buffer, so an Allreduce of exactly this span runs with no setup
-  // and no copies; any other span of that size is copied in and out of it. The span stays
-  // valid for the group's lifetime (one buffer per distinct count).
-  absl::Span<float> StagingBuffer(size_t count) ABSL_LOCKS_EXCLUDED(op_mu_);
+  // again and again (gradients): an Allreduce of exactly this span may skip copies. The span
+  // stays valid for the group's lifetime (one buffer per distinct count).
+  virtual absl::Span<float> StagingBuffer(size_t count) = 0;
 
-  // In-place sum over all ranks. Any length, including 0. `algorithm` overrides the selector
-  // (and the shared-memory path: a named algorithm always runs on gloo).
+  // In-place sum over all ranks. Any length, including 0. `algorithm` overrides the
+  // implementation's choice (on gloo a named algorithm always runs on gloo's TCP pairs).
   absl::Status Allreduce(absl::Span<float> data,
-                         AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto)
-      ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
+                         AllreduceAlgorithm algorithm = AllreduceAlgorithm::kAuto);
   // Copies `root`'s buffer into every rank's buffer (same length on every rank).
-  absl::Status Broadcast(absl::Span<char> data, int root) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
-  absl::Status Broadcast(absl::Span<float> data, int root) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
+  absl::Status Broadcast(absl::Span<char> data, int root);
+  absl::Status Broadcast(absl::Span<float> data, int root);
   // output = concatenation of every rank's input, in rank order;
   // output.size() must be input.size() * world_size().
-  absl::Status Allgather(absl::Span<const float> input, absl::Span<float> output)
-      ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
-  absl::Status Barrier() ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
+  absl::Status Allgather(absl::Span<const float> input, absl::Span<float> output);
+  absl::Status Barrier();
 
-  // With the shared-memory path (every rank on this host): rank `rank`'s cell of 64 bits that
-  // every rank of the group maps (SharedMemoryReducer::WorkCell). Null otherwise.
-  std::atomic<uint64_t>* SharedWorkCell(int rank) const {
-    return shared_memory_ != nullptr ? &shared_memory_->WorkCell(rank) : nullptr;
-  }
+  // With shared memory among all ranks of the group: rank `rank`'s cell of 64 bits that every
+  // rank maps (the trainer shares a step's work through them). Null otherwise.
+  virtual std::atomic<uint64_t>* SharedWorkCell(int /*rank*/) const { return nullptr; }
 
   // Ends the operation in flight, if any, with ABORTED and fails all later ones. Safe from
-  // any thread, idempotent. Peers see their connections to this rank close.
-  void Abort(absl::string_view reason) ABSL_LOCKS_EXCLUDED(state_mu_);
+  // any thread, idempotent. Peers see this rank leave.
+  virtual void Abort(absl::string_view reason) = 0;
 
   // Why the group failed, or OK while it is healthy.
-  absl::Status health() const ABSL_LOCKS_EXCLUDED(state_mu_);
-  AllreduceAlgorithm ChosenAlgorithm(uint64_t bytes) const;
+  virtual absl::Status health() const = 0;
 
-  int rank() const { return options_.rank; }
-  int world_size() const { return options_.world_size; }
-  int64_t generation() const { return options_.generation; }
-  const std::string& job_id() const { return options_.job_id; }
-  absl::Duration timeout() const { return options_.timeout; }
+  const GroupIdentity& identity() const { return identity_; }
+  int rank() const { return identity_.rank; }
+  int world_size() const { return identity_.world_size; }
+  int64_t generation() const { return identity_.generation; }
+  const std::string& job_id() const { return identity_.job_id; }
+  absl::Duration timeout() const { return identity_.timeout; }
+
+ protected:
+  explicit CollectiveGroup(GroupIdentity identity) : identity_(std::move(identity)) {}
+
+  // The operations, called with arguments already checked (sizes agree, root in range,
+  // algorithm runs on this world size) and never for a world of one or empty data.
+  virtual absl::Status DoAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) = 0;
+  virtual absl::Status DoBroadcast(absl::Span<char> data, int root) = 0;
+  virtual absl::Status DoAllgather(absl::Span<const float> input, absl::Span<float> output) = 0;
+  virtual absl::Status DoBarrier() = 0;
 
  private:
-  CollectiveGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-                  std::shared_ptr<gloo::Context> context,
-                  std::shared_ptr<gloo::Context> sync_context,
-                  std::unique_ptr<SharedMemoryReducer> shared_memory);
-
-  // Runs `op` (which returns a Status and may call into gloo) under the operation lock,
-  // turning gloo exceptions into a Status and recording the first failure.
-  template <typename Op>
-  absl::Status Run(absl::string_view what, Op&& op) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
-  absl::Status RunAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  uint32_t NextTag() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_) { return next_tag_++; }
-  std::vector<float>& Staging(size_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  // The classic algorithm instance for (algorithm, count), built on first use. Every rank
-  // makes the same calls in the same order, so every rank builds the same instances in the
-  // same order and their gloo slots match.
-  gloo::Algorithm& Classic(AllreduceAlgorithm algorithm, size_t count)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-
-  const GroupOptions options_;
-  std::shared_ptr<gloo::transport::Device> device_;
-  std::shared_ptr<gloo::Context> context_;       // asynchronous: unbound-buffer collectives
-  std::shared_ptr<gloo::Context> sync_context_;  // synchronous mode: small classic allreduces
-  std::unique_ptr<SharedMemoryReducer> shared_memory_;  // null unless all ranks share a host
-
-  Mutex op_mu_;  // serializes operations
-  // gloo's unbound-buffer collectives match messages by tag; every rank runs the same
-  // sequence of operations, so a counter gives matching tags.
-  uint32_t next_tag_ ABSL_GUARDED_BY(op_mu_) = 0;
-  std::map<size_t, std::unique_ptr<std::vector<float>>> staging_ ABSL_GUARDED_BY(op_mu_);
-  std::map<std::pair<AllreduceAlgorithm, size_t>, std::unique_ptr<gloo::Algorithm>> classic_
-      ABSL_GUARDED_BY(op_mu_);
-
-  mutable Mutex state_mu_;
-  absl::Status failure_ ABSL_GUARDED_BY(state_mu_);
-  bool aborted_ ABSL_GUARDED_BY(state_mu_) = false;
+  const GroupIdentity identity_;
 };
+
+// Checks what every implementation needs before it forms a group: a job id, rank within the
+// world, a positive timeout and (where the implementation meets through it) a store for more
+// than one rank.
+enum class StoreUse { kRequired, kNotUsed };
+absl::Status ValidateGroupOptions(const GroupOptions& options,
+                                  StoreUse store = StoreUse::kRequired);
+
+// "cannot form group job/<id>/gen/<g>/ as rank r/n: <why>", with the code of `why`.
+absl::Status FormError(const GroupOptions& options, const absl::Status& why);
 
 }  // namespace cosched::collectives

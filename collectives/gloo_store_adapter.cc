@@ -8,7 +8,7 @@ namespace cosched::collectives {
 namespace {
 
 void ThrowIfError(const absl::Status& status) {
-  if (!status.ok()) throw gloo::IoException(status.ToString());
+  if (!status.ok()) throw StoreError(status);
 }
 
 }  // namespace
@@ -25,18 +25,18 @@ void GlooStoreAdapter::set(const std::string& key, const std::vector<char>& data
 }
 
 std::vector<char> GlooStoreAdapter::get(const std::string& key) {
-  auto value = store_->Get(absl::StrCat(prefix_, key), default_timeout_);
+  auto value = store_->GetUnlessStopped(absl::StrCat(prefix_, key), default_timeout_, stop_);
   ThrowIfError(value.status());
   return *std::move(value);
 }
 
 void GlooStoreAdapter::wait(const std::vector<std::string>& keys) {
-  ThrowIfError(store_->Wait(Prefixed(keys), default_timeout_));
+  ThrowIfError(store_->WaitUnlessStopped(Prefixed(keys), default_timeout_, stop_));
 }
 
 void GlooStoreAdapter::wait(const std::vector<std::string>& keys,
                             const std::chrono::milliseconds& timeout) {
-  ThrowIfError(store_->Wait(Prefixed(keys), absl::FromChrono(timeout)));
+  ThrowIfError(store_->WaitUnlessStopped(Prefixed(keys), absl::FromChrono(timeout), stop_));
 }
 
 }  // namespace cosched::collectives

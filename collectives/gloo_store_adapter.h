@@ -6,18 +6,38 @@
 #pragma once
 
 #include <chrono>
+#include <stop_token>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "collectives/key_value_store.h"
+#include "gloo/common/error.h"
 #include "gloo/rendezvous/store.h"
 
 namespace cosched::collectives {
 
+// What the adapter throws when the store fails: gloo's own exception type (so gloo unwinds
+// as it does for its stores), carrying the store's Status so the caller keeps its code.
+class StoreError : public gloo::IoException {
+ public:
+  explicit StoreError(absl::Status status)
+      : gloo::IoException(status.ToString()), status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
 class GlooStoreAdapter final : public gloo::rendezvous::Store {
  public:
-  GlooStoreAdapter(KeyValueStore* store, std::string prefix, absl::Duration default_timeout)
-      : store_(store), prefix_(std::move(prefix)), default_timeout_(default_timeout) {}
+  // `stop`: when requested, waits end at once (CANCELLED inside the thrown exception).
+  GlooStoreAdapter(KeyValueStore* store, std::string prefix, absl::Duration default_timeout,
+                   std::stop_token stop = {})
+      : store_(store),
+        prefix_(std::move(prefix)),
+        default_timeout_(default_timeout),
+        stop_(std::move(stop)) {}
 
   void set(const std::string& key, const std::vector<char>& data) override;
   std::vector<char> get(const std::string& key) override;
@@ -31,6 +51,7 @@ class GlooStoreAdapter final : public gloo::rendezvous::Store {
   KeyValueStore* const store_;
   const std::string prefix_;
   const absl::Duration default_timeout_;
+  const std::stop_token stop_;
 };
 
 }  // namespace cosched::collectives

@@ -9,6 +9,7 @@
 // gloo sees any of these through GlooStoreAdapter (gloo_store_adapter.h).
 #pragma once
 
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,17 @@ class KeyValueStore {
 
   // Waits for `key` up to `timeout`, then returns its value.
   virtual absl::StatusOr<std::vector<char>> Get(absl::string_view key, absl::Duration timeout) = 0;
+
+  // Wait and Get that also give up, with CANCELLED, as soon as `stop` is requested: a member
+  // whose generation was superseded stops waiting for peers that moved on. The defaults wait
+  // in slices of kStopCheckInterval; a store that can wake a waiter at once overrides them.
+  virtual absl::Status WaitUnlessStopped(const std::vector<std::string>& keys,
+                                         absl::Duration timeout, std::stop_token stop);
+  virtual absl::StatusOr<std::vector<char>> GetUnlessStopped(absl::string_view key,
+                                                             absl::Duration timeout,
+                                                             std::stop_token stop);
+
+  static constexpr absl::Duration kStopCheckInterval = absl::Milliseconds(50);
 };
 
 // The key prefix for one generation of one job: "job/<id>/gen/<g>/". A new generation

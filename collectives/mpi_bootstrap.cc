@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "collectives/gloo_group.h"
 #include "common/status_macros.h"
 
 namespace cosched::collectives {
@@ -121,7 +122,7 @@ absl::StatusOr<std::unique_ptr<CollectiveGroup>> MpiSession::CreateGroup(GroupOp
   bool connected = false;
   absl::StatusOr<std::unique_ptr<CollectiveGroup>> result;
   std::thread connector([&] {
-    auto group = CollectiveGroup::Create(options);
+    auto group = collectives::CreateGroup(options);
     MutexLock lock(&mu);
     result = std::move(group);
     connected = true;

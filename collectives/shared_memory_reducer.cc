@@ -25,17 +25,6 @@ constexpr uint64_t kMagic = 0x636f73636873686dULL;  // "coschshm"
 constexpr int kMaxRanks = 256;
 constexpr absl::Duration kLivenessCheck = absl::Milliseconds(10);
 
-// This host's identity: the kernel's boot id plus the host name. Ranks that share it share
-// /dev/shm.
-std::string HostIdentity() {
-  std::ifstream boot("/proc/sys/kernel/random/boot_id");
-  std::string boot_id;
-  std::getline(boot, boot_id);
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  return absl::StrCat(boot_id, "/", host);
-}
-
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
   return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
@@ -55,6 +44,15 @@ bool ProcessGone(pid_t pid) {
 std::vector<char> Bytes(absl::string_view s) { return std::vector<char>(s.begin(), s.end()); }
 
 }  // namespace
+
+std::string ThisHostId() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string boot_id;
+  std::getline(boot, boot_id);
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(boot_id, "/", host);
+}
 
 // Lives at the start of the segment; every rank maps it. Counters sit on their own cache
 // lines. Not futex-private: the waiters are in different processes.
@@ -77,14 +75,15 @@ std::atomic<uint64_t>& SharedMemoryReducer::WorkCell(int rank) const {
 
 absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach(
     KeyValueStore* store, const std::string& prefix, int rank, int world_size,
-    size_t capacity_floats, absl::Duration timeout) {
+    size_t capacity_floats, absl::Duration timeout, const std::string& host_id,
+    std::stop_token stop) {
   if (world_size < 2 || world_size > kMaxRanks || capacity_floats == 0) return nullptr;
   const std::string shm_prefix = absl::StrCat(prefix, "shm/");
-  RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "host/", rank), Bytes(HostIdentity())));
-  const std::string mine = HostIdentity();
+  const std::string mine = host_id.empty() ? ThisHostId() : host_id;
+  RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "host/", rank), Bytes(mine)));
   for (int r = 0; r < world_size; ++r) {
     ASSIGN_OR_RETURN(const std::vector<char> host,
-                     store->Get(absl::StrCat(shm_prefix, "host/", r), timeout));
+                     store->GetUnlessStopped(absl::StrCat(shm_prefix, "host/", r), timeout, stop));
     if (std::string(host.begin(), host.end()) != mine) return nullptr;  // not all on one host
   }
   const size_t header_bytes = (sizeof(Header) + 4095) / 4096 * 4096;
@@ -103,7 +102,7 @@ absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach
     RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "path"), Bytes(path)));
   } else {
     ASSIGN_OR_RETURN(const std::vector<char> name,
-                     store->Get(absl::StrCat(shm_prefix, "path"), timeout));
+                     store->GetUnlessStopped(absl::StrCat(shm_prefix, "path"), timeout, stop));
     path.assign(name.begin(), name.end());
     fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -126,7 +125,7 @@ absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach
   RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "attached/", rank), {'1'}));
   std::vector<std::string> attached;
   for (int r = 0; r < world_size; ++r) attached.push_back(absl::StrCat(shm_prefix, "attached/", r));
-  const absl::Status all_attached = store->Wait(attached, timeout);
+  const absl::Status all_attached = store->WaitUnlessStopped(attached, timeout, stop);
   // Every rank has it mapped (or gave up): the name is no longer needed, and unlinking now
   // means a crash cannot leave the segment behind in /dev/shm.
   if (rank == 0) ::unlink(path.c_str());
@@ -147,7 +146,13 @@ SharedMemoryReducer::SharedMemoryReducer(void* mapping, size_t mapping_bytes, in
       world_size_(world_size),
       capacity_floats_(capacity_floats) {}
 
-SharedMemoryReducer::~SharedMemoryReducer() { ::munmap(mapping_, mapping_bytes_); }
+SharedMemoryReducer::~SharedMemoryReducer() {
+  // A rank that lets go of the group has left it: peers still waiting for it stop now rather
+  // than at their timeout (a process that exits is noticed by pid; a group destroyed inside
+  // a living process only this way).
+  Poison();
+  ::munmap(mapping_, mapping_bytes_);
+}
 
 float* SharedMemoryReducer::Slot(int rank) const {
   const size_t header_bytes = (sizeof(Header) + 4095) / 4096 * 4096;
@@ -180,6 +185,8 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
   while (header_->generation.load(std::memory_order_acquire) == generation) {
     if (aborted_.load(std::memory_order_acquire)) return absl::AbortedError("group aborted");
     if (header_->poisoned.load(std::memory_order_acquire) != 0) {
+      // The barrier may have completed just before the last rank left: then it succeeded.
+      if (header_->generation.load(std::memory_order_acquire) != generation) break;
       return absl::UnavailableError("a peer left the shared-memory group");
     }
     if (++spins < 100) continue;  // the other rank is usually a few microseconds behind

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,15 +23,19 @@
 
 namespace cosched::collectives {
 
+// This machine's identity: the kernel's boot id plus the host name. Processes that share it
+// share /dev/shm; a network namespace with a host name of its own counts as another host.
+std::string ThisHostId();
+
 class SharedMemoryReducer {
  public:
   // Collective: every rank calls it with the same `prefix` (a generation's key prefix).
-  // Returns nullptr (not an error) when the ranks are not all on this host.
-  static absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> Attach(KeyValueStore* store,
-                                                                     const std::string& prefix,
-                                                                     int rank, int world_size,
-                                                                     size_t capacity_floats,
-                                                                     absl::Duration timeout);
+  // Returns nullptr (not an error) when the ranks are not all on one host: ranks publish
+  // `host_id` (empty: ThisHostId()) and compare. CANCELLED when `stop` is requested first.
+  static absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> Attach(
+      KeyValueStore* store, const std::string& prefix, int rank, int world_size,
+      size_t capacity_floats, absl::Duration timeout, const std::string& host_id = "",
+      std::stop_token stop = {});
   ~SharedMemoryReducer();
   SharedMemoryReducer(const SharedMemoryReducer&) = delete;
   SharedMemoryReducer& operator=(const SharedMemoryReducer&) = delete;

@@ -3,6 +3,23 @@
 
 namespace cosched {
 
+bool Clock::Await(Mutex* mu, CondVar* cv, absl::FunctionRef<bool()> ready,
+                  absl::Time deadline) const {
+  while (!ready()) {
+    if (cv->WaitWithDeadline(mu, deadline)) return ready();
+  }
+  return true;
+}
+
+bool SimClock::Await(Mutex* mu, CondVar* cv, absl::FunctionRef<bool()> ready,
+                     absl::Time deadline) const {
+  while (!ready()) {
+    if (Now() >= deadline) return false;
+    cv->WaitWithDeadline(mu, absl::Now() + absl::Milliseconds(1));
+  }
+  return true;
+}
+
 RealClock* RealClock::Get() {
   static RealClock clock;  // stateless, so sharing one instance is safe
   return &clock;

@@ -1,9 +1,13 @@
 // File: common/clock.h
-// Clock: the only way cosched code that must be testable reads time. RealClock reads the
-// system clock; SimClock only moves when told to, so scheduler/core and the simulator run in
-// virtual time and tests never sleep.
+// Clock: the only way cosched code that must be testable reads time and waits for time to
+// pass. RealClock reads the system clock and waits on condition variables; SimClock only
+// moves when told to, so scheduler/core and the simulator run in virtual time and tests
+// never sleep. The deterministic simulation of the control plane
+// (tests/simulation/sim_runtime.h) is a Clock too: code that waits through Await runs there
+// in virtual time, one thread at a time, in an order drawn from a seed.
 #pragma once
 
+#include "absl/functional/function_ref.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -14,6 +18,14 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+
+  // Blocks until `ready()` holds or `deadline` (in this clock's time) passes, and returns
+  // ready(). `mu` is held on entry, released while waiting, and held whenever ready() runs
+  // and on return. Whoever makes ready() true under `mu` signals `cv`: RealClock sleeps on
+  // it, a simulated clock evaluates ready() itself whenever its world moves. Code that waits
+  // this way (never on `cv` directly) runs unchanged in the deterministic simulation.
+  virtual bool Await(Mutex* mu, CondVar* cv, absl::FunctionRef<bool()> ready,
+                     absl::Time deadline) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 };
 
 class RealClock final : public Clock {
@@ -28,6 +40,10 @@ class SimClock final : public Clock {
  public:
   explicit SimClock(absl::Time start = absl::UnixEpoch()) : now_(start) {}
   absl::Time Now() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // For tests in which another thread advances the clock: re-checks `ready()` whenever `cv`
+  // is signalled and at least every millisecond of wall time, until the virtual deadline.
+  bool Await(Mutex* mu, CondVar* cv, absl::FunctionRef<bool()> ready,
+             absl::Time deadline) const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Advance(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves to `t`; a time in the past is ignored (virtual time never runs backwards).
   void AdvanceTo(absl::Time t) ABSL_LOCKS_EXCLUDED(mu_);

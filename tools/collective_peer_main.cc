@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "collectives/collective_group.h"
 #include "collectives/file_store.h"
+#include "collectives/gloo_group.h"
 #include "collectives/mpi_bootstrap.h"
 #include "common/flags.h"
 #include "common/logging.h"
@@ -206,7 +207,7 @@ int Main(int argc, char** argv) {
                    static_cast<long>(flags.rank), static_cast<long>(flags.world));
       return 2;
     }
-    result = RunPeer(flags, store->get(), &CollectiveGroup::Create, static_cast<int>(flags.rank),
+    result = RunPeer(flags, store->get(), &collectives::CreateGroup, static_cast<int>(flags.rank),
                      static_cast<int>(flags.world));
   } else {
     std::fprintf(stderr, "cosched-collective-peer: --bootstrap must be file:DIR or mpi, not '%s'\n",

@@ -24,14 +24,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collectives/file_store.h"
+#include "collectives/gloo_group.h"
 #include "collectives/mpi_bootstrap.h"
 #include "common/cpu_affinity.h"
 #include "common/cpu_time.h"
 #include "common/flags.h"
+#include "common/host_memory.h"
+#include "common/local_address.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/termination_signals.h"
+#include "common/units.h"
 #include "nlohmann/json.hpp"
 #include "worker/agent/agent.h"
 #include "worker/inference/inference_engine.h"
@@ -66,7 +70,40 @@ struct WorkerFlags {
   std::string link_mbps = "1000";
   std::string zone = "local";
   std::string work_dir = "/tmp/cosched-worker";
+  std::string memory;  // byte size offered to jobs; empty: what this host (or cgroup) has
+  // Where this rank's gloo peers reach it. Empty: the address of the route to the scheduler
+  // (scheduler mode), of --collectives-interface, or of the default route (standalone).
+  std::string advertise_address;
+  std::string collectives_interface;
+  std::string host_id;  // ranks with the same host id share memory; empty: this machine's
 };
+
+// The address this rank advertises to its peers: an explicit --advertise-address, else the
+// interface named by --collectives-interface, else the local address of the route to the
+// scheduler, else (standalone) the default route's interface, else loopback (one host).
+absl::StatusOr<std::string> ChooseAdvertiseAddress(const WorkerFlags& flags) {
+  if (!flags.advertise_address.empty()) return flags.advertise_address;
+  if (!flags.collectives_interface.empty()) {
+    absl::StatusOr<std::string> address = InterfaceAddress(flags.collectives_interface);
+    if (!address.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--collectives-interface: ", address.status().message()));
+    }
+    return address;
+  }
+  if (!flags.scheduler.empty()) {
+    absl::StatusOr<std::string> address = LocalAddressTowards(flags.scheduler);
+    if (!address.ok()) {
+      return absl::Status(address.status().code(),
+                          absl::StrCat("cannot find this worker's address (give "
+                                       "--advertise-address): ",
+                                       address.status().message()));
+    }
+    return address;
+  }
+  absl::StatusOr<std::string> address = DefaultRouteAddress();
+  return address.ok() ? *address : std::string("127.0.0.1");
+}
 
 void PrintLine(const std::string& line) {
   std::printf("%s\n", line.c_str());
@@ -124,13 +161,13 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
     create_group = [&store](const collectives::GroupOptions& o) {
       collectives::GroupOptions with_store = o;
       with_store.store = store.get();
-      return collectives::CollectiveGroup::Create(with_store);
+      return collectives::CreateGroup(with_store);
     };
   } else if (bootstrap.empty()) {
     initial.rank = 0;
     initial.world_size = 1;
     membership = std::make_unique<NoRecovery>();
-    create_group = &collectives::CollectiveGroup::Create;
+    create_group = &collectives::CreateGroup;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--bootstrap must be file:DIR or mpi, not '", bootstrap, "'"));
@@ -169,6 +206,9 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   options.inference = &engine;
   options.metrics = &metrics;
   if (leader) options.on_progress = &PrintProgress;
+  ASSIGN_OR_RETURN(options.advertise_address, ChooseAdvertiseAddress(flags));
+  options.host_id = flags.host_id;
+  spdlog::info("rank {} advertises {} to its peers", initial.rank, options.advertise_address);
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(std::move(options)));
   // Serve from the start: the initial (or restored) weights answer until the first step.
   engine.PublishWeights(trainer->parameters(), trainer->step());
@@ -221,6 +261,17 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
     ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
   }
   AgentOptions options;
+  ASSIGN_OR_RETURN(options.advertise_address, ChooseAdvertiseAddress(flags));
+  options.host_id = flags.host_id;
+  if (flags.memory.empty()) {
+    ASSIGN_OR_RETURN(options.memory_bytes, UsableMemoryBytes());
+  } else {
+    absl::StatusOr<uint64_t> memory = ParseByteSize(flags.memory);
+    if (!memory.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--memory: ", memory.status().message()));
+    }
+    options.memory_bytes = static_cast<int64_t>(*memory);
+  }
   options.scheduler_address = flags.scheduler;
   options.node_id = flags.node_id;
   options.kind = flags.kind;
@@ -238,6 +289,8 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   PrintLine(json({{"event", "worker_started"},
                   {"node_id", flags.node_id},
                   {"kind", flags.kind},
+                  {"advertise_address", options.advertise_address},
+                  {"memory_bytes", options.memory_bytes},
                   {"metrics_port", metrics_server ? metrics_server->port() : 0}})
                 .dump());
   const absl::Status status = agent.Run();
@@ -272,6 +325,15 @@ int Main(int argc, char** argv) {
   parser.String("link-mbps", &flags.link_mbps, "uplink bandwidth in Mb/s (scheduler mode)");
   parser.String("zone", &flags.zone, "failure domain: rack, site or depot (scheduler mode)");
   parser.String("work-dir", &flags.work_dir, "checkpoints of scheduled jobs go under it");
+  parser.String("memory", &flags.memory,
+                "memory offered to jobs, e.g. 8GiB (default: this host's, or its cgroup limit)");
+  parser.String("advertise-address", &flags.advertise_address,
+                "address gloo peers reach this rank at (default: the route to the scheduler, "
+                "or --collectives-interface, or the default route)");
+  parser.String("collectives-interface", &flags.collectives_interface,
+                "network interface whose address this rank advertises, e.g. eth0");
+  parser.String("host-id", &flags.host_id,
+                "ranks with the same host id share memory (default: boot id + host name)");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (!flags.bind_cpus.empty()) {  // before any thread starts, so that all inherit it
     absl::StatusOr<std::vector<int>> cpus = ParseCpuList(flags.bind_cpus);

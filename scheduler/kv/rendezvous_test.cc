@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collectives/collective_group.h"
+#include "collectives/gloo_group.h"
 #include "scheduler/kv/kv_table.h"
 #include "scheduler/kv/rendezvous_client.h"
 #include "scheduler/kv/rendezvous_service.h"
@@ -265,7 +266,7 @@ void RunGeneration(const std::string& address, int64_t generation, bool shared_m
       options.store = client->get();
       options.timeout = absl::Seconds(30);
       options.shared_memory = shared_memory;
-      auto group = collectives::CollectiveGroup::Create(options);
+      auto group = collectives::CreateGroup(options);
       ASSERT_TRUE(group.ok()) << group.status();
       std::vector<float> data(kFloats);
       for (size_t i = 0; i < kFloats; ++i) data[i] = RankValue(rank, i);

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collectives/collective_group.h"
+#include "collectives/gloo_group.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "scheduler/kv/rendezvous_client.h"
@@ -30,6 +31,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {
   reg.set_cpus(options_.cpus);
   reg.set_link_mbps(options_.link_mbps);
   reg.set_zone(options_.zone);
+  reg.set_memory_bytes(options_.memory_bytes);
   session.running = [this] {
     MutexLock lock(&mu_);
     if (membership_ == nullptr) return std::make_pair(std::string(), int64_t{-1});
@@ -202,12 +204,14 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   trainer_options.token = &token_;
   trainer_options.inference = engine.get();
   trainer_options.metrics = options_.metrics;
+  trainer_options.advertise_address = options_.advertise_address;
+  trainer_options.host_id = options_.host_id;
   scheduler::RendezvousClient* kv = store->get();
   trainer_options.create_group = [kv, job_id](const collectives::GroupOptions& options) {
     collectives::GroupOptions scheduled = options;
     scheduled.job_id = job_id;  // keys live under job/<scheduler job id>/gen/<g>/
     scheduled.store = kv;
-    return collectives::CollectiveGroup::Create(scheduled);
+    return collectives::CreateGroup(scheduled);
   };
   trainer_options.on_progress = [this](const TrainingProgress& progress) {
     MutexLock lock(&mu_);

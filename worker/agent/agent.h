@@ -31,6 +31,10 @@ struct AgentOptions {
   int cpus = 1;
   double link_mbps = 1000;
   std::string zone;
+  int64_t memory_bytes = 0;  // memory this node offers to jobs (reported at registration)
+  // This node's address for its gloo peers and its host id (empty: this machine's).
+  std::string advertise_address = "127.0.0.1";
+  std::string host_id;
   std::string vehicle_state_file;                // vehicles: where the eligibility signals are read
   std::string work_dir = "/tmp/cosched-worker";  // checkpoints go to <work_dir>/<job id>
   std::string data_dir = "/usr/share/datasets/fashion-mnist";

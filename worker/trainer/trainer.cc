@@ -116,7 +116,8 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
   group_options.rank = membership.rank;
   group_options.world_size = membership.world_size;
   group_options.timeout = options_.job.collectives.timeout;
-  group_options.listen_host = options_.job.collectives.listen_host;
+  group_options.advertise_address = options_.advertise_address;
+  group_options.host_id = options_.host_id;
   group_options.selector = options_.job.collectives.selector;
   group_options.shared_memory = options_.job.collectives.shared_memory;
   group_options.shared_memory_bytes_per_rank =

@@ -72,6 +72,10 @@ struct TrainerOptions {
   const FashionMnist* data = nullptr;
   Membership initial;         // generation 0: rank and world size
   GroupFactory create_group;  // forms a generation's CollectiveGroup
+  // This rank's own address for its peers, and its host id (empty: this machine's); the
+  // worker decides them (cosched-worker --advertise-address, --host-id), never the job.
+  std::string advertise_address = "127.0.0.1";
+  std::string host_id;
   MembershipSource* membership = nullptr;
   ComputeToken* token = nullptr;
   InferenceEngine* inference = nullptr;  // optional: gets each committed step's weights

@@ -8,6 +8,7 @@
 #include <functional>
 #include <thread>
 
+#include "collectives/gloo_group.h"
 #include "collectives/memory_store.h"
 #include "worker/trainer/checkpoint.h"
 
@@ -67,7 +68,7 @@ std::vector<RankOutcome> RunRanks(
       options.create_group = [&store](const collectives::GroupOptions& o) {
         collectives::GroupOptions with_store = o;
         with_store.store = &store;
-        return collectives::CollectiveGroup::Create(with_store);
+        return collectives::CreateGroup(with_store);
       };
       auto trainer = Trainer::Create(options);
       if (!trainer.ok()) {

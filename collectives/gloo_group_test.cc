@@ -1,0 +1,188 @@
+// GlooGroup with ranks as threads over an InMemoryStore: the conformance suite (with and
+// without shared memory) and what only gloo has (named algorithms, addresses, descriptors).
+#include "collectives/gloo_group.h"
+
+#include <dirent.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "collectives/memory_store.h"
+#include "collectives/testing/collective_group_conformance.h"
+
+namespace cosched::collectives {
+namespace {
+
+using ::testing::HasSubstr;
+
+GroupOptions Options(KeyValueStore* store, int rank, int world, int64_t generation = 0) {
+  GroupOptions options;
+  options.job_id = "test";
+  options.generation = generation;
+  options.rank = rank;
+  options.world_size = world;
+  options.store = store;
+  options.timeout = absl::Seconds(30);
+  return options;
+}
+
+// Forms a group of `world` ranks, one thread each, and runs `body` on every rank.
+void RunRanks(int world, const std::function<void(CollectiveGroup&)>& body, int64_t generation = 0,
+              KeyValueStore* shared_store = nullptr) {
+  InMemoryStore local_store;
+  KeyValueStore* store = shared_store != nullptr ? shared_store : &local_store;
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      auto group = CreateGroup(Options(store, rank, world, generation));
+      ASSERT_TRUE(group.ok()) << group.status();
+      body(**group);
+      // A healthy group is torn down together: gloo's classic algorithms leave flow-control
+      // notifications in flight, and a rank that closes its sockets before its peers have
+      // read them resets their connections.
+      ASSERT_TRUE((*group)->Barrier().ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+// Rank r contributes (r + 1) * (i % 7 + 1) at index i: small integers, so float sums are exact.
+std::vector<float> RankData(int rank, size_t n) {
+  std::vector<float> data(n);
+  for (size_t i = 0; i < n; ++i) data[i] = static_cast<float>((rank + 1) * (i % 7 + 1));
+  return data;
+}
+
+void ExpectSummed(const std::vector<float>& data, int world) {
+  const float ranks_sum = static_cast<float>(world * (world + 1) / 2);
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (data[i] != ranks_sum * static_cast<float>(i % 7 + 1)) {
+      FAIL() << "element " << i << " is " << data[i] << ", expected "
+             << ranks_sum * static_cast<float>(i % 7 + 1);
+    }
+  }
+}
+
+class ExplicitAlgorithmTest : public ::testing::TestWithParam<AllreduceAlgorithm> {};
+
+TEST_P(ExplicitAlgorithmTest, SumsExactlyForEveryWorldSize) {
+  for (int world = 1; world <= 8; ++world) {
+    for (size_t floats : {size_t{1}, size_t{1001}, size_t{1} << 18}) {
+      SCOPED_TRACE("world " + std::to_string(world) + ", floats " + std::to_string(floats));
+      RunRanks(world, [&](CollectiveGroup& group) {
+        std::vector<float> data = RankData(group.rank(), floats);
+        const absl::Status status = group.Allreduce(absl::MakeSpan(data), GetParam());
+        if (!AlgorithmSupportsWorldSize(GetParam(), world)) {
+          EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+          return;
+        }
+        ASSERT_TRUE(status.ok()) << status;
+        ExpectSummed(data, world);
+      });
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, ExplicitAlgorithmTest, ::testing::ValuesIn(AllAlgorithms()),
+                         [](const auto& test_param) {
+                           std::string name(AlgorithmName(test_param.param));
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(GlooGroupTest, ClassicAlgorithmsAreReusedAcrossCallsAndBuffers) {
+  for (AllreduceAlgorithm algorithm :
+       {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kHalvingDoubling}) {
+    RunRanks(3, [&](CollectiveGroup& group) {
+      const size_t n = 5000;
+      const absl::Span<float> staged = group.StagingBuffer(n);
+      EXPECT_EQ(group.StagingBuffer(n).data(), staged.data());  // one buffer per size
+      for (int i = 0; i < 4; ++i) {
+        // Alternate the zero-copy path (the group's buffer) and a caller's own buffer.
+        std::vector<float> own = RankData(group.rank(), n);
+        absl::Span<float> data = absl::MakeSpan(own);
+        if (i % 2 == 0) {
+          std::copy(own.begin(), own.end(), staged.begin());
+          data = staged;
+        }
+        ASSERT_TRUE(group.Allreduce(data, algorithm).ok());
+        ExpectSummed(std::vector<float>(data.begin(), data.end()), 3);
+      }
+    });
+  }
+}
+
+TEST(GlooGroupTest, AddressesAndStoreAreChecked) {
+  InMemoryStore store;
+  EXPECT_EQ(CreateGroup(Options(nullptr, 0, 2)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  GroupOptions bad_host = Options(&store, 0, 1);
+  bad_host.advertise_address = "no-such-host.invalid";
+  EXPECT_EQ(CreateGroup(bad_host).status().code(), absl::StatusCode::kUnavailable);
+}
+
+namespace testing_backends {
+
+// Forms GlooGroups over one InMemoryStore per test.
+class GlooFactory : public testing::GroupFactory {
+ public:
+  explicit GlooFactory(bool shared_memory) : shared_memory_(shared_memory) {}
+  absl::StatusOr<std::unique_ptr<CollectiveGroup>> Create(GroupOptions options) override {
+    options.store = &store_;
+    options.shared_memory = shared_memory_;
+    return CreateGroup(options);
+  }
+
+ private:
+  const bool shared_memory_;
+  InMemoryStore store_;
+};
+
+}  // namespace testing_backends
+
+// Ranks of this process share a host: "shm" reduces through shared memory, "tcp" through
+// gloo's pairs only.
+using testing::CollectiveGroupConformanceTest;  // the macro takes an unqualified name
+INSTANTIATE_TEST_SUITE_P(
+    Gloo, CollectiveGroupConformanceTest,
+    ::testing::Values(
+        testing::ConformanceBackend{
+            "shm", [] { return std::make_unique<testing_backends::GlooFactory>(true); }},
+        testing::ConformanceBackend{
+            "tcp", [] { return std::make_unique<testing_backends::GlooFactory>(false); }}),
+    testing::ConformanceBackendName);
+
+int CountEntries(const char* dir) {
+  int n = 0;
+  DIR* d = opendir(dir);
+  while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+TEST(GlooGroupTest, FiftyGenerationsLeakNoDescriptorsOrThreads) {
+  InMemoryStore store;
+  auto one_generation = [&](int64_t g) {
+    RunRanks(
+        3,
+        [](CollectiveGroup& group) {
+          std::vector<float> data = RankData(group.rank(), 4096);
+          ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data)).ok());
+          ExpectSummed(data, 3);
+        },
+        g, &store);
+  };
+  one_generation(0);  // warm up lazily created process-wide state
+  const int fds_before = CountEntries("/proc/self/fd");
+  const int threads_before = CountEntries("/proc/self/task");
+  for (int64_t g = 1; g <= 50; ++g) one_generation(g);
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds_before);
+  EXPECT_EQ(CountEntries("/proc/self/task"), threads_before);
+}
+
+}  // namespace
+}  // namespace cosched::collectives
