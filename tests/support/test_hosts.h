@@ -18,12 +18,13 @@
 // included), deletes the namespaces (with them the veths, the bridge and the qdiscs), the
 // cgroups and dir(). A Create that fails removes what it made. State left by a test process
 // that crashed is removed by the next Create on the machine (test_hosts_instance.h says how
-// ownership is tracked). Close sockets from OpenSocket() before the destructor runs: an open
-// socket keeps its namespace alive in the kernel.
+// ownership is tracked). A Subprocess from Spawn may outlive the TestHosts (its process is
+// dead by then; the Subprocess only reaps it). Close sockets from OpenSocket() before the
+// destructor runs: an open socket keeps its namespace alive in the kernel.
 //
-// Needs root (namespaces, tc, cgroups) and the `ip`, `tc` and `unshare` tools; Create fails
-// with FailedPrecondition otherwise. Not thread-safe for mutation; the const accessors and
-// Spawn may be called from any thread.
+// Needs root (Create returns FailedPrecondition otherwise) and ip, tc (iproute2), unshare,
+// nsenter, mount (util-linux) and hostname. After Create the object does not change: its
+// accessors, Wrap, Spawn and OpenSocket may be called from any thread.
 #pragma once
 
 #include <memory>
