@@ -224,7 +224,14 @@ TEST(TestHostsTest, HostsReachEachOtherByAddressAndSeeTheirOwn) {
   EXPECT_EQ(Bind(stranger.get(), hosts->address(1), 0), EADDRNOTAVAIL);
 }
 
+std::string MachineHostname() {
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
 TEST(TestHostsTest, ProgramsRunInsideTheirHost) {
+  const std::string machine = MachineHostname();
   auto hosts =
       MustCreate({{.name = "h0"}, {.name = "h1", .cpu_fraction = 0.5, .host_name = "node-one"}});
   ASSERT_NE(hosts, nullptr);
@@ -243,14 +250,15 @@ TEST(TestHostsTest, ProgramsRunInsideTheirHost) {
     // Every host's names resolve inside every host.
     EXPECT_THAT(RunIn(*hosts, i, {"getent", "hosts", "node-one"}), HasSubstr(hosts->address(1)));
     EXPECT_THAT(RunIn(*hosts, i, {"getent", "hosts", "h0"}), HasSubstr(hosts->address(0)));
-    // The wrapper leaves the program in the host's cgroup (it writes the path relative to
-    // the hierarchy's root into /proc/self/cgroup).
+    // The wrapper leaves the program in the host's cgroup (/proc/self/cgroup shows its path
+    // below the hierarchy's root).
     const std::string relative = hosts->cgroup(i).substr(hosts->cgroup(i).find(hosts->prefix()));
     EXPECT_THAT(RunIn(*hosts, i, {"cat", "/proc/self/cgroup"}), HasSubstr("/" + relative));
     EXPECT_EQ(RunIn(*hosts, i, {"sh", "-c", absl::StrCat("echo $", kHostsDirEnv)}),
               hosts->dir() + "\n");
   }
   // The machine's hostname and /etc/hosts are untouched.
+  EXPECT_EQ(MachineHostname(), machine);
   EXPECT_THAT(ReadFile("/etc/hosts"), Not(HasSubstr("node-one")));
 }
 
