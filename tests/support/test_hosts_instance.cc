@@ -98,17 +98,18 @@ InstanceLock::InstanceLock(int index, int fd, std::string path)
     : index_(index), fd_(fd), path_(std::move(path)), prefix_(InstancePrefix(index)) {}
 
 absl::StatusOr<std::unique_ptr<InstanceLock>> InstanceLock::TryClaim(int index) {
-  std::error_code ec;
-  std::filesystem::create_directories(kTestHostsStateDir, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("mkdir ", kTestHostsStateDir, ": ", ec.message()));
-  }
   const std::string path = absl::StrCat(kTestHostsStateDir, "/", InstancePrefix(index), ".lock");
   // An owner that lets go deletes the file before it unlocks, so the file we locked may be
   // one no longer reachable at `path`; then whoever creates the new file races us fairly, and
-  // we start over.
+  // we start over. The same when the last owner removed the directory under our feet.
   for (int attempt = 0; attempt < 10; ++attempt) {
+    std::error_code ec;
+    std::filesystem::create_directories(kTestHostsStateDir, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("mkdir ", kTestHostsStateDir, ": ", ec.message()));
+    }
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) continue;
     if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int flock_errno = errno;
@@ -134,6 +135,9 @@ absl::StatusOr<std::unique_ptr<InstanceLock>> InstanceLock::TryClaim(int index) 
 InstanceLock::~InstanceLock() {
   ::unlink(path_.c_str());
   ::close(fd_);
+  // The last owner on the machine takes the directory with it; with others it stays
+  // (ENOTEMPTY), and a claim racing with this removal makes it again.
+  ::rmdir(kTestHostsStateDir);
 }
 
 std::vector<std::string> FindInstanceState(const std::string& prefix) {

@@ -36,7 +36,8 @@ class InstanceLock {
  public:
   // Takes the lock of instance `index`; Unavailable if a live process holds it.
   static absl::StatusOr<std::unique_ptr<InstanceLock>> TryClaim(int index);
-  // Deletes the lock file, then releases the lock.
+  // Deletes the lock file, then releases the lock; the last owner also removes
+  // kTestHostsStateDir.
   ~InstanceLock();
   InstanceLock(const InstanceLock&) = delete;
   InstanceLock& operator=(const InstanceLock&) = delete;
