@@ -22,6 +22,7 @@
 #include "scheduler/service/client_service.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/job_journal.h"
+#include "scheduler/service/rendezvous_cleanup.h"
 #include "scheduler/service/scheduler_metrics.h"
 #include "scheduler/service/server_transport.h"
 #include "scheduler/service/session_hub.h"
@@ -64,7 +65,9 @@ absl::Status Serve(const SchedulerFlags& flags) {
     ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
   }
   SessionHub hub;
-  CoreRunner runner(config.core, Placer(std::move(config.placement)), &hub, &metrics);
+  KvTable kv;
+  RendezvousCleanup outbox(&hub, &kv);
+  CoreRunner runner(config.core, Placer(std::move(config.placement)), &outbox, &metrics);
   // Before the server starts, so no worker registers ahead of the jobs it belongs to.
   RETURN_IF_ERROR(runner.Call("restore", [&](SchedulerCore& core) {
     core.set_journal(&journal);
@@ -77,7 +80,6 @@ absl::Status Serve(const SchedulerFlags& flags) {
       jobs_recovered, flags.data_dir, recovered->snapshot_sequence, recovered->records_replayed,
       recovered->warnings.empty() ? ""
                                   : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
-  KvTable kv;
   RendezvousService rendezvous(&kv);
   ClientService clients(&runner, &hub);
   WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);

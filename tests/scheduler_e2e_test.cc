@@ -223,7 +223,7 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
   job = WaitFor(id, absl::Minutes(3),
                 [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
   EXPECT_EQ(job.state(), "succeeded") << Events(job);
-  EXPECT_EQ(job.failures(), 1);
+  EXPECT_EQ(job.failures(), 1) << Events(job);
 }
 
 TEST_F(SchedulerE2eTest, AVehicleDepartsAnotherJoinsAndTrainingReachesItsTarget) {

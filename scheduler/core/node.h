@@ -30,6 +30,9 @@ struct Node {
   // demand falls and it is given back.
   bool reserved_for_inference = false;
   bool can_serve = false;  // it has model weights to answer with (it has trained a job)
+  // Its worker session is open. A member whose session closed while its job recovers from a
+  // failed generation has died (its peers' connections to it closed at the same moment).
+  bool connected = true;
 
   bool free() const { return job.empty(); }
   bool available() const { return state == NodeState::kReady && free(); }

@@ -2,12 +2,20 @@
 #include "scheduler/core/scheduler_core.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "collectives/key_value_store.h"
 
 namespace cosched::scheduler {
+namespace {
+
+// Generations in a row that fail with every member connected before that counts as one
+// failure of the job.
+constexpr int kFailedGenerationsPerFailure = 3;
+
+}  // namespace
 namespace {
 
 absl::Status ValidateSpec(const JobSpec& spec) {
@@ -64,6 +72,7 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
   const bool resend = !inserted && !node.free();
   node.info = info;
   node.registered = now;
+  node.connected = true;
   NoteHeartbeat(node, now);
   node.state = NodeState::kReady;
   // It may have missed messages while disconnected: tell it again what it runs.
@@ -102,6 +111,12 @@ void SchedulerCore::ApplyEligibility(Node& node) {
   Refile(node);
 }
 
+void SchedulerCore::MarkDead(Node& node) {
+  by_last_heartbeat_.erase({node.last_heartbeat, &node});
+  node.state = NodeState::kLost;  // until its worker registers again
+  Refile(node);
+}
+
 void SchedulerCore::NoteHeartbeat(Node& node, absl::Time now) {
   by_last_heartbeat_.erase({node.last_heartbeat, &node});
   node.last_heartbeat = now;
@@ -137,7 +152,16 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
     auto job_it = jobs_.find(node.job);
     if (job_it != jobs_.end()) {
       Job& job = job_it->second;
-      if (heartbeat.progress.has_value() && heartbeat.progress->step >= job.progress.step) {
+      // Progress counts from members of the current generation only: a member still in an
+      // old one (it has not heard of the new one yet) reports steps nobody else took.
+      const bool current = heartbeat.generation < 0 || heartbeat.generation == job.generation;
+      if (current && heartbeat.progress.has_value() &&
+          heartbeat.progress->step > job.progress.step) {
+        job.failed_generation = -1;  // training moves again
+        job.failed_in_a_row = 0;
+      }
+      if (current && heartbeat.progress.has_value() &&
+          heartbeat.progress->step >= job.progress.step) {
         const JobProgress& progress = *heartbeat.progress;
         if (progress.checkpoint_dir != job.progress.checkpoint_dir) {
           MarkDirty(job);  // where a restart resumes from: worth a record at once
@@ -148,7 +172,10 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
         job.progress = progress;
       }
       if (!heartbeat.failure.empty()) {
-        Depart(node, DepartureReason::kCrashed, heartbeat.failure);
+        Depart(node, DepartureReason::kFailed, heartbeat.failure);
+      } else if (heartbeat.failed_generation >= 0 &&
+                 heartbeat.failed_generation == job.generation && job.state == JobState::kRunning) {
+        GenerationFailed(job, node, heartbeat.generation_failure);
       } else if (heartbeat.job_finished) {
         FinishJob(job, JobState::kSucceeded, absl::StrCat("finished at step ", job.progress.step));
       }
@@ -157,6 +184,60 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   ApplyEligibility(node);
   Reconcile();
   return absl::OkStatus();
+}
+
+void SchedulerCore::NodeDisconnected(const NodeId& id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  Node& node = it->second;
+  node.connected = false;
+  if (!node.free()) {
+    const Job* job = FindJob(node.job);
+    if (job != nullptr && job->state == JobState::kRunning && job->failed_generation >= 0) {
+      const std::string why =
+          absl::StrCat("its session closed while generation ", job->failed_generation, " failed");
+      MarkDead(node);
+      Depart(node, DepartureReason::kCrashed, why);
+    }
+  }
+  Reconcile();
+}
+
+void SchedulerCore::GenerationFailed(Job& job, const Node& reporter, const std::string& why) {
+  const int64_t failed = job.generation;
+  job.failed_generation = failed;
+  ++job.failed_in_a_row;
+  const std::string detail =
+      absl::StrCat("generation ", failed, " failed on ", reporter.info.id, ": ", why);
+  // Members whose sessions closed have died: their peers' connections to them closed too.
+  bool departed = false;
+  for (const NodeId& member : std::vector<NodeId>(job.members)) {
+    Node& node = nodes_.at(member);
+    if (!node.connected && !placeholders_.contains(member)) {
+      MarkDead(node);
+      Depart(node, DepartureReason::kCrashed, absl::StrCat("its session closed; ", detail));
+      departed = true;
+    }
+  }
+  if (departed || job.state != JobState::kRunning) return;
+  // Every member is still connected: a peer stalled or could not be reached in time. Form
+  // the same members again; generations that keep failing count against max_failures, so a
+  // job whose members cannot reach each other ends instead of re-forming forever.
+  Record(job, detail);
+  if (job.failed_in_a_row % kFailedGenerationsPerFailure == 0) {
+    ++job.failures;
+    if (job.failures > job.spec.max_failures) {
+      FailJob(job, absl::StrCat(job.failures, " failures exceed max_failures ",
+                                job.spec.max_failures, " (last: ", job.failed_in_a_row,
+                                " generations in a row failed; ", detail, ")"));
+      return;
+    }
+  }
+  auto [reshape, first] = reshaped_.try_emplace(job.id);
+  if (first) reshape->second.previous_members = job.members;
+  reshape->second.reasons.push_back(detail);
+  reshape->second.reform = true;
+  ++counters_.membership_changes["generation_failed"];
 }
 
 absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
@@ -298,6 +379,7 @@ void SchedulerCore::FailJob(Job& job, const std::string& reason) {
 }
 
 void SchedulerCore::FinishJob(Job& job, JobState state, const std::string& reason) {
+  ended_generations_.emplace_back(job.id, std::numeric_limits<int64_t>::max());
   for (const NodeId& member : job.members) {
     Node& node = nodes_.at(member);
     node.job.clear();
@@ -485,7 +567,8 @@ void SchedulerCore::Reconcile() {
   for (auto& [id, reshape] : reshaped) {
     Job& job = jobs_.at(id);
     if (job.state != JobState::kRunning) continue;
-    if (job.members == reshape.previous_members) continue;  // left and came back: no change
+    // Left and came back: no change (unless the generation itself failed).
+    if (job.members == reshape.previous_members && !reshape.reform) continue;
     ++job.generation;
     Record(job, absl::StrCat("generation ", job.generation, ": ", job.members.size(), " members (",
                              absl::StrJoin(reshape.reasons, "; "), ")"));
@@ -528,6 +611,11 @@ void SchedulerCore::Flush() {
       outbox_->Revoke(out.node, std::get<Revocation>(out.message));
     }
   }
+  // After the messages that moved members on: a member still forming an old generation
+  // hears of the new one before its keys go.
+  std::vector<std::pair<JobId, int64_t>> ended;
+  ended.swap(ended_generations_);
+  for (const auto& [job, generation] : ended) outbox_->GenerationsEnded(job, generation);
 }
 
 absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number) {
@@ -631,6 +719,7 @@ void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previ
   assignment.reason = job.events.empty() ? "" : job.events.back().what;
   job.assignment = assignment;
   for (const NodeId& member : job.members) SendAssignment(job, member);
+  ended_generations_.emplace_back(job.id, job.generation);
 }
 
 absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Duration budget) {

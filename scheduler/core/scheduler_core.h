@@ -86,6 +86,9 @@ class CoreOutbox {
   virtual ~CoreOutbox() = default;
   virtual void Assign(const NodeId& node, const Assignment& assignment) = 0;
   virtual void Revoke(const NodeId& node, const Revocation& revocation) = 0;
+  // No member will use `job`'s generations before `generation` again (all of them when the
+  // job ended): their rendezvous keys can go.
+  virtual void GenerationsEnded(const JobId& /*job*/, int64_t /*generation*/) {}
 };
 
 // What a job's last placement found when it could not start or grow. Until a node becomes
@@ -109,6 +112,10 @@ struct Job {
   int64_t generation = -1;      // -1 until first admitted
   std::vector<NodeId> members;  // in rank order
   int failures = 0;             // departures that count against max_failures
+  // The last generation a member reported failed (-1: none since training last progressed),
+  // and how many generations in a row failed so.
+  int64_t failed_generation = -1;
+  int failed_in_a_row = 0;
   JobProgress progress;
   // Why it is not running (or cannot grow) when that is not about room ("scheduler
   // restarted"); SchedulerCore::WaitingReason words the whole reason.
@@ -140,8 +147,12 @@ struct Heartbeat {
   absl::Duration service_per_image;     // its measured service time; 0 if unknown
   bool can_serve = false;               // it has model weights to answer inference with
   std::optional<JobProgress> progress;  // when it trains a job
+  int64_t generation = -1;              // of the job it trains, with `progress`
   bool job_finished = false;            // the job reached its end on this member (rank 0 reports)
-  std::string failure;                  // non-empty: training failed on this node with this message
+  std::string failure;  // non-empty: training failed on this node with this (its own) error
+  // A generation that failed on this member without its fault (-1: none), and why.
+  int64_t failed_generation = -1;
+  std::string generation_failure;
 };
 
 // Where an inference request goes, and why.
@@ -186,7 +197,9 @@ class SchedulerCore {
   absl::Status RegisterNode(const NodeInfo& info, const std::optional<JobId>& running_job = {},
                             int64_t running_generation = -1);
   absl::Status ReceiveHeartbeat(const NodeId& node, const Heartbeat& heartbeat);
-  // The session to a worker ended. The node stays until its TTL runs out (it may reconnect).
+  // The session to a worker ended. The node stays until its TTL runs out (it may reconnect),
+  // unless its job is recovering from a failed generation: then it has died.
+  void NodeDisconnected(const NodeId& node);
   absl::StatusOr<JobId> SubmitJob(const JobSpec& spec);
   absl::Status CancelJob(const JobId& job);
   // Periodic work: expires nodes that missed the TTL, then reconciles.
@@ -230,6 +243,10 @@ class SchedulerCore {
   void FailJob(Job& job, const std::string& reason);
   void FinishJob(Job& job, JobState state, const std::string& reason);
   void PublishGeneration(Job& job, const std::vector<NodeId>& previous_members);
+  // A member reported that `job`'s generation failed around it (a peer died, left or never
+  // came): members whose sessions closed depart as crashed; otherwise the same members form
+  // a new generation.
+  void GenerationFailed(Job& job, const Node& reporter, const std::string& why);
   void Record(Job& job, std::string what);
   // Whether `job` still cannot get `needed` nodes: it found fewer at an earlier epoch and too
   // few of the nodes that became available since pass its filters. Cheap: it looks only at
@@ -238,6 +255,9 @@ class SchedulerCore {
   // Places up to `count` ranks of `job` on available nodes, looking where the last placement
   // stopped (so the nodes are considered in turn).
   Placement Place(const Job& job, int count);
+  // `node`'s worker died (not merely silent): it is lost at once, not after the heartbeat TTL,
+  // and placed again only when it registers again.
+  void MarkDead(Node& node);
   // Records a sign of life from `node` at `now` (keeping by_last_heartbeat_ in order).
   void NoteHeartbeat(Node& node, absl::Time now);
   // Refiles `node` in the index of available nodes after a change to it.
@@ -282,7 +302,10 @@ class SchedulerCore {
   struct Reshape {
     std::vector<NodeId> previous_members;
     std::vector<std::string> reasons;
+    bool reform = false;  // a new generation even if the members stay the same
   };
+  // Jobs whose generations before the given one ended in this call (rendezvous keys to drop).
+  std::vector<std::pair<JobId, int64_t>> ended_generations_;
   std::map<JobId, Reshape> reshaped_;
   CoreCounters counters_;
   InferenceDemand demand_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 
 namespace cosched::scheduler {
@@ -24,6 +25,8 @@ class RecordingOutbox : public CoreOutbox {
     revocations[node] = revocation;
     assignments.erase(node);
   }
+  void GenerationsEnded(const JobId& job, int64_t generation) override { ended[job] = generation; }
+  std::map<JobId, int64_t> ended;  // the latest "generations before g ended" per job
   std::map<NodeId, Assignment> assignments;
   std::map<NodeId, Revocation> revocations;
   int assign_messages = 0;
@@ -595,6 +598,95 @@ TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThra
   EXPECT_EQ(GetJob(job).members.size(), 3u);
   EXPECT_EQ(core_.counters().given_back, 1);
   EXPECT_EQ(GetJob(job).failures, 0);
+}
+
+// Churn: a generation that failed around healthy members, and members that died.
+class GenerationFailureTest : public SchedulerCoreTest {
+ protected:
+  void ReportFailed(const std::string& node, int64_t generation, const std::string& why) {
+    Heartbeat heartbeat;
+    heartbeat.generation = generation;
+    heartbeat.failed_generation = generation;
+    heartbeat.generation_failure = why;
+    ASSERT_TRUE(core_.ReceiveHeartbeat(node, heartbeat).ok());
+  }
+  JobId RunningJobOn(const std::vector<std::string>& nodes) {
+    for (const auto& id : nodes) AddNode(id);
+    const JobId job = Submit(1, static_cast<int>(nodes.size()));
+    EXPECT_EQ(GetJob(job).members.size(), nodes.size());
+    return job;
+  }
+};
+
+TEST_F(GenerationFailureTest, AMemberWhoseSessionClosedDepartsAtOnceAsCrashed) {
+  const JobId job = RunningJobOn({"a", "b", "c"});
+  const int64_t generation = GetJob(job).generation;
+  core_.NodeDisconnected("b");  // on its own, a closed session may be a reconnect: no change
+  EXPECT_EQ(GetJob(job).members.size(), 3u);
+  ReportFailed("a", generation, "UNAVAILABLE: peer rank 1 died");
+  EXPECT_THAT(GetJob(job).members, ElementsAre("a", "c"));
+  EXPECT_EQ(GetJob(job).generation, generation + 1);
+  EXPECT_EQ(GetJob(job).failures, 1);
+  EXPECT_THAT(GetJob(job).events.back().what, HasSubstr("node b crashed: its session closed"));
+  // Dead, not merely silent: it is not placed again until it registers again.
+  EXPECT_EQ(core_.FindNode("b")->state, NodeState::kLost);
+  ReportFailed("c", generation, "UNAVAILABLE: peer rank 1 died");  // a stale report
+  EXPECT_EQ(GetJob(job).generation, generation + 1);
+  AddNode("b");
+  EXPECT_THAT(GetJob(job).members, ElementsAre("a", "c", "b"));
+}
+
+TEST_F(GenerationFailureTest, ASessionClosingAfterTheReportStillEndsTheMemberAtOnce) {
+  const JobId job = RunningJobOn({"a", "b"});
+  const int64_t generation = GetJob(job).generation;
+  ReportFailed("a", generation, "UNAVAILABLE: peer rank 1 died");
+  // Nobody was known dead: the same members form the next generation, no failure counted.
+  EXPECT_EQ(GetJob(job).generation, generation + 1);
+  EXPECT_THAT(GetJob(job).members, ElementsAre("a", "b"));
+  EXPECT_EQ(GetJob(job).failures, 0);
+  EXPECT_EQ(outbox_.assignments.at("b").generation, generation + 1);
+  core_.NodeDisconnected("b");  // the dead member's session ends a moment later
+  EXPECT_THAT(GetJob(job).members, ElementsAre("a"));
+  EXPECT_EQ(GetJob(job).failures, 1);
+}
+
+TEST_F(GenerationFailureTest, GenerationsThatKeepFailingCountAgainstTheBudget) {
+  const JobId job = RunningJobOn({"a", "b"});
+  for (int i = 0; i < 3; ++i) {
+    ReportFailed("a", GetJob(job).generation, "DEADLINE_EXCEEDED: rank 1 never came");
+  }
+  EXPECT_EQ(GetJob(job).failures, 1);
+  EXPECT_EQ(GetJob(job).state, JobState::kRunning);
+  // Progress in the current generation: the streak is over.
+  Heartbeat progress;
+  progress.generation = GetJob(job).generation;
+  progress.progress = JobProgress{10, 0, -1, ""};
+  ASSERT_TRUE(core_.ReceiveHeartbeat("a", progress).ok());
+  for (int i = 0; i < 2; ++i) {
+    ReportFailed("b", GetJob(job).generation, "DEADLINE_EXCEEDED: rank 0 never came");
+  }
+  EXPECT_EQ(GetJob(job).failures, 1);
+}
+
+TEST_F(GenerationFailureTest, ProgressFromAnOldGenerationIsIgnored) {
+  AddNode("a");
+  const JobId job = Submit(1, 2);
+  AddNode("b");  // grows the job: generation 1
+  ASSERT_EQ(GetJob(job).generation, 1);
+  Heartbeat stale;
+  stale.generation = GetJob(job).generation - 1;
+  stale.progress = JobProgress{5000, 3, 0.9, ""};
+  ASSERT_TRUE(core_.ReceiveHeartbeat("b", stale).ok());
+  EXPECT_EQ(GetJob(job).progress.step, 0);
+}
+
+TEST_F(GenerationFailureTest, OldGenerationsAndEndedJobsReleaseTheirRendezvousKeys) {
+  const JobId job = RunningJobOn({"a", "b"});
+  EXPECT_EQ(outbox_.ended.at(job), GetJob(job).generation);
+  ReportFailed("a", GetJob(job).generation, "UNAVAILABLE: peer left");
+  EXPECT_EQ(outbox_.ended.at(job), GetJob(job).generation);
+  ASSERT_TRUE(core_.CancelJob(job).ok());
+  EXPECT_EQ(outbox_.ended.at(job), std::numeric_limits<int64_t>::max());
 }
 
 }  // namespace

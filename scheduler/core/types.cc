@@ -23,6 +23,8 @@ const char* DepartureReasonName(DepartureReason reason) {
   switch (reason) {
     case DepartureReason::kCrashed:
       return "crashed";
+    case DepartureReason::kFailed:
+      return "failed";
     case DepartureReason::kVanished:
       return "vanished";
     case DepartureReason::kIneligible:
@@ -35,7 +37,11 @@ const char* DepartureReasonName(DepartureReason reason) {
   return "unknown";
 }
 
-bool CountsAsFailure(DepartureReason reason) { return reason == DepartureReason::kCrashed; }
+// A process that died or a member's own error; never a departure the job could not help
+// (a vehicle driving off, a reclaim) nor a generation that failed around a healthy member.
+bool CountsAsFailure(DepartureReason reason) {
+  return reason == DepartureReason::kCrashed || reason == DepartureReason::kFailed;
+}
 
 const char* KindPreferenceName(KindPreference preference) {
   switch (preference) {

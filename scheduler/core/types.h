@@ -49,7 +49,8 @@ const char* NodeStateName(NodeState state);
 // failure budget: departures that were announced or expected (a vehicle leaving, a node
 // taken back for inference) do not.
 enum class DepartureReason {
-  kCrashed,     // a data-center node lost its heartbeat, or the worker reported a failure
+  kCrashed,     // a data-center node lost its heartbeat or its session, or restarted
+  kFailed,      // the worker reported an error of its own (it left the job)
   kVanished,    // a vehicle lost its heartbeat (expected at the edge)
   kIneligible,  // a vehicle turned ineligible and left at a step boundary
   kReclaimed,   // taken back for inference (cluster preemption)

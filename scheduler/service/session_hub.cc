@@ -39,10 +39,12 @@ void SessionHub::Attach(const std::shared_ptr<Session>& session) {
   if (replaced != nullptr) replaced->Close();
 }
 
-void SessionHub::Detach(const std::shared_ptr<Session>& session) {
+bool SessionHub::Detach(const std::shared_ptr<Session>& session) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(session->node());
-  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+  if (it == sessions_.end() || it->second != session) return false;
+  sessions_.erase(it);
+  return true;
 }
 
 bool SessionHub::Send(const NodeId& node, cosched::v1::SchedulerMessage message) {

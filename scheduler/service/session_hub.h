@@ -44,7 +44,8 @@ class SessionHub final : public CoreOutbox {
  public:
   // A newer session for the same node replaces (and closes) the older one.
   void Attach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
-  void Detach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns whether `session` was the node's current one (not replaced by a newer one).
+  bool Detach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
 
   // CoreOutbox (called on the core's loop thread).
   void Assign(const NodeId& node, const Assignment& assignment) override;

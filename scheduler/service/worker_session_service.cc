@@ -42,8 +42,13 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   heartbeat.signals = VehicleSignals{s.parked(), s.plugged_in(), s.battery_fraction(),
                                      s.unmetered_link(), s.thermal_ok()};
   if (!message.job_id().empty()) {
+    heartbeat.generation = message.generation();
     heartbeat.progress = JobProgress{message.step(), message.epoch(), message.test_accuracy(),
                                      message.checkpoint_dir()};
+  }
+  if (message.has_failed_generation()) {
+    heartbeat.failed_generation = message.failed_generation();
+    heartbeat.generation_failure = message.generation_failure();
   }
   heartbeat.job_finished = message.job_finished();
   heartbeat.can_serve = message.can_serve();
@@ -143,7 +148,12 @@ grpc::Status WorkerSessionService::Connect(
   session->Close();
   context->TryCancel();  // unblocks the reader if the writer ended first
   reader.join();
-  hub_->Detach(session);
+  // Queued behind the session's last heartbeats, so the core hears them first. A session
+  // replaced by the node's newer one says nothing about the node.
+  if (hub_->Detach(session)) {
+    runner_->Post("node_disconnected",
+                  [node = info->id](SchedulerCore& core) { core.NodeDisconnected(node); });
+  }
   spdlog::info("worker {} disconnected", info->id);
   return grpc::Status::OK;
 }

@@ -134,6 +134,10 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
   heartbeat.set_checkpoint_dir(report_.checkpoint_dir);
   heartbeat.set_job_finished(report_.finished);
   heartbeat.set_failure(report_.failure);
+  if (report_.failed_generation >= 0) {
+    heartbeat.set_failed_generation(report_.failed_generation);
+    heartbeat.set_generation_failure(report_.generation_failure);
+  }
   heartbeat.set_can_serve(engine_ != nullptr);
   heartbeat.set_state(membership_ != nullptr ? "training"
                       : engine_ != nullptr   ? "serving"
@@ -153,7 +157,17 @@ absl::Status Agent::Run() {
       assignment = *std::move(next_job_);
       next_job_.reset();
       // Set before the lock drops, so no assignment or revocation for this job is missed.
-      membership = std::make_unique<SchedulerMembership>(assignment.job_id(), kAssignmentWait);
+      membership = std::make_unique<SchedulerMembership>(
+          assignment.job_id(), kAssignmentWait,
+          [this](int64_t generation, const absl::Status& why) {
+            {
+              MutexLock lock(&mu_);
+              report_.failed_generation = generation;
+              report_.generation_failure =
+                  absl::StrCat(absl::StatusCodeToString(why.code()), ": ", why.message());
+            }
+            session_->HeartbeatSoon();  // the scheduler re-forms the job sooner
+          });
       membership->Offer(assignment);
       membership_ = membership.get();
       report_ = Report();

@@ -60,7 +60,10 @@ class Agent {
     double test_accuracy = -1;
     std::string checkpoint_dir;
     bool finished = false;
-    std::string failure;
+    std::string failure;  // this member's own error: it left the job
+    // The last generation that failed here without this member's fault (-1: none).
+    int64_t failed_generation = -1;
+    std::string generation_failure;
   };
 
   // A preemption notice for the running job: when it came and by when training must stop.

@@ -1,23 +1,61 @@
 // File: worker/agent/scheduler_membership.cc
 #include "worker/agent/scheduler_membership.h"
 
+#include <algorithm>
+#include <limits>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace cosched::worker {
 
 void SchedulerMembership::Offer(const cosched::v1::Assignment& assignment) {
   if (assignment.job_id() != job_id_) return;
-  MutexLock lock(&mu_);
-  assignments_[assignment.generation()] = assignment;
-  changed_.SignalAll();
+  {
+    MutexLock lock(&mu_);
+    assignments_[assignment.generation()] = assignment;
+    changed_.SignalAll();
+  }
+  StopSuperseded(assignment.generation());
 }
 
 void SchedulerMembership::Revoke(const cosched::v1::Revocation& revocation) {
   if (revocation.job_id() != job_id_) return;
+  {
+    MutexLock lock(&mu_);
+    revoked_ = true;
+    revoked_reason_ = revocation.reason();
+    changed_.SignalAll();
+  }
+  StopSuperseded(std::numeric_limits<int64_t>::max());
+}
+
+void SchedulerMembership::StopSuperseded(int64_t generation) {
+  std::vector<std::stop_source> superseded;
+  {
+    MutexLock lock(&mu_);
+    for (auto it = forming_.begin(); it != forming_.end() && it->first < generation;) {
+      superseded.push_back(it->second);
+      it = forming_.erase(it);
+    }
+  }
+  for (std::stop_source& source : superseded) source.request_stop();
+}
+
+std::stop_token SchedulerMembership::SupersededToken(int64_t generation) {
   MutexLock lock(&mu_);
-  revoked_ = true;
-  revoked_reason_ = revocation.reason();
-  changed_.SignalAll();
+  const bool already =
+      revoked_ || (!assignments_.empty() && assignments_.rbegin()->first > generation);
+  if (already) {
+    std::stop_source stopped;
+    stopped.request_stop();
+    return stopped.get_token();
+  }
+  return forming_[generation].get_token();
+}
+
+void SchedulerMembership::GenerationFailed(int64_t generation, const absl::Status& why) {
+  if (on_generation_failed_) on_generation_failed_(generation, why);
 }
 
 int64_t SchedulerMembership::PendingGeneration() const {
@@ -34,14 +72,15 @@ Membership SchedulerMembership::FromAssignment(const cosched::v1::Assignment& as
   return membership;
 }
 
-absl::StatusOr<Membership> SchedulerMembership::Next(const Membership& current) {
+absl::StatusOr<Membership> SchedulerMembership::Next(const Membership& current,
+                                                     int64_t newer_than) {
   MutexLock lock(&mu_);
   const absl::Time deadline = absl::Now() + wait_limit_;
-  while (!revoked_ &&
-         (assignments_.empty() || assignments_.rbegin()->first <= current.generation)) {
+  newer_than = std::max(newer_than, current.generation);
+  while (!revoked_ && (assignments_.empty() || assignments_.rbegin()->first <= newer_than)) {
     if (changed_.WaitWithDeadline(&mu_, deadline)) {
       return absl::DeadlineExceededError(
-          absl::StrCat("no assignment after generation ", current.generation, " of job ", job_id_,
+          absl::StrCat("no assignment after generation ", newer_than, " of job ", job_id_,
                        " from the scheduler within ", absl::FormatDuration(wait_limit_)));
     }
   }

@@ -4,9 +4,16 @@
 // (Revoke). The trainer asks Next() when its group failed or when a member announced a newer
 // generation in a step's allreduce; every member then moves to the same generation at the
 // same step boundary.
+//
+// Under churn, generations can follow each other faster than a rendezvous completes: a
+// generation being formed is abandoned the moment a newer one arrives (SupersededToken), and
+// a generation that failed without this rank's fault is reported to the scheduler
+// (GenerationFailed, carried by the next heartbeat), which forms a newer one.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <stop_token>
 #include <string>
 
 #include "common/mutex.h"
@@ -18,22 +25,36 @@ namespace cosched::worker {
 class SchedulerMembership final : public MembershipSource {
  public:
   // `wait_limit`: how long Next() waits for the scheduler's next assignment.
-  SchedulerMembership(std::string job_id, absl::Duration wait_limit)
-      : job_id_(std::move(job_id)), wait_limit_(wait_limit) {}
+  // `on_generation_failed` (optional) hears GenerationFailed, to tell the scheduler at once.
+  using FailureListener = std::function<void(int64_t generation, const absl::Status& why)>;
+  SchedulerMembership(std::string job_id, absl::Duration wait_limit,
+                      FailureListener on_generation_failed = nullptr)
+      : job_id_(std::move(job_id)),
+        wait_limit_(wait_limit),
+        on_generation_failed_(std::move(on_generation_failed)) {}
 
   const std::string& job_id() const { return job_id_; }
   void Offer(const cosched::v1::Assignment& assignment) ABSL_LOCKS_EXCLUDED(mu_);
   void Revoke(const cosched::v1::Revocation& revocation) ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::StatusOr<Membership> Next(const Membership& current) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   int64_t PendingGeneration() const override ABSL_LOCKS_EXCLUDED(mu_);
+  std::stop_token SupersededToken(int64_t generation) override ABSL_LOCKS_EXCLUDED(mu_);
+  bool ReplacesFailedGenerations() const override { return true; }
+  void GenerationFailed(int64_t generation, const absl::Status& why) override;
 
   // The membership an assignment describes, as a starting point (generation 0 or a join).
   static Membership FromAssignment(const cosched::v1::Assignment& assignment);
 
  private:
+  // Stops the sources of generations older than `generation` (all on revocation); called
+  // without mu_, as stop callbacks run inline and may take the rendezvous' locks.
+  void StopSuperseded(int64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
+
   const std::string job_id_;
   const absl::Duration wait_limit_;
+  const FailureListener on_generation_failed_;
   mutable Mutex mu_;
   CondVar changed_;
   // Every assignment seen, by generation: ranks are mapped across skipped generations by
@@ -41,6 +62,8 @@ class SchedulerMembership final : public MembershipSource {
   std::map<int64_t, cosched::v1::Assignment> assignments_ ABSL_GUARDED_BY(mu_);
   std::string revoked_reason_ ABSL_GUARDED_BY(mu_);
   bool revoked_ ABSL_GUARDED_BY(mu_) = false;
+  // Stop sources handed out by SupersededToken, for generations not yet superseded.
+  std::map<int64_t, std::stop_source> forming_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cosched::worker

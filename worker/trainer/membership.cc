@@ -6,13 +6,16 @@
 
 namespace cosched::worker {
 
-absl::StatusOr<Membership> NoRecovery::Next(const Membership& current) {
+absl::StatusOr<Membership> NoRecovery::Next(const Membership& current, int64_t /*newer_than*/) {
   return absl::UnavailableError(absl::StrCat("a rank of generation ", current.generation,
                                              " was lost and this job cannot change members "
                                              "(standalone under mpirun); stopping"));
 }
 
-absl::StatusOr<Membership> FileStoreMembership::Next(const Membership& current) {
+// Survivors of one generation decide the next together, so `newer_than` is always
+// current.generation here (the trainer retries only under the scheduler).
+absl::StatusOr<Membership> FileStoreMembership::Next(const Membership& current,
+                                                     int64_t /*newer_than*/) {
   const int64_t next_generation = current.generation + 1;
   const std::string prefix =
       absl::StrCat(collectives::GenerationPrefix(job_id_, next_generation), "alive/");

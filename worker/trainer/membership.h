@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -25,21 +26,34 @@ struct Membership {
 class MembershipSource {
  public:
   virtual ~MembershipSource() = default;
-  // Called by every survivor after generation `current.generation` failed; returns the next
-  // generation's membership, the same on every survivor.
+  // The next generation's membership, the same on every member. `numbered` is the generation
+  // whose rank numbering this rank's training state (its lease table) uses: the returned
+  // new_rank_of_old maps from it. Only generations newer than `newer_than` are returned
+  // (>= numbered.generation; larger after a generation this rank could not join).
   // A CancelledError means this rank is no longer a member (it was revoked): it stops
   // training without error.
-  virtual absl::StatusOr<Membership> Next(const Membership& current) = 0;
+  virtual absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) = 0;
   // The newest generation this rank has been assigned, or -1. Sources that announce changes
   // ahead of a failure (the scheduler) return it; the trainer shares it in every step's
   // allreduce so that all members switch together at the same step boundary.
   virtual int64_t PendingGeneration() const { return -1; }
+
+  // Requested the moment `generation` is superseded (a newer one assigned, or this rank
+  // revoked), so a rank still forming it gives up at once and joins the newest. The default,
+  // an empty token, is never requested.
+  virtual std::stop_token SupersededToken(int64_t /*generation*/) { return {}; }
+  // Whether a generation that failed for a reason not this rank's own (superseded, a peer
+  // that died or never came) is followed by a newer one that this rank can join: true under
+  // the scheduler, which re-forms the job. Otherwise such a failure ends this rank's part.
+  virtual bool ReplacesFailedGenerations() const { return false; }
+  // This rank's view of why `generation` failed, for whoever decides the next one.
+  virtual void GenerationFailed(int64_t /*generation*/, const absl::Status& /*why*/) {}
 };
 
 // The job cannot continue without a lost rank (e.g. under mpirun, which ends the job anyway).
 class NoRecovery final : public MembershipSource {
  public:
-  absl::StatusOr<Membership> Next(const Membership& current) override;
+  absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override;
 };
 
 // Survivors agree through the rendezvous store. Each survivor publishes
@@ -51,7 +65,7 @@ class FileStoreMembership final : public MembershipSource {
  public:
   FileStoreMembership(collectives::KeyValueStore* store, std::string job_id, absl::Duration settle)
       : store_(store), job_id_(std::move(job_id)), settle_(settle) {}
-  absl::StatusOr<Membership> Next(const Membership& current) override;
+  absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override;
 
  private:
   collectives::KeyValueStore* const store_;

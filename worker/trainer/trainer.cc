@@ -7,6 +7,7 @@
 #include <atomic>
 #include <numeric>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/cpu_time.h"
@@ -20,6 +21,26 @@ namespace cosched::worker {
 namespace {
 
 constexpr int kEvalChunk = 256;
+
+// Marks failures of the group, as opposed to this rank's own errors: a peer that died or
+// left, a rendezvous that timed out or was superseded, a peer's bytes that did not decode.
+// Only the rank's own errors end its part in the job (and count against max_failures).
+constexpr absl::string_view kGroupFailure = "type.cosched.dev/GroupFailure";
+
+absl::Status GroupFailure(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kGroupFailure, absl::Cord("1"));
+  return status;
+}
+
+bool IsGroupFailure(const absl::Status& status) {
+  return status.GetPayload(kGroupFailure).has_value();
+}
+
+// Creating a group fails for this rank's own reasons only when its options are wrong.
+absl::Status FormFailure(absl::Status status) {
+  if (absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)) return status;
+  return GroupFailure(std::move(status));
+}
 
 uint32_t Crc32(const std::vector<float>& values) {
   return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(values.data()),
@@ -64,7 +85,8 @@ Trainer::Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> o
       optimizer_(std::move(optimizer)),
       leases_(std::move(leases)),
       params_(model_.num_parameters()),
-      membership_(options_.initial) {
+      membership_(options_.initial),
+      numbered_as_(options_.initial) {
   model_.InitParameters(absl::MakeSpan(params_), options_.job.seed);
 }
 
@@ -122,9 +144,25 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
   group_options.shared_memory = options_.job.collectives.shared_memory;
   group_options.shared_memory_bytes_per_rank =
       options_.job.collectives.shared_memory_bytes_per_rank;
-  ASSIGN_OR_RETURN(group_, options_.create_group(group_options));
+  group_options.stop = options_.membership->SupersededToken(membership.generation);
   membership_ = membership;
+  absl::StatusOr<std::unique_ptr<collectives::CollectiveGroup>> group =
+      options_.create_group(group_options);
+  if (!group.ok()) return FormFailure(group.status());
+  group_ = *std::move(group);
   if (options_.metrics != nullptr) options_.metrics->generation.Set(membership.generation);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::JoinGeneration(const Membership& next) {
+  RETURN_IF_ERROR(FormGroup(next));
+  // An initial membership carries no rank map: the state is fresh or a checkpoint's.
+  if (group_->rank() == 0 && !next.new_rank_of_old.empty()) {
+    RETURN_IF_ERROR(leases_.Remap(next.new_rank_of_old));
+    numbered_as_ = next;
+  }
+  RETURN_IF_ERROR(SyncStateFromRankZero());
+  numbered_as_ = next;
   return absl::OkStatus();
 }
 
@@ -132,13 +170,19 @@ absl::Status Trainer::SyncStateFromRankZero() {
   if (group_->world_size() == 1) return absl::OkStatus();
   std::string bytes = group_->rank() == 0 ? EncodeTrainingState(Snapshot()) : std::string();
   int64_t size = static_cast<int64_t>(bytes.size());
-  RETURN_IF_ERROR(
-      group_->Broadcast(absl::Span<char>(reinterpret_cast<char*>(&size), sizeof(size)), 0));
+  RETURN_IF_ERROR(GroupFailure(
+      group_->Broadcast(absl::Span<char>(reinterpret_cast<char*>(&size), sizeof(size)), 0)));
+  if (size < 0 || size > (int64_t{1} << 34)) {
+    return GroupFailure(
+        absl::DataLossError(absl::StrCat("rank 0 announced a training state of ", size, " bytes")));
+  }
   bytes.resize(static_cast<size_t>(size));
-  RETURN_IF_ERROR(group_->Broadcast(absl::MakeSpan(bytes.data(), bytes.size()), 0));
+  RETURN_IF_ERROR(GroupFailure(group_->Broadcast(absl::MakeSpan(bytes.data(), bytes.size()), 0)));
   if (group_->rank() == 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(const TrainingState state, DecodeTrainingState(bytes, "broadcast from rank 0"));
-  return Restore(state);
+  // Rank 0's bytes are a peer's: if they do not decode, this generation failed, not this rank.
+  absl::StatusOr<TrainingState> state = DecodeTrainingState(bytes, "broadcast from rank 0");
+  if (!state.ok()) return GroupFailure(state.status());
+  return GroupFailure(Restore(*state));
 }
 
 double Trainer::Progress() const {
@@ -242,7 +286,7 @@ absl::StatusOr<int64_t> Trainer::Step() {
       static_cast<float>(options_.membership->PendingGeneration());
 
   const absl::Time reduce_start = absl::Now();
-  RETURN_IF_ERROR(group_->Allreduce(reduce));
+  RETURN_IF_ERROR(GroupFailure(group_->Allreduce(reduce)));
   const absl::Duration reduce_time = absl::Now() - reduce_start;
   allreduce_time_ += reduce_time;
   if (options_.metrics != nullptr) {
@@ -290,44 +334,59 @@ absl::StatusOr<double> Trainer::Evaluate() {
     correct += model_.CountCorrect(params_, test.image(i), test.labels.data() + i, n, workspace_);
   }
   std::vector<float> counts = {static_cast<float>(correct), static_cast<float>(end - begin)};
-  RETURN_IF_ERROR(group_->Allreduce(absl::MakeSpan(counts)));
+  RETURN_IF_ERROR(GroupFailure(group_->Allreduce(absl::MakeSpan(counts))));
   return counts[1] > 0 ? counts[0] / counts[1] : 0.0;
 }
 
 absl::Status Trainer::Recover(const absl::Status& failure) {
-  spdlog::warn("generation {} failed: {}", membership_.generation, failure.ToString());
+  if (!IsGroupFailure(failure)) return failure;
+  spdlog::warn("generation {} failed: {}", membership_.generation, std::string(failure.message()));
+  options_.membership->GenerationFailed(membership_.generation, failure);
   return ChangeMembership();
 }
 
 absl::Status Trainer::ChangeMembership() {
-  group_.reset();
-  membership_change_due_ = false;
-  absl::StatusOr<Membership> changed = options_.membership->Next(membership_);
-  if (absl::IsCancelled(changed.status())) {
-    spdlog::info("leaving the job at step {}: {}", step_, changed.status().ToString());
-    left_job_ = true;
-    return absl::OkStatus();
+  int64_t newer_than = membership_.generation;
+  while (true) {
+    group_.reset();
+    membership_change_due_ = false;
+    absl::StatusOr<Membership> changed = options_.membership->Next(numbered_as_, newer_than);
+    if (absl::IsCancelled(changed.status())) {
+      spdlog::info("leaving the job at step {}: {}", step_, changed.status().ToString());
+      left_job_ = true;
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(const Membership next, std::move(changed));
+    if (next.rank < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this rank is not a member of generation ", next.generation));
+    }
+    if (next.world_size < options_.job.min_workers) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("generation ", next.generation, " has ", next.world_size,
+                       " members, below workers.min ", options_.job.min_workers));
+    }
+    const absl::Status joined = JoinGeneration(next);
+    if (joined.ok()) break;
+    if (!IsGroupFailure(joined) || !options_.membership->ReplacesFailedGenerations()) {
+      return joined;
+    }
+    // Superseded while forming, or a peer never came or left: not this rank's failure. The
+    // scheduler hears of it and forms a newer generation, which this rank joins.
+    if (!absl::IsCancelled(joined)) {
+      spdlog::warn("generation {} did not form: {}", next.generation,
+                   std::string(joined.message()));
+      options_.membership->GenerationFailed(next.generation, joined);
+    }
+    newer_than = next.generation;
   }
-  ASSIGN_OR_RETURN(const Membership next, std::move(changed));
-  if (next.rank < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("this rank is not a member of generation ", next.generation));
-  }
-  if (next.world_size < options_.job.min_workers) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("generation ", next.generation, " has ", next.world_size,
-                     " members, below workers.min ", options_.job.min_workers));
-  }
-  RETURN_IF_ERROR(FormGroup(next));
-  RETURN_IF_ERROR(SyncStateFromRankZero());
-  RETURN_IF_ERROR(leases_.Remap(next.new_rank_of_old));
-  spdlog::info("generation {}: {} members, this is rank {}, continuing at step {}", next.generation,
-               next.world_size, next.rank, step_);
+  spdlog::info("generation {}: {} members, this is rank {}, continuing at step {}",
+               membership_.generation, membership_.world_size, membership_.rank, step_);
   if (options_.on_progress) {
     TrainingProgress progress{TrainingProgress::Kind::kMembership};
     progress.step = step_;
-    progress.generation = next.generation;
-    progress.world_size = next.world_size;
+    progress.generation = membership_.generation;
+    progress.world_size = membership_.world_size;
     options_.on_progress(progress);
   }
   return absl::OkStatus();
@@ -349,9 +408,8 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
     spdlog::warn("trainer keeps normal priority, so inference may wait for it: {}",
                  lowered.ToString());
   }
-  RETURN_IF_ERROR(FormGroup(options_.initial));
-  if (absl::Status synced = SyncStateFromRankZero(); !synced.ok()) {
-    RETURN_IF_ERROR(Recover(synced));
+  if (absl::Status joined = JoinGeneration(options_.initial); !joined.ok()) {
+    RETURN_IF_ERROR(Recover(joined));
   }
   if (options_.metrics != nullptr) options_.metrics->SetTraining(true);
   int64_t total_samples = 0;

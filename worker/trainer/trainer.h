@@ -98,14 +98,20 @@ class Trainer {
           LeaseTable leases);
 
   absl::Status FormGroup(const Membership& membership);
+  // Forms `next`'s group and brings every member to rank 0's committed state, renumbered for
+  // `next` (rank 0 renumbers before it broadcasts, so every member ends with the same table).
+  absl::Status JoinGeneration(const Membership& next);
   // Rank 0's committed state replaces everyone's (after a membership change or at start).
   absl::Status SyncStateFromRankZero();
   absl::Status Restore(const TrainingState& state);
   // One synchronous step; returns the number of samples all ranks trained on.
   absl::StatusOr<int64_t> Step();
   absl::StatusOr<double> Evaluate();
+  // After a failure: a failure of the group (a peer died or left, the generation was
+  // superseded) moves on to the next generation; this rank's own error is returned.
   absl::Status Recover(const absl::Status& failure);
-  // Moves to the next generation (after a failure, or when a member announced a newer one).
+  // Moves to the next generation (after a failure, or when a member announced a newer one),
+  // and on to newer ones while the one it tries cannot form for reasons not its own.
   absl::Status ChangeMembership();
   absl::Status MaybeCheckpoint();
   bool Finished() const;
@@ -129,7 +135,10 @@ class Trainer {
   // Set by a step whose allreduce showed a member assigned a newer generation.
   bool membership_change_due_ = false;
   bool left_job_ = false;
-  Membership membership_;
+  Membership membership_;  // the generation of group_ (or the last one tried)
+  // The generation whose rank numbering the lease table uses: the last one this rank
+  // renumbered for or received rank 0's state in. Rank maps to a new generation start here.
+  Membership numbered_as_;
   std::unique_ptr<collectives::CollectiveGroup> group_;
 };
 

@@ -1,0 +1,42 @@
+#include "scheduler/service/rendezvous_cleanup.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace cosched::scheduler {
+namespace {
+
+class CountingOutbox : public CoreOutbox {
+ public:
+  void Assign(const NodeId&, const Assignment&) override { ++assigns; }
+  void Revoke(const NodeId&, const Revocation&) override { ++revokes; }
+  int assigns = 0;
+  int revokes = 0;
+};
+
+TEST(RendezvousCleanupTest, DeletesTheKeysOfEndedGenerationsAndOfEndedJobs) {
+  KvTable table;
+  CountingOutbox sessions;
+  RendezvousCleanup cleanup(&sessions, &table);
+  for (int g = 0; g < 4; ++g) {
+    ASSERT_TRUE(table.Set(absl::StrCat("job/j-1/gen/", g, "/rank_0"), "addr").ok());
+  }
+  ASSERT_TRUE(table.Set("job/j-2/gen/0/rank_0", "addr").ok());
+  cleanup.Assign("n", Assignment{});
+  cleanup.Revoke("n", Revocation{});
+  EXPECT_EQ(sessions.assigns, 1);
+  EXPECT_EQ(sessions.revokes, 1);
+
+  cleanup.GenerationsEnded("j-1", 3);  // generation 3 is current
+  EXPECT_EQ(table.MissingKeys({"job/j-1/gen/0/rank_0", "job/j-1/gen/2/rank_0"}).size(), 2u);
+  EXPECT_TRUE(table.MissingKeys({"job/j-1/gen/3/rank_0", "job/j-2/gen/0/rank_0"}).empty());
+  cleanup.GenerationsEnded("j-1", 3);  // again: nothing more to do
+  EXPECT_TRUE(table.MissingKeys({"job/j-1/gen/3/rank_0"}).empty());
+
+  cleanup.GenerationsEnded("j-1", std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(table.size(), 1u);  // only the other job's key is left
+}
+
+}  // namespace
+}  // namespace cosched::scheduler
