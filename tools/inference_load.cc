@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,7 +23,11 @@
 namespace cosched::tools {
 namespace {
 
-// One request in flight: gRPC's callback API needs these to outlive the call.
+// One request in flight: gRPC's callback API needs these to outlive the call. The load
+// loop owns every Call until all have completed: the completion callback must not own its
+// Call, or the ClientContext would be destroyed from inside gRPC's completion (when gRPC
+// drops the callback), which ended runs with "double free detected" and gRPC refcount
+// assertions.
 struct Call {
   grpc::ClientContext context;
   cosched::v1::InferRequest request;
@@ -117,7 +122,10 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
   std::mt19937_64 rng(options.seed);
   std::exponential_distribution<double> gap(options.rate_per_second > 0 ? options.rate_per_second
                                                                         : 1.0);
-  Tally tally;
+  // Shared with the callbacks: the last one may still be leaving Record() when WaitForAll()
+  // returns.
+  auto tally = std::make_shared<Tally>();
+  std::vector<std::unique_ptr<Call>> calls;
   const absl::Time start = absl::Now();
   absl::Duration offset = absl::ZeroDuration();
   for (size_t i = 0;; ++i) {
@@ -131,7 +139,7 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
     if (options.stop != nullptr && options.stop->load()) break;
     absl::SleepFor(start + offset - absl::Now());  // open loop: send at the arrival time
 
-    auto call = std::make_shared<Call>();
+    Call* call = calls.emplace_back(std::make_unique<Call>()).get();
     const size_t index = i % images.size();
     std::string bytes(pixels, '\0');
     for (size_t p = 0; p < pixels; ++p) {
@@ -145,11 +153,11 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
     call->context.set_deadline(
         absl::ToChronoTime(absl::Now() + options.deadline + absl::Seconds(5)));
     call->sent = absl::Now();
-    tally.Sent();
+    tally->Sent();
     stubs[i % stubs.size()](&call->context, &call->request, &call->reply,
-                            [call, &tally](grpc::Status status) { tally.Record(*call, status); });
+                            [call, tally](grpc::Status status) { tally->Record(*call, status); });
   }
-  return tally.WaitForAll();
+  return tally->WaitForAll();  // then `calls` go, every callback having run
 }
 
 absl::StatusOr<std::vector<absl::Duration>> LoadTraceArrivals(const std::string& csv_path,

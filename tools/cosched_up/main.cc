@@ -165,6 +165,7 @@ class FleetReplayer {
 };
 
 absl::StatusOr<FleetTimeline> LoadFleet(const UpFlags& flags, absl::Duration span) {
+  if (flags.vehicles == 0) return FleetTimeline{};  // data-center workers only
   if (absl::StartsWith(flags.fleet, "script:")) return LoadFleetScript(flags.fleet.substr(7));
   if (flags.fleet == kDefaultFleet && !std::filesystem::exists(flags.fleet.substr(6))) {
     // The traces live next to the repository, not in it; without them, the scripted fleet.
@@ -384,7 +385,8 @@ int Main(int argc, char** argv) {
   UpFlags flags;
   FlagParser parser("cosched up");
   parser.Int("datacenter", &flags.datacenter, "data-center workers");
-  parser.Int("vehicles", &flags.vehicles, "vehicle workers (trace fleets)");
+  parser.Int("vehicles", &flags.vehicles,
+             "vehicle workers (trace fleets); 0: data-center workers only, whatever --fleet");
   parser.String("fleet", &flags.fleet, "trace:ACN_JSON or script:FLEET_YAML");
   parser.String("compression", &flags.compression, "trace seconds per real second");
   parser.String("dir", &flags.dir, "state directory (default: a fresh one under /tmp)");
@@ -410,6 +412,11 @@ int Main(int argc, char** argv) {
   }
   if (flags.datacenter < 0 || flags.vehicles < 0) {
     std::fprintf(stderr, "cosched up: --datacenter and --vehicles must be >= 0\n");
+    return 2;
+  }
+  if (flags.datacenter + flags.vehicles == 0) {
+    std::fprintf(stderr,
+                 "cosched up: --datacenter 0 and --vehicles 0 leave no worker to train on\n");
     return 2;
   }
   if (absl::Status s = Up(flags); !s.ok()) {
