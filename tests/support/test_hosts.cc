@@ -129,13 +129,19 @@ absl::Status WriteTextFile(const std::string& path, const std::string& content, 
 
 }  // namespace
 
+std::string TestHostsUnavailableReason() {
+  if (::geteuid() != 0) {
+    return "TestHosts needs root: it creates network namespaces, qdiscs and cgroups (run the "
+           "test as root)";
+  }
+  return "";
+}
+
 absl::StatusOr<std::unique_ptr<TestHosts>> TestHosts::Create(std::vector<HostSpec> hosts,
                                                              const TestHostsOptions& options) {
   RETURN_IF_ERROR(Validate(hosts));
-  if (::geteuid() != 0) {
-    return absl::FailedPreconditionError(
-        "TestHosts needs root: it creates network namespaces, qdiscs and cgroups (run the "
-        "test as root)");
+  if (std::string why = TestHostsUnavailableReason(); !why.empty()) {
+    return absl::FailedPreconditionError(why);
   }
   // A crashed earlier run must not leave the machine a little fuller every time.
   if (absl::Status stale = RemoveStaleInstances(); !stale.ok()) {

@@ -27,6 +27,7 @@
 // accessors, Wrap, Spawn and OpenSocket may be called from any thread.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,20 @@ namespace cosched::testing {
 
 // Programs run in a host find the instance's dir() in this variable (scripts/netns-rsh does).
 inline constexpr char kHostsDirEnv[] = "COSCHED_TEST_HOSTS_DIR";
+
+// Why TestHosts cannot work here (not root), or empty when it can.
+std::string TestHostsUnavailableReason();
+
+// For the SetUp of tests built on TestHosts: without root they skip with the reason, except
+// under CI (CI set in the environment), where they must run and so fail instead.
+#define COSCHED_REQUIRE_TEST_HOSTS()                                                  \
+  do {                                                                                \
+    const std::string cosched_why = ::cosched::testing::TestHostsUnavailableReason(); \
+    if (!cosched_why.empty()) {                                                       \
+      if (std::getenv("CI") != nullptr) FAIL() << cosched_why << " (CI must run it)"; \
+      GTEST_SKIP() << cosched_why;                                                    \
+    }                                                                                 \
+  } while (false)
 
 struct HostSpec {
   std::string name;         // letters, digits and '-'; unique within the instance
