@@ -210,6 +210,8 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
     return j.generation() > generation && j.members_size() == 2;
   });
   const absl::Duration to_new_generation = absl::Now() - killed;
+  std::printf("survivors in a new generation %s after the kill (polled every 100 ms)\n",
+              absl::FormatDuration(to_new_generation).c_str());
   ASSERT_EQ(job.members_size(), 2) << Events(job);
   EXPECT_THAT(Events(job), HasSubstr(absl::StrCat("node ", victim, " crashed")));
   // The survivors train on: progress moves past where it stood at the change.
@@ -218,8 +220,10 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
     return j.step() > step_at_change + 50 || j.state() == "succeeded";
   });
   EXPECT_GT(job.step(), step_at_change) << Events(job);
-  // The bound: the job continues with the survivors within 5 s of the kill.
-  EXPECT_LT(to_new_generation, absl::Seconds(5)) << Events(job);
+  // The goal: survivors train in a new generation within 1 s of the loss (about 0.1 s here:
+  // the killed worker's session closes with its sockets, and the survivors report the failed
+  // generation at once; it was 3.2 s, the heartbeat TTL, before).
+  EXPECT_LT(to_new_generation, absl::Seconds(1)) << Events(job);
   job = WaitFor(id, absl::Minutes(3),
                 [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
   EXPECT_EQ(job.state(), "succeeded") << Events(job);
