@@ -340,8 +340,14 @@ absl::StatusOr<double> Trainer::Evaluate() {
 
 absl::Status Trainer::Recover(const absl::Status& failure) {
   if (!IsGroupFailure(failure)) return failure;
-  spdlog::warn("generation {} failed: {}", membership_.generation, std::string(failure.message()));
-  options_.membership->GenerationFailed(membership_.generation, failure);
+  if (absl::IsCancelled(failure)) {  // superseded: the newer generation is already assigned
+    spdlog::info("generation {} superseded: {}", membership_.generation,
+                 std::string(failure.message()));
+  } else {
+    spdlog::warn("generation {} failed: {}", membership_.generation,
+                 std::string(failure.message()));
+    options_.membership->GenerationFailed(membership_.generation, failure);
+  }
   return ChangeMembership();
 }
 
