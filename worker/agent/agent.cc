@@ -5,11 +5,11 @@
 #include "collectives/collective_group.h"
 #include "collectives/gloo_group.h"
 #include "collectives/rendezvous_client.h"
+#include "common/job_config.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "worker/agent/vehicle_state.h"
 #include "worker/inference/inference_wire.h"
-#include "worker/job_config.h"
 #include "worker/trainer/trainer.h"
 
 namespace cosched::worker {

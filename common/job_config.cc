@@ -1,11 +1,11 @@
-// File: worker/job_config.cc
-#include "worker/job_config.h"
+// File: common/job_config.cc
+#include "common/job_config.h"
 
 #include <limits>
 
 #include "common/status_macros.h"
 
-namespace cosched::worker {
+namespace cosched {
 
 namespace {
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
@@ -25,9 +25,9 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(const int64_t seed, job.Int("seed", 1, 0, kMaxInt));
   config.seed = static_cast<uint64_t>(seed);
   ASSIGN_OR_RETURN(const ConfigNode model, job.Map("model"));
-  ASSIGN_OR_RETURN(config.model, ParseMlpConfig(model));
+  ASSIGN_OR_RETURN(config.model, worker::ParseMlpConfig(model));
   ASSIGN_OR_RETURN(const ConfigNode optimizer, job.Map("optimizer"));
-  ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(optimizer));
+  ASSIGN_OR_RETURN(config.optimizer, worker::ParseOptimizerConfig(optimizer));
 
   ASSIGN_OR_RETURN(const ConfigNode training, job.Map("training"));
   RETURN_IF_ERROR(training.RejectUnknownKeys({"global_batch", "micro_batch", "epochs", "steps",
@@ -76,7 +76,7 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
                    inference.Duration("resume_within", config.inference.resume_within));
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
-  ASSIGN_OR_RETURN(config.collectives, collectives::ParseCollectivesConfig(collectives));
+  ASSIGN_OR_RETURN(config.collectives, ParseCollectivesConfig(collectives));
 
   ASSIGN_OR_RETURN(const ConfigNode scheduling, job.Map("scheduling"));
   RETURN_IF_ERROR(
@@ -103,4 +103,4 @@ absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
   return ParseJobConfig(root);
 }
 
-}  // namespace cosched::worker
+}  // namespace cosched

@@ -1,4 +1,4 @@
-// File: worker/job_config.h
+// File: common/job_config.h
 // JobConfig: a training job as its YAML file describes it (configs/jobs/fashion-mlp.yaml is
 // the documented example). Every error names the file, the line, the field and the reason.
 #pragma once
@@ -8,11 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "collectives/collectives_config.h"
+#include "common/collectives_config.h"
 #include "worker/models/mlp.h"
 #include "worker/models/optimizer.h"
 
-namespace cosched::worker {
+namespace cosched {
 
 struct InferenceConfig {
   absl::Duration default_deadline = absl::Milliseconds(20);  // for requests that give none
@@ -38,8 +38,8 @@ struct SchedulingConfig {
 struct JobConfig {
   std::string name = "job";
   uint64_t seed = 1;
-  MlpConfig model;
-  OptimizerConfig optimizer;
+  worker::MlpConfig model;
+  worker::OptimizerConfig optimizer;
   // Training: `steps` > 0 stops after that many steps, otherwise after `epochs` epochs.
   int64_t global_batch = 128;
   int64_t micro_batch = 16;  // samples between yield points
@@ -58,7 +58,7 @@ struct JobConfig {
   int64_t min_workers = 1;
   int64_t max_workers = 1;
   InferenceConfig inference;
-  collectives::CollectivesConfig collectives;
+  CollectivesConfig collectives;
   SchedulingConfig scheduling;
 };
 
@@ -68,4 +68,4 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root);
 // The same, from YAML text (a job submitted to the scheduler); `source` names it in errors.
 absl::StatusOr<JobConfig> ParseJobConfigText(absl::string_view yaml, const std::string& source);
 
-}  // namespace cosched::worker
+}  // namespace cosched

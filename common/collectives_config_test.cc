@@ -1,9 +1,9 @@
-#include "collectives/collectives_config.h"
+#include "common/collectives_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace cosched::collectives {
+namespace cosched {
 namespace {
 
 using ::testing::HasSubstr;
@@ -17,7 +17,7 @@ TEST(CollectivesConfigTest, ShippedExampleLoads) {
   EXPECT_EQ(config->listen_host, "127.0.0.1");
   EXPECT_TRUE(config->shared_memory);
   EXPECT_EQ(config->shared_memory_bytes_per_rank, 16u << 20);
-  EXPECT_EQ(config->selector.rules().size(), AlgorithmSelector().rules().size());
+  EXPECT_EQ(config->selector.rules().size(), collectives::AlgorithmSelector().rules().size());
 }
 
 TEST(CollectivesConfigTest, BadValuesNameTheField) {
@@ -30,4 +30,4 @@ TEST(CollectivesConfigTest, BadValuesNameTheField) {
 }
 
 }  // namespace
-}  // namespace cosched::collectives
+}  // namespace cosched

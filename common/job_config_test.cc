@@ -1,9 +1,9 @@
-#include "worker/job_config.h"
+#include "common/job_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace cosched::worker {
+namespace cosched {
 namespace {
 
 using ::testing::HasSubstr;
@@ -17,7 +17,7 @@ TEST(JobConfigTest, DefaultJobLoads) {
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->name, "fashion-mlp");
   EXPECT_EQ(job->model.LayerSizes(784, 10), (std::vector<int>{784, 256, 128, 10}));
-  EXPECT_EQ(job->optimizer.kind, OptimizerConfig::Kind::kAdam);
+  EXPECT_EQ(job->optimizer.kind, worker::OptimizerConfig::Kind::kAdam);
   EXPECT_GT(job->epochs, 0);
   EXPECT_EQ(job->inference.default_deadline, absl::Milliseconds(20));
   EXPECT_EQ(job->scheduling.kind, "any");
@@ -72,4 +72,4 @@ TEST(JobConfigTest, BadValuesNameTheField) {
 }
 
 }  // namespace
-}  // namespace cosched::worker
+}  // namespace cosched

@@ -1,4 +1,4 @@
-// File: collectives/collectives_config.h
+// File: common/collectives_config.h
 // The `collectives:` section of a worker or job config:
 //   collectives:
 //     timeout: 30s            # bound on rendezvous and on every operation
@@ -16,16 +16,16 @@
 #include "collectives/algorithm.h"
 #include "common/config.h"
 
-namespace cosched::collectives {
+namespace cosched {
 
 struct CollectivesConfig {
   absl::Duration timeout = absl::Seconds(30);
   std::string listen_host = "127.0.0.1";
   bool shared_memory = true;
   uint64_t shared_memory_bytes_per_rank = 16 << 20;
-  AlgorithmSelector selector;
+  collectives::AlgorithmSelector selector;
 };
 
 absl::StatusOr<CollectivesConfig> ParseCollectivesConfig(const ConfigNode& section);
 
-}  // namespace cosched::collectives
+}  // namespace cosched

@@ -1,9 +1,9 @@
-// File: collectives/collectives_config.cc
-#include "collectives/collectives_config.h"
+// File: common/collectives_config.cc
+#include "common/collectives_config.h"
 
 #include "common/status_macros.h"
 
-namespace cosched::collectives {
+namespace cosched {
 
 absl::StatusOr<CollectivesConfig> ParseCollectivesConfig(const ConfigNode& section) {
   RETURN_IF_ERROR(section.RejectUnknownKeys(
@@ -23,8 +23,8 @@ absl::StatusOr<CollectivesConfig> ParseCollectivesConfig(const ConfigNode& secti
     return section.Error("shared_memory_bytes_per_rank", "must be at least 4KiB");
   }
   ASSIGN_OR_RETURN(const ConfigNode allreduce, section.Map("allreduce"));
-  ASSIGN_OR_RETURN(config.selector, AlgorithmSelector::FromConfig(allreduce));
+  ASSIGN_OR_RETURN(config.selector, collectives::AlgorithmSelector::FromConfig(allreduce));
   return config;
 }
 
-}  // namespace cosched::collectives
+}  // namespace cosched
