@@ -25,9 +25,9 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(const int64_t seed, job.Int("seed", 1, 0, kMaxInt));
   config.seed = static_cast<uint64_t>(seed);
   ASSIGN_OR_RETURN(const ConfigNode model, job.Map("model"));
-  ASSIGN_OR_RETURN(config.model, worker::ParseMlpConfig(model));
+  ASSIGN_OR_RETURN(config.model, ParseMlpConfig(model));
   ASSIGN_OR_RETURN(const ConfigNode optimizer, job.Map("optimizer"));
-  ASSIGN_OR_RETURN(config.optimizer, worker::ParseOptimizerConfig(optimizer));
+  ASSIGN_OR_RETURN(config.optimizer, ParseOptimizerConfig(optimizer));
 
   ASSIGN_OR_RETURN(const ConfigNode training, job.Map("training"));
   RETURN_IF_ERROR(training.RejectUnknownKeys({"global_batch", "micro_batch", "epochs", "steps",

@@ -1,6 +1,11 @@
 // File: common/job_config.h
 // JobConfig: a training job as its YAML file describes it (configs/jobs/fashion-mlp.yaml is
 // the documented example). Every error names the file, the line, the field and the reason.
+//
+// The job spec is plain data shared by both sides: the scheduler parses a submitted job's
+// YAML with it (placement settings, and a bad job is refused at submission), and the worker
+// trains from it. It depends on nothing but common/; the worker turns the sections into its
+// own objects (Mlp, MakeOptimizer, collectives' GroupOptions and AlgorithmSelector).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/collectives_config.h"
-#include "worker/models/mlp.h"
-#include "worker/models/optimizer.h"
+#include "common/config.h"
+#include "common/model_config.h"
 
 namespace cosched {
 
@@ -38,8 +43,8 @@ struct SchedulingConfig {
 struct JobConfig {
   std::string name = "job";
   uint64_t seed = 1;
-  worker::MlpConfig model;
-  worker::OptimizerConfig optimizer;
+  MlpConfig model;
+  OptimizerConfig optimizer;
   // Training: `steps` > 0 stops after that many steps, otherwise after `epochs` epochs.
   int64_t global_batch = 128;
   int64_t micro_batch = 16;  // samples between yield points

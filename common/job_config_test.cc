@@ -17,7 +17,7 @@ TEST(JobConfigTest, DefaultJobLoads) {
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->name, "fashion-mlp");
   EXPECT_EQ(job->model.LayerSizes(784, 10), (std::vector<int>{784, 256, 128, 10}));
-  EXPECT_EQ(job->optimizer.kind, worker::OptimizerConfig::Kind::kAdam);
+  EXPECT_EQ(job->optimizer.kind, OptimizerConfig::Kind::kAdam);
   EXPECT_GT(job->epochs, 0);
   EXPECT_EQ(job->inference.default_deadline, absl::Milliseconds(20));
   EXPECT_EQ(job->scheduling.kind, "any");
@@ -56,6 +56,27 @@ TEST(JobConfigTest, BadSectionsAreErrorsNotCrashes) {
               HasSubstr("job.yaml:3: field 'job.model': expected a mapping"));
   EXPECT_THAT(Parse("job:\n  optimizer: [1]\n").message(), HasSubstr("field 'job.optimizer'"));
   EXPECT_THAT(Parse("job:\n  collectives: [1]\n").message(), HasSubstr("field 'job.collectives'"));
+}
+
+TEST(JobConfigTest, CollectivesSectionIsPlainData) {
+  auto job = ParseJobConfigText(
+      "job:\n  collectives:\n    timeout: 5s\n    allreduce: {algorithm: allreduce-ring}\n",
+      "submitted job");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->collectives.timeout, absl::Seconds(5));
+  EXPECT_EQ(job->collectives.allreduce.algorithm, "allreduce-ring");
+  EXPECT_THAT(Parse("job:\n  collectives:\n    allreduce: {algorithm: warp}\n").message(),
+              HasSubstr("job.yaml:3: field 'job.collectives.allreduce.algorithm': unknown "
+                        "allreduce algorithm 'warp'"));
+}
+
+// A job written for the old job-wide address gets an error that says what to do instead.
+TEST(JobConfigTest, ListenHostIsAClearError) {
+  const absl::Status status = Parse("job:\n  collectives:\n    listen_host: 10.0.0.5\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("job.yaml:3: field 'job.collectives.listen_host'"));
+  EXPECT_THAT(status.message(), HasSubstr("--advertise-address"));
+  EXPECT_THAT(status.message(), HasSubstr("COSCHED_ADVERTISE_ADDRESS"));
 }
 
 TEST(JobConfigTest, BadValuesNameTheField) {
