@@ -17,6 +17,7 @@
 #include "collectives/gloo_group.h"
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
+#include "common/rendezvous_keys.h"
 #include "common/status_macros.h"
 #include "common/units.h"
 #include "gloo/allreduce.h"
@@ -64,7 +65,7 @@ class RawGloo {
       auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.ranks);
       context->setTimeout(raw->timeout_);
       collectives::GlooStoreAdapter adapter(
-          store, collectives::GenerationPrefix(absl::StrCat("raw-", options.launch_name), 0),
+          store, GenerationPrefix(absl::StrCat("raw-", options.launch_name), 0),
           options.op_timeout);
       context->connectFullMesh(adapter, raw->device_);
       raw->context_ = std::move(context);

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/config.h"
+#include "common/collectives_config.h"
 
 namespace cosched::collectives {
 
@@ -48,13 +48,12 @@ class AlgorithmSelector {
   AlgorithmSelector();
   explicit AlgorithmSelector(std::vector<Rule> rules);
 
-  // Reads an optional `allreduce:` section:
-  //   allreduce:
-  //     algorithm: auto | <name>     # force one algorithm for every size
-  //     rules:                       # or replace the size rules
-  //       - {min_bytes: 0, algorithm: halving-doubling}
-  //       - {min_bytes: 256KiB, algorithm: allreduce-ring}
-  static absl::StatusOr<AlgorithmSelector> FromConfig(const ConfigNode& section);
+  // From the job spec's `allreduce:` section (common/collectives_config.h): a forced
+  // algorithm for every size, the given size rules, or (auto, no rules) the measured default.
+  // ParseAllreduceConfig has already refused bad YAML naming the file and line; a config built
+  // in code that names an unknown algorithm, a rule of 'auto', or both a forced algorithm and
+  // rules is INVALID_ARGUMENT naming the field.
+  static absl::StatusOr<AlgorithmSelector> FromConfig(const AllreduceConfig& config);
 
   // The rule's algorithm for `bytes`, or allreduce-ring when that one cannot run on
   // `world_size` ranks.

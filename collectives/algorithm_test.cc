@@ -3,10 +3,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "common/collectives_config.h"
+#include "common/config.h"
+
 namespace cosched::collectives {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAreArray;
 
 TEST(AlgorithmTest, NamesRoundTrip) {
   for (AllreduceAlgorithm a : AllAlgorithms()) {
@@ -17,6 +24,13 @@ TEST(AlgorithmTest, NamesRoundTrip) {
   EXPECT_EQ(*ParseAlgorithm("auto"), AllreduceAlgorithm::kAuto);
   EXPECT_THAT(ParseAlgorithm("fastest").status().message(),
               HasSubstr("unknown allreduce algorithm 'fastest'"));
+}
+
+// The job spec (common/) checks names without knowing collectives; both lists must agree.
+TEST(AlgorithmTest, JobSpecNamesAreExactlyTheBuiltAlgorithms) {
+  std::vector<std::string> built = {"auto"};
+  for (AllreduceAlgorithm a : AllAlgorithms()) built.emplace_back(AlgorithmName(a));
+  EXPECT_THAT(AllreduceAlgorithmNames(), UnorderedElementsAreArray(built));
 }
 
 TEST(AlgorithmSelectorTest, LargestMatchingRuleWins) {
@@ -46,31 +60,49 @@ TEST(AlgorithmSelectorTest, ReadsRulesAndOverridesFromConfig) {
 )",
                                     "c.yaml");
   ASSERT_TRUE(doc.ok());
-  auto selector = AlgorithmSelector::FromConfig(*doc->Map("allreduce"));
+  auto config = ParseAllreduceConfig(*doc->Map("allreduce"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto selector = AlgorithmSelector::FromConfig(*config);
   ASSERT_TRUE(selector.ok()) << selector.status();
   EXPECT_EQ(selector->Choose(100, 2), AllreduceAlgorithm::kRing);
   EXPECT_EQ(selector->Choose(65536, 2), AllreduceAlgorithm::kBcube);
 
   auto forced_doc = ConfigNode::LoadString("allreduce:\n  algorithm: ring-chunked\n", "f.yaml");
-  auto forced = AlgorithmSelector::FromConfig(*forced_doc->Map("allreduce"));
+  auto forced_config = ParseAllreduceConfig(*forced_doc->Map("allreduce"));
+  ASSERT_TRUE(forced_config.ok()) << forced_config.status();
+  auto forced = AlgorithmSelector::FromConfig(*forced_config);
   ASSERT_TRUE(forced.ok());
   EXPECT_EQ(forced->Choose(1 << 30, 8), AllreduceAlgorithm::kRingChunked);
+
+  auto defaults = AlgorithmSelector::FromConfig(AllreduceConfig{});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->rules().size(), AlgorithmSelector().rules().size());
 }
 
-TEST(AlgorithmSelectorTest, BadConfigNamesTheField) {
-  auto doc = ConfigNode::LoadString(R"(allreduce:
-  rules:
-    - {min_bytes: 0, algorithm: ring}
-    - {min_bytes: lots, algorithm: bcube}
-)",
-                                    "bad.yaml");
-  auto selector = AlgorithmSelector::FromConfig(*doc->Map("allreduce"));
-  EXPECT_THAT(selector.status().message(),
-              HasSubstr("bad.yaml:4: field 'allreduce.rules[1].min_bytes'"));
+// YAML errors are the parser's (common/collectives_config_test.cc); a config built in code
+// gets the same checks here.
+TEST(AlgorithmSelectorTest, BadConfigBuiltInCodeNamesTheField) {
+  AllreduceConfig unknown;
+  unknown.algorithm = "warp";
+  EXPECT_THAT(AlgorithmSelector::FromConfig(unknown).status().message(),
+              HasSubstr("field 'allreduce.algorithm': unknown allreduce algorithm 'warp'"));
 
-  auto unknown = ConfigNode::LoadString("allreduce:\n  algorithm: warp\n", "u.yaml");
-  EXPECT_THAT(AlgorithmSelector::FromConfig(*unknown->Map("allreduce")).status().message(),
-              HasSubstr("u.yaml:2: field 'allreduce.algorithm': unknown allreduce algorithm"));
+  AllreduceConfig both;
+  both.algorithm = "ring";
+  both.rules = {{0, "bcube"}};
+  EXPECT_THAT(AlgorithmSelector::FromConfig(both).status().message(),
+              HasSubstr("give either a fixed 'algorithm' or 'rules', not both"));
+
+  AllreduceConfig auto_rule;
+  auto_rule.rules = {{0, "ring"}, {4096, "auto"}};
+  EXPECT_THAT(AlgorithmSelector::FromConfig(auto_rule).status().message(),
+              HasSubstr("field 'allreduce.rules[1].algorithm': a rule must name a concrete"));
+
+  AllreduceConfig bad_rule;
+  bad_rule.rules = {{0, "ring"}, {4096, "fast"}};
+  const absl::Status status = AlgorithmSelector::FromConfig(bad_rule).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("field 'allreduce.rules[1].algorithm': unknown"));
 }
 
 }  // namespace

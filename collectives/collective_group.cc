@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "absl/strings/str_cat.h"
+#include "common/rendezvous_keys.h"
 
 namespace cosched::collectives {
 

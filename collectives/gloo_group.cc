@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
+#include "common/rendezvous_keys.h"
 #include "common/status_macros.h"
 #include "gloo/algorithm.h"
 #include "gloo/allgather.h"

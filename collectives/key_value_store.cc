@@ -8,10 +8,6 @@
 
 namespace cosched::collectives {
 
-std::string GenerationPrefix(absl::string_view job_id, int64_t generation) {
-  return absl::StrCat("job/", job_id, "/gen/", generation, "/");
-}
-
 namespace {
 
 absl::Status Stopped(absl::string_view what) {

@@ -1,11 +1,14 @@
 // File: collectives/key_value_store.h
 // KeyValueStore: the rendezvous seam. Ranks of a (job, generation) publish their transport
 // addresses under keys and wait for each other's. Implementations:
-//   InMemoryStore   one process, ranks as threads (tests)
-//   FileStore       a directory shared by processes on one machine (local runs)
-//   MpiExchangeStore  under mpirun; entries are exchanged with MPI collectives
-//   (scheduler issue) a gRPC client of the scheduler's rendezvous KV service, for clusters
-//   and vehicles, where the scheduler is the rendezvous and no training node hosts it.
+//   InMemoryStore     one process, ranks as threads (tests)
+//   FileStore         a directory shared by processes on one machine (local runs)
+//   OutboxStore       under mpirun; entries are exchanged with MPI collectives
+//                     (mpi_bootstrap.h)
+//   RendezvousClient  a gRPC client of the scheduler's rendezvous KV service
+//                     (rendezvous_client.h), for clusters and vehicles, where the scheduler
+//                     is the rendezvous and no training node hosts it
+// Keys of one generation start with GenerationPrefix (common/rendezvous_keys.h).
 // gloo sees any of these through GlooStoreAdapter (gloo_store_adapter.h).
 #pragma once
 
@@ -46,9 +49,5 @@ class KeyValueStore {
 
   static constexpr absl::Duration kStopCheckInterval = absl::Milliseconds(50);
 };
-
-// The key prefix for one generation of one job: "job/<id>/gen/<g>/". A new generation
-// never reads an old one's keys because every key it uses starts with its own prefix.
-std::string GenerationPrefix(absl::string_view job_id, int64_t generation);
 
 }  // namespace cosched::collectives

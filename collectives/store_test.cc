@@ -8,6 +8,7 @@
 
 #include "collectives/file_store.h"
 #include "collectives/memory_store.h"
+#include "common/rendezvous_keys.h"
 
 namespace cosched::collectives {
 namespace {

@@ -30,6 +30,7 @@
 #include "common/cpu_time.h"
 #include "common/flags.h"
 #include "common/host_memory.h"
+#include "common/job_config.h"
 #include "common/local_address.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -40,7 +41,6 @@
 #include "worker/agent/agent.h"
 #include "worker/inference/inference_engine.h"
 #include "worker/inference/inference_service.h"
-#include "worker/job_config.h"
 #include "worker/trainer/trainer.h"
 #include "worker/worker_metrics.h"
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/rendezvous_keys.h"
 #include "common/status_macros.h"
 
 namespace cosched::collectives {

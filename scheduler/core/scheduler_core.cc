@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "collectives/key_value_store.h"
+#include "common/rendezvous_keys.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -712,7 +712,7 @@ void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previ
   assignment.job = job.id;
   assignment.generation = job.generation;
   assignment.world = static_cast<int>(job.members.size());
-  assignment.store_prefix = collectives::GenerationPrefix(job.id, job.generation);
+  assignment.store_prefix = GenerationPrefix(job.id, job.generation);
   assignment.previous_rank = previous_rank;
   assignment.restore_from_checkpoint = !has_survivor && job.generation > 0;
   assignment.job_yaml = job.spec.job_yaml;

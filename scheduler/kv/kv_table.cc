@@ -4,52 +4,11 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace cosched::scheduler {
-namespace {
-
-// How many keys a message names before it just counts the rest.
-constexpr size_t kNamedKeys = 8;
-// How much of a key an error message quotes.
-constexpr size_t kQuotedKeyBytes = 80;
-
-std::string Quoted(absl::string_view key) {
-  if (key.size() <= kQuotedKeyBytes) return absl::StrCat("'", absl::CHexEscape(key), "'");
-  return absl::StrCat("'", absl::CHexEscape(key.substr(0, kQuotedKeyBytes)), "...'");
-}
-
-}  // namespace
-
-absl::Status CheckKeyText(absl::string_view key, absl::string_view what) {
-  if (key.empty())
-    return absl::InvalidArgumentError(absl::StrCat("rendezvous ", what, " is empty"));
-  for (size_t i = 0; i < key.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(key[i]);
-    if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "rendezvous ", what, " ", Quoted(key), " has byte 0x", absl::Hex(c, absl::kZeroPad2),
-          " at offset ", i, "; keys are printable ASCII (0x20..0x7e)"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-std::string KeyList(const std::vector<std::string>& keys) {
-  const size_t named = std::min(keys.size(), kNamedKeys);
-  std::string list = absl::StrJoin(keys.begin(), keys.begin() + named, ", ");
-  if (keys.size() > named) absl::StrAppend(&list, " (and ", keys.size() - named, " more)");
-  return list;
-}
-
-std::string MissingKeysMessage(const std::vector<std::string>& missing, absl::Duration waited) {
-  return absl::StrCat("rendezvous keys still missing after ", absl::FormatDuration(waited), ": ",
-                      KeyList(missing));
-}
 
 KvTable::KvTable(KvTableOptions options) : options_(options) {}
 
@@ -58,8 +17,8 @@ KvTable::~KvTable() { Close(); }
 absl::Status KvTable::CheckKey(absl::string_view key, absl::string_view what) const {
   RETURN_IF_ERROR(CheckKeyText(key, what));
   if (key.size() > options_.max_key_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("rendezvous ", what, " ", Quoted(key), " has ",
-                                                   key.size(), " bytes; the limit is ",
+    return absl::InvalidArgumentError(absl::StrCat("rendezvous ", what, " ", QuotedKey(key),
+                                                   " has ", key.size(), " bytes; the limit is ",
                                                    options_.max_key_bytes));
   }
   return absl::OkStatus();
@@ -104,8 +63,8 @@ std::vector<KvTable::Value> KvTable::ValuesOf(const std::vector<std::string>& ke
 absl::Status KvTable::Set(absl::string_view key, std::string value) {
   RETURN_IF_ERROR(CheckKey(key, "key"));
   if (value.size() > options_.max_value_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("value of rendezvous key ", Quoted(key), " has ",
-                                                   value.size(), " bytes; the limit is ",
+    return absl::InvalidArgumentError(absl::StrCat("value of rendezvous key ", QuotedKey(key),
+                                                   " has ", value.size(), " bytes; the limit is ",
                                                    options_.max_value_bytes));
   }
   std::vector<Firing> firings;
@@ -117,13 +76,13 @@ absl::Status KvTable::Set(absl::string_view key, std::string value) {
     if (is_new && entries_.size() >= options_.max_keys) {
       return absl::ResourceExhaustedError(
           absl::StrCat("rendezvous table is full (", options_.max_keys, " keys); cannot add ",
-                       Quoted(key), "; are old generations being deleted?"));
+                       QuotedKey(key), "; are old generations being deleted?"));
     }
     const size_t old_bytes = is_new ? 0 : key.size() + it->second->size();
     const size_t new_bytes = key.size() + value.size();
     if (total_bytes_ - old_bytes + new_bytes > options_.max_total_bytes) {
       return absl::ResourceExhaustedError(
-          absl::StrCat("rendezvous table holds ", total_bytes_, " bytes; ", Quoted(key),
+          absl::StrCat("rendezvous table holds ", total_bytes_, " bytes; ", QuotedKey(key),
                        " would pass its limit of ", options_.max_total_bytes, " bytes"));
     }
     auto shared = std::make_shared<const std::string>(std::move(value));

@@ -2,7 +2,8 @@
 // KvTable: the scheduler's in-process rendezvous key-value table. Workers of a (job,
 // generation) publish their gloo addresses under "job/<id>/gen/<g>/..." and wait for each
 // other's (through RendezvousService); the scheduler drops a finished generation's keys with
-// DeletePrefix.
+// DeletePrefix. Key rules and key-list messages are shared with the clients
+// (common/rendezvous_keys.h).
 //
 // Two ways to wait: blocking (Wait / Get, for threads that may block) and Watch, a callback
 // that runs once the keys exist, so the gRPC service holds no thread per waiting client.
@@ -26,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/rendezvous_keys.h"
 
 namespace cosched::scheduler {
 
@@ -36,19 +38,6 @@ struct KvTableOptions {
   // Keys plus values of every entry: bounds memory whatever mix of sizes clients send.
   size_t max_total_bytes = size_t{256} << 20;
 };
-
-// Checks that `key` is non-empty printable ASCII (0x20..0x7e), the only keys the table
-// accepts; `what` names the argument in the error ("key", "prefix"). Clients call it before
-// sending, so a bad key is refused locally with the same message.
-absl::Status CheckKeyText(absl::string_view key, absl::string_view what = "key");
-
-// "a, b, c (and 12 more)": names at most a few keys, so messages stay short when a wait
-// involves thousands.
-std::string KeyList(const std::vector<std::string>& keys);
-
-// "keys still missing after 1.5s: a, b" with at most a few names, so the message stays short
-// when thousands of keys are missing.
-std::string MissingKeysMessage(const std::vector<std::string>& missing, absl::Duration waited);
 
 class KvTable {
  public:

@@ -1,5 +1,6 @@
 // File: scheduler/kv/rendezvous_test.cc
-// The rendezvous service on a real gRPC server on 127.0.0.1 and RendezvousClient against it:
+// The rendezvous service on a real gRPC server on 127.0.0.1 and collectives' RendezvousClient
+// (the client the workers use) against it:
 // long polls, timeouts naming keys, the server's wait cap, cancellation, closing and shutdown
 // ending waits, unreachable and malformed addresses, and gloo groups of four ranks (threads)
 // forming through the scheduler for two generations.
@@ -18,13 +19,16 @@
 #include "absl/strings/str_cat.h"
 #include "collectives/collective_group.h"
 #include "collectives/gloo_group.h"
+#include "collectives/rendezvous_client.h"
+#include "common/rendezvous_keys.h"
 #include "scheduler/kv/kv_table.h"
-#include "scheduler/kv/rendezvous_client.h"
 #include "scheduler/kv/rendezvous_service.h"
 
 namespace cosched::scheduler {
 namespace {
 
+using ::cosched::collectives::RendezvousClient;
+using ::cosched::collectives::RendezvousClientOptions;
 using ::testing::HasSubstr;
 
 std::vector<char> Bytes(absl::string_view s) { return std::vector<char>(s.begin(), s.end()); }
@@ -156,10 +160,10 @@ TEST_F(RendezvousTest, BadRequestsAreInvalidArgumentNamingTheProblem) {
 
 TEST_F(RendezvousTest, DeletePrefixDropsAGeneration) {
   auto client = Client();
-  const std::string old_gen = collectives::GenerationPrefix("j", 1);
+  const std::string old_gen = GenerationPrefix("j", 1);
   ASSERT_TRUE(client->Set(old_gen + "0", Bytes("a")).ok());
   ASSERT_TRUE(client->Set(old_gen + "1", Bytes("b")).ok());
-  ASSERT_TRUE(client->Set(collectives::GenerationPrefix("j", 2) + "0", Bytes("c")).ok());
+  ASSERT_TRUE(client->Set(GenerationPrefix("j", 2) + "0", Bytes("c")).ok());
   absl::StatusOr<int64_t> deleted = client->DeletePrefix(old_gen);
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(*deleted, 2);
@@ -283,8 +287,8 @@ void RunGeneration(const std::string& address, int64_t generation, bool shared_m
 }
 
 TEST_F(RendezvousTest, FourRanksFormGlooGroupsThroughTheSchedulerForTwoGenerations) {
-  const std::string gen0 = collectives::GenerationPrefix("kvjob", 0);
-  const std::string gen1 = collectives::GenerationPrefix("kvjob", 1);
+  const std::string gen0 = GenerationPrefix("kvjob", 0);
+  const std::string gen1 = GenerationPrefix("kvjob", 1);
 
   // Generation 0 over gloo's TCP pairs, generation 1 with the one-host shared-memory path
   // (which also rendezvouses through the store).

@@ -3,8 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/job_config.h"
 #include "common/status_macros.h"
-#include "worker/job_config.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -38,8 +38,7 @@ void FillJob(const SchedulerCore& core, const Job& job, cosched::v1::JobStatus* 
 }  // namespace
 
 absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
-  ASSIGN_OR_RETURN(const worker::JobConfig config,
-                   worker::ParseJobConfigText(yaml, "submitted job"));
+  ASSIGN_OR_RETURN(const JobConfig config, ParseJobConfigText(yaml, "submitted job"));
   JobSpec spec;
   spec.name = config.name;
   spec.priority = static_cast<int>(config.scheduling.priority);

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "collectives/key_value_store.h"
+#include "common/rendezvous_keys.h"
 #include "common/logging.h"
 
 namespace cosched::scheduler {
@@ -18,7 +18,7 @@ void RendezvousCleanup::GenerationsEnded(const JobId& job, int64_t generation) {
     int64_t& oldest = oldest_kept_[job];  // 0 for a job not seen before (or since a restart)
     size_t total = 0;
     for (; oldest < generation && deleted.ok(); ++oldest) {
-      deleted = table_->DeletePrefix(collectives::GenerationPrefix(job, oldest));
+      deleted = table_->DeletePrefix(GenerationPrefix(job, oldest));
       if (deleted.ok()) total += *deleted;
     }
     if (deleted.ok()) deleted = total;

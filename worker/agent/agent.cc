@@ -4,12 +4,12 @@
 #include "absl/strings/str_cat.h"
 #include "collectives/collective_group.h"
 #include "collectives/gloo_group.h"
+#include "collectives/rendezvous_client.h"
+#include "common/job_config.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "scheduler/kv/rendezvous_client.h"
 #include "worker/agent/vehicle_state.h"
 #include "worker/inference/inference_wire.h"
-#include "worker/job_config.h"
 #include "worker/trainer/trainer.h"
 
 namespace cosched::worker {
@@ -206,8 +206,8 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   admission.max_queue = static_cast<size_t>(job.inference.max_queue);
   auto engine =
       std::make_shared<InferenceEngine>(shared_model.get(), &token_, admission, options_.metrics);
-  absl::StatusOr<std::unique_ptr<scheduler::RendezvousClient>> store =
-      scheduler::RendezvousClient::Create(options_.scheduler_address);
+  absl::StatusOr<std::unique_ptr<collectives::RendezvousClient>> store =
+      collectives::RendezvousClient::Create(options_.scheduler_address);
   if (!store.ok()) return fail(store.status());
 
   TrainerOptions trainer_options;
@@ -220,7 +220,7 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   trainer_options.metrics = options_.metrics;
   trainer_options.advertise_address = options_.advertise_address;
   trainer_options.host_id = options_.host_id;
-  scheduler::RendezvousClient* kv = store->get();
+  collectives::RendezvousClient* kv = store->get();
   trainer_options.create_group = [kv, job_id](const collectives::GroupOptions& options) {
     collectives::GroupOptions scheduled = options;
     scheduled.job_id = job_id;  // keys live under job/<scheduler job id>/gen/<g>/

@@ -11,12 +11,9 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
 #include "common/logging.h"
+#include "common/model_config.h"
 #include "common/status_macros.h"
 
 namespace cosched::worker {
@@ -30,8 +27,6 @@ using MapR = Eigen::Map<MatrixR>;
 using ConstMapR = Eigen::Map<const MatrixR>;
 using MapVec = Eigen::Map<Eigen::VectorXf>;
 using ConstMapVec = Eigen::Map<const Eigen::VectorXf>;
-
-constexpr int kMaxLayerWidth = 1 << 20;
 
 // Standard normal deviates from mt19937_64 (whose output sequence the C++ standard fixes)
 // through Box-Muller in double precision. std::normal_distribution is not used because its
@@ -88,9 +83,9 @@ absl::StatusOr<Mlp> Mlp::Create(std::vector<int> layer_sizes) {
         "an MLP needs at least 2 layer sizes (input and classes), got ", layer_sizes.size()));
   }
   for (size_t i = 0; i < layer_sizes.size(); ++i) {
-    if (layer_sizes[i] <= 0 || layer_sizes[i] > kMaxLayerWidth) {
+    if (layer_sizes[i] <= 0 || layer_sizes[i] > kMaxMlpLayerWidth) {
       return absl::InvalidArgumentError(absl::StrCat("MLP layer ", i, " has size ", layer_sizes[i],
-                                                     "; must be in [1, ", kMaxLayerWidth, "]"));
+                                                     "; must be in [1, ", kMaxMlpLayerWidth, "]"));
     }
   }
   if (layer_sizes.back() > 256) {
@@ -239,25 +234,6 @@ int Mlp::CountCorrect(absl::Span<const float> params, const float* images, const
     if (best == labels[j]) ++correct;
   }
   return correct;
-}
-
-std::vector<int> MlpConfig::LayerSizes(int input_size, int num_classes) const {
-  std::vector<int> sizes;
-  sizes.push_back(input_size);
-  sizes.insert(sizes.end(), hidden_sizes.begin(), hidden_sizes.end());
-  sizes.push_back(num_classes);
-  return sizes;
-}
-
-absl::StatusOr<MlpConfig> ParseMlpConfig(const ConfigNode& section) {
-  RETURN_IF_ERROR(section.RejectUnknownKeys({"name", "hidden_sizes"}));
-  MlpConfig config;
-  RETURN_IF_ERROR(section.Enum("name", "mlp", {"mlp"}).status());
-  // A YAML list of widths, e.g. [256, 128]; an empty list means no hidden layer.
-  ASSIGN_OR_RETURN(const std::vector<int64_t> widths,
-                   section.IntList("hidden_sizes", {256, 128}, 1, kMaxLayerWidth));
-  config.hidden_sizes.assign(widths.begin(), widths.end());
-  return config;
 }
 
 }  // namespace cosched::worker

@@ -22,7 +22,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "common/config.h"
 
 namespace cosched::worker {
 
@@ -90,19 +89,5 @@ class Mlp {
   std::vector<size_t> weight_counts_;
   size_t num_parameters_ = 0;
 };
-
-// The `model:` section of a job config:
-//   model:
-//     name: mlp               # the only model so far
-//     hidden_sizes: 256,128   # comma-separated hidden layer widths; "none" for no hidden layer
-// The input size and class count come from the dataset (784 and 10 for Fashion-MNIST).
-struct MlpConfig {
-  std::vector<int> hidden_sizes = {256, 128};
-
-  // {input_size, hidden_sizes..., num_classes}.
-  std::vector<int> LayerSizes(int input_size, int num_classes) const;
-};
-
-absl::StatusOr<MlpConfig> ParseMlpConfig(const ConfigNode& section);
 
 }  // namespace cosched::worker

@@ -1,7 +1,8 @@
 // File: worker/models/mlp_test.cc
 // Tests for Mlp: parameter layout, initialisation, gradients against a double-precision
 // reference with central finite differences, the sum-of-gradients contract that makes the
-// cross-rank mean exact, prediction, config parsing, and that a small net actually learns.
+// cross-rank mean exact, prediction, and that a small net actually learns (the `model:`
+// config is tested in common/model_config_test.cc).
 #include "worker/models/mlp.h"
 
 #include <gmock/gmock.h>
@@ -17,8 +18,6 @@
 
 namespace cosched::worker {
 namespace {
-
-using ::testing::HasSubstr;
 
 // Deterministic test inputs (independent of the code under test).
 std::vector<float> RandomFloats(size_t n, uint64_t seed, float scale) {
@@ -354,42 +353,6 @@ TEST(MlpTest, LearnsASeparableDataset) {
   EXPECT_LT(initial, test_n / 2);
   EXPECT_GE(correct, test_n * 97 / 100) << "initial " << initial;
   EXPECT_LT(last_epoch_loss / train_n, 0.1);
-}
-
-TEST(MlpConfigTest, DefaultsAndParsing) {
-  auto empty = ConfigNode::LoadString("model: {}\n", "m.yaml");
-  ASSERT_TRUE(empty.ok());
-  auto config = ParseMlpConfig(*empty->Map("model"));
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->LayerSizes(784, 10), (std::vector<int>{784, 256, 128, 10}));
-
-  auto doc =
-      ConfigNode::LoadString("model:\n  name: mlp\n  hidden_sizes: [64, 32, 16]\n", "m.yaml");
-  config = ParseMlpConfig(*doc->Map("model"));
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->hidden_sizes, (std::vector<int>{64, 32, 16}));
-
-  auto none = ConfigNode::LoadString("model:\n  hidden_sizes: []\n", "m.yaml");
-  config = ParseMlpConfig(*none->Map("model"));
-  ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->LayerSizes(784, 10), (std::vector<int>{784, 10}));
-}
-
-TEST(MlpConfigTest, ErrorsNameTheField) {
-  auto parse_error = [](const std::string& yaml) {
-    auto doc = ConfigNode::LoadString(yaml, "m.yaml");
-    EXPECT_TRUE(doc.ok()) << doc.status();
-    return std::string(ParseMlpConfig(*doc->Map("model")).status().message());
-  };
-  EXPECT_THAT(parse_error("model:\n  hidden_sizes: [256, 0]\n"),
-              HasSubstr("m.yaml:2: field 'model.hidden_sizes': item 1 (0) is out of range"));
-  EXPECT_THAT(parse_error("model:\n  hidden_sizes: [256, abc]\n"),
-              HasSubstr("field 'model.hidden_sizes': item 1 is not an integer"));
-  EXPECT_THAT(parse_error("model:\n  hidden_sizes: 256,128\n"),
-              HasSubstr("field 'model.hidden_sizes': expected a list of integers"));
-  EXPECT_THAT(parse_error("model:\n  name: cnn\n"), HasSubstr("field 'model.name'"));
-  EXPECT_THAT(parse_error("model:\n  hiden_sizes: 3\n"),
-              HasSubstr("field 'model.hiden_sizes': unknown field"));
 }
 
 }  // namespace

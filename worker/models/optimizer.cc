@@ -1,8 +1,9 @@
 // File: worker/models/optimizer.cc
-// SGD (momentum, Nesterov) and Adam/AdamW following PyTorch's update rules, the optimizer
-// factory and the `optimizer:` config parser. Arithmetic is float, element by element, in a
-// fixed order; Adam's bias corrections use exponentiation by squaring (IEEE multiplications
-// only) rather than libm's pow, so every rank and machine computes the same factors.
+// SGD (momentum, Nesterov) and Adam/AdamW following PyTorch's update rules, and the optimizer
+// factory (the `optimizer:` config parser is common/model_config.cc). Arithmetic is float, element
+// by element, in a fixed order; Adam's bias corrections use exponentiation by squaring (IEEE
+// multiplications only) rather than libm's pow, so every rank and machine computes the same
+// factors.
 #include "worker/models/optimizer.h"
 
 #include <algorithm>
@@ -18,37 +19,6 @@
 
 namespace cosched::worker {
 namespace {
-
-struct FieldProblem {
-  absl::string_view field;
-  std::string reason;
-};
-
-std::optional<FieldProblem> FindProblem(const OptimizerConfig& c) {
-  auto finite = [](double v) { return std::isfinite(v); };
-  if (!finite(c.learning_rate) || c.learning_rate <= 0) {
-    return FieldProblem{"learning_rate", absl::StrCat(c.learning_rate, " must be > 0")};
-  }
-  if (!finite(c.momentum) || c.momentum < 0 || c.momentum >= 1) {
-    return FieldProblem{"momentum", absl::StrCat(c.momentum, " must be in [0, 1)")};
-  }
-  if (c.nesterov && c.momentum == 0) {
-    return FieldProblem{"nesterov", "Nesterov momentum needs momentum > 0"};
-  }
-  if (!finite(c.beta1) || c.beta1 < 0 || c.beta1 >= 1) {
-    return FieldProblem{"beta1", absl::StrCat(c.beta1, " must be in [0, 1)")};
-  }
-  if (!finite(c.beta2) || c.beta2 < 0 || c.beta2 >= 1) {
-    return FieldProblem{"beta2", absl::StrCat(c.beta2, " must be in [0, 1)")};
-  }
-  if (!finite(c.epsilon) || c.epsilon <= 0) {
-    return FieldProblem{"epsilon", absl::StrCat(c.epsilon, " must be > 0")};
-  }
-  if (!finite(c.weight_decay) || c.weight_decay < 0) {
-    return FieldProblem{"weight_decay", absl::StrCat(c.weight_decay, " must be >= 0")};
-  }
-  return std::nullopt;
-}
 
 // base^exp for exp >= 0 by repeated squaring: only IEEE multiplications, so reproducible.
 double PowInt(double base, int64_t exp) {
@@ -168,35 +138,6 @@ void Optimizer::set_learning_rate(double learning_rate) {
   learning_rate_ = learning_rate;
 }
 
-absl::StatusOr<OptimizerConfig> ParseOptimizerConfig(const ConfigNode& section) {
-  RETURN_IF_ERROR(
-      section.RejectUnknownKeys({"name", "learning_rate", "momentum", "nesterov", "beta1", "beta2",
-                                 "epsilon", "weight_decay", "schedule"}));
-  OptimizerConfig config;
-  ASSIGN_OR_RETURN(const std::string name, section.Enum("name", "adam", {"sgd", "adam", "adamw"}));
-  if (name == "sgd") {
-    config.kind = OptimizerConfig::Kind::kSgd;
-  } else if (name == "adamw") {
-    config.kind = OptimizerConfig::Kind::kAdamW;
-  } else {
-    config.kind = OptimizerConfig::Kind::kAdam;
-  }
-  const double default_lr = config.kind == OptimizerConfig::Kind::kSgd ? 0.01 : 0.001;
-  ASSIGN_OR_RETURN(config.learning_rate, section.Double("learning_rate", default_lr));
-  ASSIGN_OR_RETURN(config.momentum, section.Double("momentum", config.momentum));
-  ASSIGN_OR_RETURN(config.nesterov, section.Bool("nesterov", config.nesterov));
-  ASSIGN_OR_RETURN(config.beta1, section.Double("beta1", config.beta1));
-  ASSIGN_OR_RETURN(config.beta2, section.Double("beta2", config.beta2));
-  ASSIGN_OR_RETURN(config.epsilon, section.Double("epsilon", config.epsilon));
-  ASSIGN_OR_RETURN(config.weight_decay, section.Double("weight_decay", config.weight_decay));
-  ASSIGN_OR_RETURN(const std::string schedule,
-                   section.Enum("schedule", "constant", {"constant", "linear"}));
-  config.schedule = schedule == "linear" ? OptimizerConfig::Schedule::kLinear
-                                         : OptimizerConfig::Schedule::kConstant;
-  if (auto problem = FindProblem(config)) return section.Error(problem->field, problem->reason);
-  return config;
-}
-
 double ScheduledLearningRate(const OptimizerConfig& config, double progress) {
   switch (config.schedule) {
     case OptimizerConfig::Schedule::kConstant:
@@ -211,7 +152,7 @@ double ScheduledLearningRate(const OptimizerConfig& config, double progress) {
 
 absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const OptimizerConfig& config,
                                                          size_t num_params) {
-  if (auto problem = FindProblem(config)) {
+  if (auto problem = FindOptimizerProblem(config)) {
     return absl::InvalidArgumentError(
         absl::StrCat("optimizer field '", problem->field, "': ", problem->reason));
   }

@@ -2,7 +2,9 @@
 // Optimizer: updates a flat float parameter buffer from mean gradients. All optimizer state
 // lives in one float vector (state()) plus a step count, so a checkpoint or the broadcast that
 // brings a new member up to date moves it in one piece. Implementations: SGD with momentum
-// (optionally Nesterov) and Adam / AdamW, with PyTorch's update rules.
+// (optionally Nesterov) and Adam / AdamW, with PyTorch's update rules. Their settings, the
+// `optimizer:` section of a job (OptimizerConfig), are part of the job spec in
+// common/model_config.h.
 //
 // Determinism: Step is a plain element-wise loop in float with a fixed operation order (the
 // library is built with -ffp-contract=off, so no fused multiply-adds are introduced); the same
@@ -17,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "common/config.h"
+#include "common/model_config.h"
 
 namespace cosched::worker {
 
@@ -56,40 +58,12 @@ class Optimizer {
   double learning_rate_;
 };
 
-// The `optimizer:` section of a job config:
-//   optimizer:
-//     name: adam            # sgd | adam | adamw (adamw: decoupled weight decay)
-//     learning_rate: 0.001  # default 0.001 for adam/adamw, 0.01 for sgd; must be > 0
-//     momentum: 0.9         # sgd, in [0, 1); default 0.9
-//     nesterov: false       # sgd; needs momentum > 0
-//     beta1: 0.9            # adam, in [0, 1)
-//     beta2: 0.999          # adam, in [0, 1)
-//     epsilon: 1e-8         # adam, > 0
-//     weight_decay: 0       # >= 0; sgd/adam: L2 added to the gradient; adamw: decoupled
-//     schedule: constant    # or linear: decays learning_rate to 0 over the planned training
-// Fields of the other optimizers are accepted (and validated) but unused.
-struct OptimizerConfig {
-  enum class Kind { kSgd, kAdam, kAdamW };
-  Kind kind = Kind::kAdam;
-  double learning_rate = 0.001;
-  double momentum = 0.9;
-  bool nesterov = false;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double epsilon = 1e-8;
-  double weight_decay = 0.0;
-  enum class Schedule { kConstant, kLinear };
-  Schedule schedule = Schedule::kConstant;
-};
-
-absl::StatusOr<OptimizerConfig> ParseOptimizerConfig(const ConfigNode& section);
-
 // The learning rate at `progress`, the fraction of the planned training done (samples
 // processed / (epochs * dataset size)), clamped to [0, 1]: constant, or linear decay to 0.
 // Only IEEE arithmetic, so ranks that agree on `progress` agree on the rate bit for bit.
 double ScheduledLearningRate(const OptimizerConfig& config, double progress);
 
-// Fails (InvalidArgument) on values ParseOptimizerConfig would reject.
+// Fails (InvalidArgument) on values ParseOptimizerConfig (common/model_config.h) would reject.
 absl::StatusOr<std::unique_ptr<Optimizer>> MakeOptimizer(const OptimizerConfig& config,
                                                          size_t num_params);
 

@@ -1,7 +1,8 @@
 // File: worker/models/optimizer_test.cc
 // Tests for the optimizers: hand-computed updates for SGD (plain, momentum, Nesterov, weight
-// decay) and Adam/AdamW, state layout and restore, bit-determinism, and config errors that
-// name the field.
+// decay) and Adam/AdamW, state layout and restore, bit-determinism, the learning-rate
+// schedule, and the factory refusing bad configs (the parser's field errors are tested in
+// common/model_config_test.cc).
 #include "worker/models/optimizer.h"
 
 #include <gmock/gmock.h>
@@ -231,36 +232,6 @@ TEST(OptimizerConfigTest, ParsesTheDocumentedSection) {
   ASSERT_TRUE(defaults.ok()) << defaults.status();
   EXPECT_EQ(defaults->kind, OptimizerConfig::Kind::kAdam);
   EXPECT_EQ(defaults->learning_rate, 0.001);
-}
-
-TEST(OptimizerConfigTest, ErrorsNameTheField) {
-  auto error = [](const std::string& yaml) {
-    return std::string(ParseYaml(yaml).status().message());
-  };
-  EXPECT_THAT(error("optimizer:\n  name: adam\n  learning_rate: 0\n"),
-              HasSubstr("job.yaml:3: field 'optimizer.learning_rate': 0 must be > 0"));
-  EXPECT_THAT(error("optimizer:\n  learning_rate: -1\n"),
-              HasSubstr("field 'optimizer.learning_rate'"));
-  EXPECT_THAT(error("optimizer:\n  learning_rate: fast\n"),
-              HasSubstr("field 'optimizer.learning_rate': 'fast' is not a number"));
-  EXPECT_THAT(error("optimizer:\n  learning_rate: nan\n"),
-              HasSubstr("field 'optimizer.learning_rate'"));
-  EXPECT_THAT(error("optimizer:\n  name: rmsprop\n"),
-              HasSubstr("job.yaml:2: field 'optimizer.name': 'rmsprop' is not one of"));
-  EXPECT_THAT(error("optimizer:\n  lerning_rate: 0.1\n"),
-              HasSubstr("field 'optimizer.lerning_rate': unknown field"));
-  EXPECT_THAT(error("optimizer:\n  name: sgd\n  momentum: 1\n"),
-              HasSubstr("job.yaml:3: field 'optimizer.momentum': 1 must be in [0, 1)"));
-  EXPECT_THAT(error("optimizer:\n  name: sgd\n  momentum: 0\n  nesterov: true\n"),
-              HasSubstr("field 'optimizer.nesterov': Nesterov momentum needs momentum > 0"));
-  EXPECT_THAT(error("optimizer:\n  beta1: 1.5\n"), HasSubstr("field 'optimizer.beta1'"));
-  EXPECT_THAT(error("optimizer:\n  beta2: 1\n"), HasSubstr("field 'optimizer.beta2'"));
-  EXPECT_THAT(error("optimizer:\n  epsilon: 0\n"),
-              HasSubstr("field 'optimizer.epsilon': 0 must be > 0"));
-  EXPECT_THAT(error("optimizer:\n  weight_decay: -0.1\n"),
-              HasSubstr("field 'optimizer.weight_decay': -0.1 must be >= 0"));
-  EXPECT_THAT(error("optimizer:\n  nesterov: maybe\n"),
-              HasSubstr("field 'optimizer.nesterov': 'maybe' is not true or false"));
 }
 
 TEST(OptimizerConfigTest, LinearScheduleDecaysToZero) {

@@ -2,6 +2,7 @@
 #include "worker/trainer/membership.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/rendezvous_keys.h"
 #include "common/status_macros.h"
 
 namespace cosched::worker {
@@ -17,8 +18,7 @@ absl::StatusOr<Membership> NoRecovery::Next(const Membership& current, int64_t /
 absl::StatusOr<Membership> FileStoreMembership::Next(const Membership& current,
                                                      int64_t /*newer_than*/) {
   const int64_t next_generation = current.generation + 1;
-  const std::string prefix =
-      absl::StrCat(collectives::GenerationPrefix(job_id_, next_generation), "alive/");
+  const std::string prefix = absl::StrCat(GenerationPrefix(job_id_, next_generation), "alive/");
   RETURN_IF_ERROR(store_->Set(absl::StrCat(prefix, current.rank), {'1'}));
   std::vector<std::string> all_keys;
   for (int r = 0; r < current.world_size; ++r) all_keys.push_back(absl::StrCat(prefix, r));

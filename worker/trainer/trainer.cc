@@ -61,6 +61,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options)
                    Mlp::Create(options.job.model.LayerSizes(train.pixels_per_image(), 10)));
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer,
                    MakeOptimizer(options.job.optimizer, model.num_parameters()));
+  // A config built in code is refused here, not when the first group forms (FormGroup).
+  RETURN_IF_ERROR(
+      collectives::AlgorithmSelector::FromConfig(options.job.collectives.allreduce).status());
   ASSIGN_OR_RETURN(LeaseTable leases,
                    LeaseTable::Create(train.size(), static_cast<uint32_t>(options.job.shard_size),
                                       options.job.seed));
@@ -140,7 +143,8 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
   group_options.timeout = options_.job.collectives.timeout;
   group_options.advertise_address = options_.advertise_address;
   group_options.host_id = options_.host_id;
-  group_options.selector = options_.job.collectives.selector;
+  ASSIGN_OR_RETURN(group_options.selector,
+                   collectives::AlgorithmSelector::FromConfig(options_.job.collectives.allreduce));
   group_options.shared_memory = options_.job.collectives.shared_memory;
   group_options.shared_memory_bytes_per_rank =
       options_.job.collectives.shared_memory_bytes_per_rank;

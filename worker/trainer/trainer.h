@@ -22,11 +22,11 @@
 
 #include "absl/status/statusor.h"
 #include "collectives/collective_group.h"
+#include "common/job_config.h"
 #include "worker/data/idx_reader.h"
 #include "worker/data/lease_table.h"
 #include "worker/inference/compute_token.h"
 #include "worker/inference/inference_engine.h"
-#include "worker/job_config.h"
 #include "worker/models/mlp.h"
 #include "worker/models/optimizer.h"
 #include "worker/trainer/membership.h"

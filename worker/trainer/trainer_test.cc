@@ -94,6 +94,23 @@ TEST(TrainerTest, TwoRanksKeepIdenticalParametersAndLearn) {
   EXPECT_EQ(outcomes[0].result->test_accuracy, outcomes[1].result->test_accuracy);
 }
 
+// The job spec names allreduce algorithms as text; the trainer turns them into the group's
+// selector and refuses a name collectives does not know before any group forms.
+TEST(TrainerTest, JobsAllreduceSettingsReachTheGroupOrAreRefusedUpFront) {
+  std::vector<ComputeToken> tokens(2);
+  JobConfig job = SmallJob(5);
+  job.collectives.allreduce.rules = {{0, "ring"}, {1 << 20, "allreduce-ring"}};
+  const auto outcomes = RunRanks(job, 2, tokens);
+  ASSERT_TRUE(outcomes[0].result.ok()) << outcomes[0].result.status();
+  EXPECT_EQ(outcomes[0].result->parameter_checksum, outcomes[1].result->parameter_checksum);
+
+  job.collectives.allreduce.rules = {{0, "fastest"}};
+  const auto refused = RunRanks(job, 1, tokens);
+  EXPECT_EQ(refused[0].result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused[0].result.status().message(),
+              ::testing::HasSubstr("unknown allreduce algorithm 'fastest'"));
+}
+
 // Both ways a peer takes over a preempted rank's samples: work stealing (the default) and,
 // in a deterministic job, help that the preempted rank asks for.
 class PreemptedRankTest : public ::testing::TestWithParam<bool> {};

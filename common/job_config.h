@@ -1,6 +1,11 @@
-// File: worker/job_config.h
+// File: common/job_config.h
 // JobConfig: a training job as its YAML file describes it (configs/jobs/fashion-mlp.yaml is
 // the documented example). Every error names the file, the line, the field and the reason.
+//
+// The job spec is plain data shared by both sides: the scheduler parses a submitted job's
+// YAML with it (placement settings, and a bad job is refused at submission), and the worker
+// trains from it. It depends on nothing but common/; the worker turns the sections into its
+// own objects (Mlp, MakeOptimizer, collectives' GroupOptions and AlgorithmSelector).
 #pragma once
 
 #include <cstdint>
@@ -8,11 +13,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "collectives/collectives_config.h"
-#include "worker/models/mlp.h"
-#include "worker/models/optimizer.h"
+#include "common/collectives_config.h"
+#include "common/config.h"
+#include "common/model_config.h"
 
-namespace cosched::worker {
+namespace cosched {
 
 struct InferenceConfig {
   absl::Duration default_deadline = absl::Milliseconds(20);  // for requests that give none
@@ -58,7 +63,7 @@ struct JobConfig {
   int64_t min_workers = 1;
   int64_t max_workers = 1;
   InferenceConfig inference;
-  collectives::CollectivesConfig collectives;
+  CollectivesConfig collectives;
   SchedulingConfig scheduling;
 };
 
@@ -68,4 +73,4 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root);
 // The same, from YAML text (a job submitted to the scheduler); `source` names it in errors.
 absl::StatusOr<JobConfig> ParseJobConfigText(absl::string_view yaml, const std::string& source);
 
-}  // namespace cosched::worker
+}  // namespace cosched

@@ -1,9 +1,9 @@
-#include "worker/job_config.h"
+#include "common/job_config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace cosched::worker {
+namespace cosched {
 namespace {
 
 using ::testing::HasSubstr;
@@ -58,6 +58,27 @@ TEST(JobConfigTest, BadSectionsAreErrorsNotCrashes) {
   EXPECT_THAT(Parse("job:\n  collectives: [1]\n").message(), HasSubstr("field 'job.collectives'"));
 }
 
+TEST(JobConfigTest, CollectivesSectionIsPlainData) {
+  auto job = ParseJobConfigText(
+      "job:\n  collectives:\n    timeout: 5s\n    allreduce: {algorithm: allreduce-ring}\n",
+      "submitted job");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->collectives.timeout, absl::Seconds(5));
+  EXPECT_EQ(job->collectives.allreduce.algorithm, "allreduce-ring");
+  EXPECT_THAT(Parse("job:\n  collectives:\n    allreduce: {algorithm: warp}\n").message(),
+              HasSubstr("job.yaml:3: field 'job.collectives.allreduce.algorithm': unknown "
+                        "allreduce algorithm 'warp'"));
+}
+
+// A job written for the old job-wide address gets an error that says what to do instead.
+TEST(JobConfigTest, ListenHostIsAClearError) {
+  const absl::Status status = Parse("job:\n  collectives:\n    listen_host: 10.0.0.5\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("job.yaml:3: field 'job.collectives.listen_host'"));
+  EXPECT_THAT(status.message(), HasSubstr("--advertise-address"));
+  EXPECT_THAT(status.message(), HasSubstr("COSCHED_ADVERTISE_ADDRESS"));
+}
+
 TEST(JobConfigTest, BadValuesNameTheField) {
   EXPECT_THAT(Parse("job:\n  training:\n    global_batch: -5\n").message(),
               HasSubstr("job.yaml:3: field 'job.training.global_batch': -5 is out of range"));
@@ -72,4 +93,4 @@ TEST(JobConfigTest, BadValuesNameTheField) {
 }
 
 }  // namespace
-}  // namespace cosched::worker
+}  // namespace cosched

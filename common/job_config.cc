@@ -1,11 +1,11 @@
-// File: worker/job_config.cc
-#include "worker/job_config.h"
+// File: common/job_config.cc
+#include "common/job_config.h"
 
 #include <limits>
 
 #include "common/status_macros.h"
 
-namespace cosched::worker {
+namespace cosched {
 
 namespace {
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
@@ -76,7 +76,7 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
                    inference.Duration("resume_within", config.inference.resume_within));
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
-  ASSIGN_OR_RETURN(config.collectives, collectives::ParseCollectivesConfig(collectives));
+  ASSIGN_OR_RETURN(config.collectives, ParseCollectivesConfig(collectives));
 
   ASSIGN_OR_RETURN(const ConfigNode scheduling, job.Map("scheduling"));
   RETURN_IF_ERROR(
@@ -103,4 +103,4 @@ absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
   return ParseJobConfig(root);
 }
 
-}  // namespace cosched::worker
+}  // namespace cosched

@@ -1,5 +1,5 @@
-// File: scheduler/kv/rendezvous_client.cc
-#include "scheduler/kv/rendezvous_client.h"
+// File: collectives/rendezvous_client.cc
+#include "collectives/rendezvous_client.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -10,10 +10,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/rendezvous_keys.h"
 #include "common/status_macros.h"
-#include "scheduler/kv/kv_table.h"
 
-namespace cosched::scheduler {
+namespace cosched::collectives {
 namespace {
 
 // When a long poll times out the server answers naming the keys still missing; the server is
@@ -194,4 +194,4 @@ absl::StatusOr<int64_t> RendezvousClient::DeletePrefix(absl::string_view prefix)
   return static_cast<int64_t>(reply.deleted());
 }
 
-}  // namespace cosched::scheduler
+}  // namespace cosched::collectives

@@ -1,7 +1,8 @@
-// File: scheduler/kv/rendezvous_client.h
-// RendezvousClient: a collectives::KeyValueStore backed by the scheduler's rendezvous service
-// (proto/rendezvous.proto), so ranks on cluster nodes and vehicles form their gloo groups
-// through the scheduler instead of a store hosted by a training node.
+// File: collectives/rendezvous_client.h
+// RendezvousClient: a KeyValueStore backed by the scheduler's rendezvous service
+// (proto/rendezvous.proto; the server is scheduler/kv/), so ranks on cluster nodes and
+// vehicles form their gloo groups through the scheduler instead of a store hosted by a
+// training node. It speaks only the proto, so the worker needs no scheduler code.
 //
 // Never hangs: every call carries a deadline. Get and Wait long-poll the server and ask again
 // when the server's per-call cap ends a wait early, until their own timeout (then
@@ -28,14 +29,14 @@ class Channel;
 class ClientContext;
 }  // namespace grpc
 
-namespace cosched::scheduler {
+namespace cosched::collectives {
 
 struct RendezvousClientOptions {
   // Bound on calls that carry no timeout of their own (Set, DeletePrefix).
   absl::Duration rpc_timeout = absl::Seconds(30);
 };
 
-class RendezvousClient final : public collectives::KeyValueStore {
+class RendezvousClient final : public KeyValueStore {
  public:
   // `address` is the scheduler's HOST:PORT (an IPv6 host in brackets: [::1]:7000). Connecting
   // happens on the first call; a malformed address is INVALID_ARGUMENT here.
@@ -73,4 +74,4 @@ class RendezvousClient final : public collectives::KeyValueStore {
   std::unique_ptr<cosched::v1::Rendezvous::Stub> stub_;
 };
 
-}  // namespace cosched::scheduler
+}  // namespace cosched::collectives
