@@ -4,8 +4,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "common/rendezvous_keys.h"
 #include "common/logging.h"
+#include "common/rendezvous_keys.h"
 
 namespace cosched::scheduler {
 
