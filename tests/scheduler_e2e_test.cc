@@ -196,6 +196,25 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   EXPECT_GT(job.test_accuracy(), 0.7);
 }
 
+// Workers register with their usable memory, so a job that asks for memory per worker is
+// placed where it fits and waits, saying why, where nothing does.
+TEST_F(SchedulerE2eTest, JobsThatAskForMemoryArePlacedByWhatWorkersReport) {
+  StartWorker("dc-1");
+  auto with_memory = [](const std::string& bytes) {
+    return absl::StrCat(TestJob(1, 1, 100), "  scheduling:\n    memory_per_worker: ", bytes, "\n");
+  };
+  const std::string fits = Submit(with_memory("64MiB"));
+  auto job = WaitFor(fits, absl::Minutes(2), [](const auto& j) {
+    return j.state() == "succeeded" || j.state() == "failed";
+  });
+  EXPECT_EQ(job.state(), "succeeded") << Events(job);
+  const std::string too_big = Submit(with_memory("100000GiB"));
+  job = WaitFor(too_big, absl::Seconds(10),
+                [](const auto& j) { return absl::StrContains(j.waiting_reason(), "memory"); });
+  EXPECT_EQ(job.state(), "pending");
+  EXPECT_THAT(job.waiting_reason(), HasSubstr("memory")) << Events(job);
+}
+
 TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
   for (const char* id : {"dc-1", "dc-2", "dc-3"}) StartWorker(id);
   const std::string id = Submit(TestJob(1, 3, 1500));
