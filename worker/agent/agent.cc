@@ -145,6 +145,16 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
   return heartbeat;
 }
 
+void Agent::ReportFailedGeneration(int64_t generation, const absl::Status& why) {
+  {
+    MutexLock lock(&mu_);
+    report_.failed_generation = generation;
+    report_.generation_failure =
+        absl::StrCat(absl::StatusCodeToString(why.code()), ": ", why.message());
+  }
+  session_->HeartbeatSoon();  // the scheduler re-forms the job sooner
+}
+
 absl::Status Agent::Run() {
   ASSIGN_OR_RETURN(const FashionMnist data, LoadFashionMnist(options_.data_dir));
   while (true) {
@@ -160,13 +170,7 @@ absl::Status Agent::Run() {
       membership = std::make_unique<SchedulerMembership>(
           assignment.job_id(), kAssignmentWait,
           [this](int64_t generation, const absl::Status& why) {
-            {
-              MutexLock lock(&mu_);
-              report_.failed_generation = generation;
-              report_.generation_failure =
-                  absl::StrCat(absl::StatusCodeToString(why.code()), ": ", why.message());
-            }
-            session_->HeartbeatSoon();  // the scheduler re-forms the job sooner
+            ReportFailedGeneration(generation, why);
           });
       membership->Offer(assignment);
       membership_ = membership.get();

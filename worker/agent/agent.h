@@ -79,6 +79,9 @@ class Agent {
   // After a job ended here: whether a notice's budget was kept (logged and counted).
   void SettleNotice(const std::string& job_id) ABSL_LOCKS_EXCLUDED(mu_);
   cosched::v1::WorkerHeartbeat MakeHeartbeat() ABSL_LOCKS_EXCLUDED(mu_);
+  // A generation failed here without this worker's fault: the next heartbeat, sent at once,
+  // tells the scheduler, which forms a newer one.
+  void ReportFailedGeneration(int64_t generation, const absl::Status& why) ABSL_LOCKS_EXCLUDED(mu_);
   void RunJob(const FashionMnist& data, const cosched::v1::Assignment& assignment,
               SchedulerMembership* membership);
   void ServeInference() ABSL_LOCKS_EXCLUDED(mu_);
