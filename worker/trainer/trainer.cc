@@ -261,10 +261,12 @@ absl::StatusOr<int64_t> Trainer::Step() {
   };
   bool preempted = false;
   // This rank's own plan, then what is left of the others: of any peer still busy (work
-  // stealing), or in a deterministic job only of peers that yielded to inference.
+  // stealing), or in a deterministic job only of peers that yielded to inference. Only peers
+  // whose plan counter this rank shares (same host): of any other it cannot know what is left.
   const bool steal = !options_.job.deterministic;
   for (int offset = 0; offset < world && !preempted; ++offset) {
     const int plan = (rank + offset) % world;
+    if (offset > 0 && !work.Shared(plan)) continue;
     while (offset == 0 || steal || work.WantsHelp(plan)) {
       if (!may_continue()) {
         preempted = true;
