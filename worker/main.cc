@@ -7,9 +7,10 @@
 //   Under a scheduler:      cosched-worker --scheduler HOST:PORT --node-id ID
 //                           [--kind datacenter|vehicle --vehicle-state FILE]
 // Progress goes to stdout on rank 0 (human lines, then one {"event":"job_finished",...} JSON
-// line at the end; other ranks print "rank_finished"); every rank prints one JSON line
-// {"event":"inference_ready",...} when it serves inference. Logs go to
-// stderr. Every flag may also come from COSCHED_<FLAG> in the environment.
+// line at the end; other ranks print "rank_finished"; both name the address the rank
+// advertised to its peers); every rank prints one JSON line {"event":"inference_ready",...}
+// when it serves inference. Logs go to stderr. Every flag may also come from COSCHED_<FLAG> in the
+// environment.
 #include <signal.h>
 #include <unistd.h>
 
@@ -206,9 +207,10 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   options.inference = &engine;
   options.metrics = &metrics;
   if (leader) options.on_progress = &PrintProgress;
-  ASSIGN_OR_RETURN(options.advertise_address, ChooseAdvertiseAddress(flags));
+  ASSIGN_OR_RETURN(const std::string advertise_address, ChooseAdvertiseAddress(flags));
+  options.advertise_address = advertise_address;
   options.host_id = flags.host_id;
-  spdlog::info("rank {} advertises {} to its peers", initial.rank, options.advertise_address);
+  spdlog::info("rank {} advertises {} to its peers", initial.rank, advertise_address);
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(std::move(options)));
   // Serve from the start: the initial (or restored) weights answer until the first step.
   engine.PublishWeights(trainer->parameters(), trainer->step());
@@ -224,6 +226,7 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   // other ranks report rank_finished with the same fields.
   PrintLine(json({{"event", leader ? "job_finished" : "rank_finished"},
                   {"rank", initial.rank},
+                  {"advertise_address", advertise_address},
                   {"test_accuracy", result.test_accuracy},
                   {"steps", result.steps},
                   {"epochs", result.epochs},

@@ -87,11 +87,9 @@ void Agent::OnMessage(const cosched::v1::SchedulerMessage& message) {
   MutexLock lock(&mu_);
   if (message.has_assignment()) {
     const cosched::v1::Assignment& assignment = message.assignment();
-    if (membership_ != nullptr && membership_->job_id() == assignment.job_id()) {
-      membership_->Offer(assignment);
-    } else {
-      next_job_ = assignment;
-    }
+    // A revoked run of the same job refuses it: the job was re-admitted here (e.g. after a
+    // scheduler restart lost track of this node), a new run once the old one has ended.
+    if (membership_ == nullptr || !membership_->Offer(assignment)) next_job_ = assignment;
   } else if (message.has_revocation()) {
     const cosched::v1::Revocation& revocation = message.revocation();
     spdlog::info("revoked from job {}: {}", revocation.job_id(), revocation.reason());

@@ -9,14 +9,16 @@
 
 namespace cosched::worker {
 
-void SchedulerMembership::Offer(const cosched::v1::Assignment& assignment) {
-  if (assignment.job_id() != job_id_) return;
+bool SchedulerMembership::Offer(const cosched::v1::Assignment& assignment) {
+  if (assignment.job_id() != job_id_) return false;
   {
     MutexLock lock(&mu_);
+    if (revoked_) return false;
     assignments_[assignment.generation()] = assignment;
     changed_.SignalAll();
   }
   StopSuperseded(assignment.generation());
+  return true;
 }
 
 void SchedulerMembership::Revoke(const cosched::v1::Revocation& revocation) {

@@ -34,7 +34,10 @@ class SchedulerMembership final : public MembershipSource {
         on_generation_failed_(std::move(on_generation_failed)) {}
 
   const std::string& job_id() const { return job_id_; }
-  void Offer(const cosched::v1::Assignment& assignment) ABSL_LOCKS_EXCLUDED(mu_);
+  // False, and nothing changes, when the assignment is not for this run of the job: another
+  // job's, or any after this membership was revoked (the scheduler re-admitted the job: a
+  // new run, which the caller starts once this one has ended).
+  bool Offer(const cosched::v1::Assignment& assignment) ABSL_LOCKS_EXCLUDED(mu_);
   void Revoke(const cosched::v1::Revocation& revocation) ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override

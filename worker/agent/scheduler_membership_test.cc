@@ -69,6 +69,25 @@ TEST(SchedulerMembershipTest, RevocationEndsThisRanksPartAndTimeoutsAreErrors) {
   EXPECT_THAT(next.status().message(), HasSubstr("not plugged in"));
 }
 
+TEST(SchedulerMembershipTest, AfterARevocationTheJobsNextAssignmentIsANewRun) {
+  // The scheduler revokes this node (a restarted scheduler that lost track of it) and then
+  // re-admits the job here: the revoked run must not swallow that assignment, or the node
+  // would sit idle as a member of the new generation (the worker starts a new run with it).
+  SchedulerMembership membership("j-1", absl::Seconds(30));
+  EXPECT_TRUE(membership.Offer(Assign(0, 0, {-1, -1})));
+  cosched::v1::Assignment other = Assign(1, 0, {0});
+  other.set_job_id("j-2");
+  EXPECT_FALSE(membership.Offer(other));
+  cosched::v1::Revocation revocation;
+  revocation.set_job_id("j-1");
+  revocation.set_reason("node dc1 is no longer a member of job j-1");
+  membership.Revoke(revocation);
+  EXPECT_FALSE(membership.Offer(Assign(1, 0, {-1, -1})));
+  const Membership current = SchedulerMembership::FromAssignment(Assign(0, 0, {-1, -1}));
+  EXPECT_EQ(membership.Next(current, current.generation).status().code(),
+            absl::StatusCode::kCancelled);
+}
+
 TEST(SchedulerMembershipTest, ANewerGenerationOrARevocationStopsTheOneBeingFormed) {
   SchedulerMembership membership("j-1", absl::Seconds(30));
   membership.Offer(Assign(7, 0, {0, 1}));

@@ -12,10 +12,28 @@ namespace cosched::worker {
 using cosched::v1::SchedulerMessage;
 using cosched::v1::WorkerMessage;
 
+namespace {
+
+// The session's channel. gRPC's own reconnect backoff (1 s growing to 2 min by default)
+// would hold the connection down long after a restarted scheduler listens again, whatever
+// this session's retry loop does: a scheduler down for 4 s was reached again only after
+// 11 s, too late for the one heartbeat TTL a restarted scheduler gives the members of its
+// jobs. The channel's backoff is capped at the session's own.
+std::shared_ptr<grpc::Channel> SessionChannel(const SchedulerSessionOptions& options) {
+  grpc::ChannelArguments args;
+  const int max_backoff_ms =
+      static_cast<int>(std::max<int64_t>(100, absl::ToInt64Milliseconds(options.max_backoff)));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
+  return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
 SchedulerSession::SchedulerSession(SchedulerSessionOptions options)
     : options_(std::move(options)),
-      stub_(cosched::v1::WorkerSession::NewStub(
-          grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()))) {
+      stub_(cosched::v1::WorkerSession::NewStub(SessionChannel(options_))) {
   connections_ = std::thread([this] { RunConnections(); });
   heartbeats_ = std::thread([this] { RunHeartbeats(); });
 }
@@ -79,6 +97,10 @@ void SchedulerSession::RunOneConnection() {
     if (stopping_) return;
     context_ = &context;
   }
+  // Waits for the channel to connect instead of failing at once while it is down: the
+  // registration goes out the moment the scheduler listens (the channel retries within
+  // max_backoff), not at the next turn of this loop. Stop() cancels the wait.
+  context.set_wait_for_ready(true);
   std::unique_ptr<Stream> stream = stub_->Connect(&context);
   WorkerMessage hello;
   *hello.mutable_registration() = options_.registration;

@@ -25,6 +25,8 @@ struct SchedulerSessionOptions {
   std::function<cosched::v1::WorkerHeartbeat()> heartbeat;  // called on the session thread
   // Called on the session's reader thread; must not block for long.
   std::function<void(const cosched::v1::SchedulerMessage&)> on_message;
+  // Longest wait between reconnection attempts; it caps the channel's own reconnect backoff
+  // too, so a restarted scheduler is reached within it of listening again.
   absl::Duration max_backoff = absl::Seconds(2);
 };
 

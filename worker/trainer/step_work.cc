@@ -20,10 +20,11 @@ StepWork::StepWork(const std::vector<std::atomic<uint64_t>*>& cells, int64_t ste
       tag_((static_cast<uint64_t>(step) + 1) & kTagMask),
       plan_sizes_(std::move(plan_sizes)) {
   cells_.resize(plan_sizes_.size(), nullptr);
-  for (std::atomic<uint64_t>*& cell : cells_) {
-    if (cell != nullptr) continue;
-    local_.push_back(std::make_unique<std::atomic<uint64_t>>(0));
-    cell = local_.back().get();
+  local_cell_.resize(plan_sizes_.size());
+  for (size_t plan = 0; plan < cells_.size(); ++plan) {
+    if (cells_[plan] != nullptr) continue;
+    local_cell_[plan] = std::make_unique<std::atomic<uint64_t>>(0);
+    cells_[plan] = local_cell_[plan].get();
   }
 }
 

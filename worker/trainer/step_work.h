@@ -16,7 +16,9 @@
 //    rank did of each plan, and the leases commit those prefixes.
 // The counters live in the group's shared-memory segment (the ranks share a host); without
 // one (ranks on several hosts) they are local and nobody helps: a preempted rank joins the
-// allreduce with what it finished, as before.
+// allreduce with what it finished, as before. A rank takes from another's plan only when
+// that plan's counter is shared (Shared): a local counter of a peer's plan says nothing about
+// what the peer did, and claiming from it would compute the peer's samples a second time.
 #pragma once
 
 #include <atomic>
@@ -37,6 +39,9 @@ class StepWork {
 
   // Claims up to `count` of plan `plan`'s next samples: [begin, end), empty when none remain.
   std::pair<size_t, size_t> Claim(int plan, size_t count);
+  // Whether plan `plan`'s counter is shared with the other ranks (else it is this rank's own
+  // and only the plan's owner may claim from it).
+  bool Shared(int plan) const { return local_cell_[plan] == nullptr; }
   // The owner of `plan` yielded to inference: the others may take its remaining samples.
   void AskForHelp(int plan);
   bool WantsHelp(int plan) const;
@@ -52,7 +57,8 @@ class StepWork {
   uint64_t Encode(uint64_t claimed, bool help) const;
 
   std::vector<std::atomic<uint64_t>*> cells_;
-  std::vector<std::unique_ptr<std::atomic<uint64_t>>> local_;  // for plans without a shared cell
+  // For plans without a shared cell, by plan (null where the cell is shared).
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> local_cell_;
   const uint64_t tag_;
   const std::vector<size_t> plan_sizes_;
 };

@@ -20,6 +20,15 @@ TEST(StepWorkTest, ClaimsAPlanInOrderUntilItIsExhausted) {
   EXPECT_EQ(work.Claim(1, 8), Range(0, 3));  // a local cell for the plan without a shared one
 }
 
+TEST(StepWorkTest, OnlyAPlanWithACellFromTheGroupIsShared) {
+  std::atomic<uint64_t> cell{0};
+  StepWork work({&cell, nullptr}, /*step=*/0, {5, 3});
+  EXPECT_TRUE(work.Shared(0));
+  EXPECT_FALSE(work.Shared(1));         // its local counter knows nothing of what its owner did
+  StepWork sized({}, /*step=*/0, {5});  // fewer cells than plans: the rest are local
+  EXPECT_FALSE(sized.Shared(0));
+}
+
 TEST(StepWorkTest, OnlyAPlanWhoseOwnerAskedWantsHelpAndOnlyWhileSamplesRemain) {
   std::atomic<uint64_t> cells[2] = {0, 0};
   StepWork owner({&cells[0], &cells[1]}, 7, {4, 4});

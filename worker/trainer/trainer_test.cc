@@ -47,10 +47,12 @@ struct RankOutcome {
 };
 
 // Runs `world` ranks of `job` as threads; `tokens[r]` is rank r's compute token. The last
-// rank reports progress to `on_last_rank_progress`, if given.
+// rank reports progress to `on_last_rank_progress`, if given. `host_ids[r]`, when given, is
+// rank r's host id (ranks with different ids act as on separate hosts: no shared memory).
 std::vector<RankOutcome> RunRanks(
     const JobConfig& job, int world, std::vector<ComputeToken>& tokens,
-    std::function<void(const TrainingProgress&)> on_last_rank_progress = nullptr) {
+    std::function<void(const TrainingProgress&)> on_last_rank_progress = nullptr,
+    const std::vector<std::string>& host_ids = {}) {
   collectives::InMemoryStore store;
   NoRecovery no_recovery;
   std::vector<RankOutcome> outcomes(world);
@@ -64,6 +66,7 @@ std::vector<RankOutcome> RunRanks(
       options.initial.world_size = world;
       options.membership = &no_recovery;
       options.token = &tokens[rank];
+      if (rank < static_cast<int>(host_ids.size())) options.host_id = host_ids[rank];
       if (rank == world - 1) options.on_progress = on_last_rank_progress;
       options.create_group = [&store](const collectives::GroupOptions& o) {
         collectives::GroupOptions with_store = o;
@@ -160,6 +163,21 @@ TEST(TrainerTest, WithoutInferenceEveryRankTrainsExactlyItsOwnPlan) {
   ASSERT_TRUE(second[0].result.ok()) << second[0].result.status();
   EXPECT_EQ(first[0].result->parameter_checksum, second[0].result->parameter_checksum);
   EXPECT_EQ(first[0].result->samples, 30 * 64);
+}
+
+TEST(TrainerTest, RanksOnSeparateHostsTrainEachItsOwnPlan) {
+  // Ranks on two hosts share no memory, so no plan counters: a rank that finished its plan
+  // must not take a peer's (it would compute the peer's samples a second time, and the step
+  // would report more samples of that plan than it holds). Work stealing is the default.
+  JobConfig job = SmallJob(30);
+  ASSERT_FALSE(job.deterministic);
+  std::vector<ComputeToken> tokens(3);
+  const auto outcomes = RunRanks(job, 3, tokens, nullptr, {"host-a", "host-b", "host-b"});
+  for (int rank = 0; rank < 3; ++rank) {
+    ASSERT_TRUE(outcomes[rank].result.ok()) << rank << ": " << outcomes[rank].result.status();
+    EXPECT_EQ(outcomes[rank].result->samples, 30 * 64) << rank;  // every sample exactly once
+    EXPECT_EQ(outcomes[rank].result->parameter_checksum, outcomes[0].result->parameter_checksum);
+  }
 }
 
 TEST(TrainerTest, ResumingFromACheckpointContinuesTheSameRun) {
