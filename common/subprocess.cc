@@ -23,12 +23,18 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Spawn(const std::vector<
   int pipe_fds[2] = {-1, -1};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  if (options.null_stdin) {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
   if (options.capture_stdout) {
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
       posix_spawn_file_actions_destroy(&actions);
       return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
     }
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    if (options.merge_stderr) {
+      posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+    }
   }
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -58,23 +64,11 @@ Subprocess::~Subprocess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-absl::StatusOr<std::string> Subprocess::ReadLine(absl::Time deadline) {
-  if (stdout_fd_ < 0 && buffered_.empty()) {
-    return absl::OutOfRangeError(absl::StrCat(name_, ": stdout is closed"));
-  }
-  while (true) {
-    if (const size_t newline = buffered_.find('\n'); newline != std::string::npos) {
-      std::string line = buffered_.substr(0, newline);
-      buffered_.erase(0, newline + 1);
-      return line;
-    }
-    if (stdout_fd_ < 0) {
-      return absl::OutOfRangeError(absl::StrCat(name_, ": stdout closed mid-line"));
-    }
+absl::StatusOr<bool> Subprocess::Fill(absl::Time deadline) {
+  while (stdout_fd_ >= 0) {
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(name_, " (pid ", pid_, ") printed no line in time"));
+      return absl::DeadlineExceededError(absl::StrCat(name_, " (pid ", pid_, ") is still writing"));
     }
     pollfd pfd{stdout_fd_, POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
@@ -86,11 +80,48 @@ absl::StatusOr<std::string> Subprocess::ReadLine(absl::Time deadline) {
     const ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
     if (n > 0) {
       buffered_.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
+      return true;
+    }
+    if (n == 0 || errno != EINTR) {
       ::close(stdout_fd_);
       stdout_fd_ = -1;
     }
   }
+  return false;
+}
+
+absl::StatusOr<std::string> Subprocess::ReadLine(absl::Time deadline) {
+  if (stdout_fd_ < 0 && buffered_.empty()) {
+    return absl::OutOfRangeError(absl::StrCat(name_, ": stdout is closed"));
+  }
+  while (true) {
+    if (const size_t newline = buffered_.find('\n'); newline != std::string::npos) {
+      std::string line = buffered_.substr(0, newline);
+      buffered_.erase(0, newline + 1);
+      return line;
+    }
+    absl::StatusOr<bool> more = Fill(deadline);
+    if (absl::IsDeadlineExceeded(more.status())) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(name_, " (pid ", pid_, ") printed no line in time"));
+    }
+    if (!more.ok()) return more.status();
+    if (!*more) return absl::OutOfRangeError(absl::StrCat(name_, ": stdout closed mid-line"));
+  }
+}
+
+absl::StatusOr<std::string> Subprocess::ReadAll(absl::Time deadline) {
+  while (true) {
+    absl::StatusOr<bool> more = Fill(deadline);
+    if (absl::IsDeadlineExceeded(more.status())) {
+      return absl::DeadlineExceededError(absl::StrCat(more.status().message(), ": ", buffered_));
+    }
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+  }
+  std::string all;
+  all.swap(buffered_);
+  return all;
 }
 
 void Subprocess::Kill(int signal) {

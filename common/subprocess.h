@@ -20,6 +20,11 @@ class Subprocess {
  public:
   struct Options {
     bool capture_stdout = true;  // otherwise the child inherits our stdout
+    // With capture_stdout: the child's stderr goes into the same pipe, interleaved as written
+    // (tools such as ip(8) explain a failure only on stderr).
+    bool merge_stderr = false;
+    // The child reads /dev/null instead of our stdin (tools that must not wait for input).
+    bool null_stdin = false;
     // Extra NAME=VALUE environment entries, on top of ours.
     std::vector<std::string> extra_env;
   };
@@ -39,6 +44,10 @@ class Subprocess {
   // The next line of the child's stdout, without the newline. DeadlineExceeded if no whole
   // line arrives by `deadline`; OutOfRange once the child closed stdout.
   absl::StatusOr<std::string> ReadLine(absl::Time deadline);
+  // Everything the child prints until it closes stdout (a last line without a newline
+  // included). DeadlineExceeded, with what was read so far in the message, if it has not
+  // closed stdout by `deadline`.
+  absl::StatusOr<std::string> ReadAll(absl::Time deadline);
   // Sends `signal` (e.g. SIGKILL) if the child has not been reaped yet.
   void Kill(int signal);
   // The exit code, or 128 + the signal number if a signal ended it. DeadlineExceeded if the
@@ -48,6 +57,10 @@ class Subprocess {
  private:
   Subprocess(pid_t pid, int stdout_fd, std::string name)
       : pid_(pid), stdout_fd_(stdout_fd), name_(std::move(name)) {}
+
+  // Reads what the child printed into buffered_; false once stdout is closed (or was never
+  // captured). Waits until something arrives or `deadline` passes.
+  absl::StatusOr<bool> Fill(absl::Time deadline);
 
   pid_t pid_;
   int stdout_fd_;  // -1 when not captured or closed

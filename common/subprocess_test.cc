@@ -48,5 +48,30 @@ TEST(SubprocessTest, MissingProgramIsAnError) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(SubprocessTest, ReadAllReturnsEverythingWithStderrMergedAndNoStdin) {
+  Subprocess::Options options;
+  options.merge_stderr = true;
+  options.null_stdin = true;
+  auto child = Subprocess::Spawn(
+      {"/bin/sh", "-c", "echo out; echo err >&2; cat; printf 'no newline'"}, options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  // `cat` reads /dev/null, so it ends at once instead of waiting for our stdin.
+  auto all = (*child)->ReadAll(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, "out\nerr\nno newline");
+  EXPECT_EQ(*(*child)->Wait(absl::Now() + absl::Seconds(30)), 0);
+}
+
+TEST(SubprocessTest, ReadAllPastTheDeadlineSaysWhatItRead) {
+  auto child = Subprocess::Spawn({"/bin/sh", "-c", "printf 'line\\npartial'; exec sleep 60"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  // One write: once its first line is read, the rest sits in the buffer.
+  ASSERT_EQ(*(*child)->ReadLine(Soon()), "line");
+  // The child never closes stdout: the deadline ends the read, which names what came.
+  auto all = (*child)->ReadAll(absl::Now());
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(all.status().message()), ::testing::HasSubstr("partial"));
+}
+
 }  // namespace
 }  // namespace cosched

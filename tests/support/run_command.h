@@ -1,8 +1,8 @@
 // File: tests/support/run_command.h
 // RunCommand: run a program to completion and return what it printed, for test setup that
-// drives system tools (ip, tc). Unlike Subprocess it captures stderr too (merged into
-// stdout), because a failed `ip` call explains itself only on stderr, and it turns a non-zero
-// exit into an error that names the command, the exit code and that output.
+// drives system tools (ip, tc). A Subprocess with stderr merged into stdout (a failed `ip`
+// call explains itself only on stderr) that turns a non-zero exit into an error naming the
+// command, the exit code and that output.
 #pragma once
 
 #include <string>
