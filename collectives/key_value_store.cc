@@ -10,8 +10,29 @@ namespace cosched::collectives {
 
 namespace {
 
-absl::Status Stopped(absl::string_view what) {
-  return absl::CancelledError(absl::StrCat("stopped while ", what, ": membership moved on"));
+const absl::Status& StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& value) {
+  return value.status();
+}
+
+// Runs `attempt(slice)` in slices of at most kStopCheckInterval until it gives anything but
+// DEADLINE_EXCEEDED, `timeout` has passed, or `stop` is requested (CANCELLED naming `what`).
+template <typename Attempt>
+auto UntilStopped(absl::Duration timeout, const std::stop_token& stop, absl::string_view what,
+                  Attempt attempt) -> decltype(attempt(timeout)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (stop.stop_requested()) {
+      return absl::CancelledError(absl::StrCat("stopped while ", what, ": membership moved on"));
+    }
+    const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+    const absl::Duration slice = std::min(left, KeyValueStore::kStopCheckInterval);
+    auto result = attempt(slice);
+    if (result.ok() || !absl::IsDeadlineExceeded(StatusOf(result)) || slice == left) {
+      return result;
+    }
+  }
 }
 
 }  // namespace
@@ -19,33 +40,16 @@ absl::Status Stopped(absl::string_view what) {
 absl::Status KeyValueStore::WaitUnlessStopped(const std::vector<std::string>& keys,
                                               absl::Duration timeout, std::stop_token stop) {
   if (!stop.stop_possible()) return Wait(keys, timeout);
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (stop.stop_requested()) return Stopped("waiting for rendezvous keys");
-    const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-    const absl::Duration slice = std::min(left, kStopCheckInterval);
-    const absl::Status status = Wait(keys, slice);
-    if (status.ok() || status.code() != absl::StatusCode::kDeadlineExceeded || slice == left) {
-      return status;
-    }
-  }
+  return UntilStopped(timeout, stop, "waiting for rendezvous keys",
+                      [&](absl::Duration slice) { return Wait(keys, slice); });
 }
 
 absl::StatusOr<std::vector<char>> KeyValueStore::GetUnlessStopped(absl::string_view key,
                                                                   absl::Duration timeout,
                                                                   std::stop_token stop) {
   if (!stop.stop_possible()) return Get(key, timeout);
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (stop.stop_requested()) return Stopped("getting a rendezvous key");
-    const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
-    const absl::Duration slice = std::min(left, kStopCheckInterval);
-    absl::StatusOr<std::vector<char>> value = Get(key, slice);
-    if (value.ok() || value.status().code() != absl::StatusCode::kDeadlineExceeded ||
-        slice == left) {
-      return value;
-    }
-  }
+  return UntilStopped(timeout, stop, "getting a rendezvous key",
+                      [&](absl::Duration slice) { return Get(key, slice); });
 }
 
 }  // namespace cosched::collectives

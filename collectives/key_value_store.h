@@ -38,14 +38,13 @@ class KeyValueStore {
   // Waits for `key` up to `timeout`, then returns its value.
   virtual absl::StatusOr<std::vector<char>> Get(absl::string_view key, absl::Duration timeout) = 0;
 
-  // Wait and Get that also give up, with CANCELLED, as soon as `stop` is requested: a member
-  // whose generation was superseded stops waiting for peers that moved on. The defaults wait
-  // in slices of kStopCheckInterval; a store that can wake a waiter at once overrides them.
-  virtual absl::Status WaitUnlessStopped(const std::vector<std::string>& keys,
-                                         absl::Duration timeout, std::stop_token stop);
-  virtual absl::StatusOr<std::vector<char>> GetUnlessStopped(absl::string_view key,
-                                                             absl::Duration timeout,
-                                                             std::stop_token stop);
+  // Wait and Get that also give up, with CANCELLED, within kStopCheckInterval of `stop`
+  // being requested: a member whose generation was superseded stops waiting for peers that
+  // moved on. They wait in slices of that interval.
+  absl::Status WaitUnlessStopped(const std::vector<std::string>& keys, absl::Duration timeout,
+                                 std::stop_token stop);
+  absl::StatusOr<std::vector<char>> GetUnlessStopped(absl::string_view key, absl::Duration timeout,
+                                                     std::stop_token stop);
 
   static constexpr absl::Duration kStopCheckInterval = absl::Milliseconds(50);
 };
