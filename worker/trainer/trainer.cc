@@ -61,14 +61,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options)
                    Mlp::Create(options.job.model.LayerSizes(train.pixels_per_image(), 10)));
   ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> optimizer,
                    MakeOptimizer(options.job.optimizer, model.num_parameters()));
-  // A config built in code is refused here, not when the first group forms (FormGroup).
-  RETURN_IF_ERROR(
-      collectives::AlgorithmSelector::FromConfig(options.job.collectives.allreduce).status());
+  // A config built in code is refused here, not when the first group forms.
+  ASSIGN_OR_RETURN(collectives::AlgorithmSelector selector,
+                   collectives::AlgorithmSelector::FromConfig(options.job.collectives.allreduce));
   ASSIGN_OR_RETURN(LeaseTable leases,
                    LeaseTable::Create(train.size(), static_cast<uint32_t>(options.job.shard_size),
                                       options.job.seed));
-  auto trainer = std::unique_ptr<Trainer>(
-      new Trainer(std::move(options), std::move(model), std::move(optimizer), std::move(leases)));
+  auto trainer = std::unique_ptr<Trainer>(new Trainer(std::move(options), std::move(model),
+                                                      std::move(optimizer), std::move(leases),
+                                                      std::move(selector)));
   const JobConfig& job = trainer->options_.job;
   if (!job.checkpoint_dir.empty()) {
     ASSIGN_OR_RETURN(auto checkpoint, LoadLatestCheckpoint(job.checkpoint_dir));
@@ -82,11 +83,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options)
 }
 
 Trainer::Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> optimizer,
-                 LeaseTable leases)
+                 LeaseTable leases, collectives::AlgorithmSelector selector)
     : options_(std::move(options)),
       model_(std::move(model)),
       optimizer_(std::move(optimizer)),
       leases_(std::move(leases)),
+      selector_(std::move(selector)),
       params_(model_.num_parameters()),
       membership_(options_.initial),
       numbered_as_(options_.initial) {
@@ -143,8 +145,7 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
   group_options.timeout = options_.job.collectives.timeout;
   group_options.advertise_address = options_.advertise_address;
   group_options.host_id = options_.host_id;
-  ASSIGN_OR_RETURN(group_options.selector,
-                   collectives::AlgorithmSelector::FromConfig(options_.job.collectives.allreduce));
+  group_options.selector = selector_;
   group_options.shared_memory = options_.job.collectives.shared_memory;
   group_options.shared_memory_bytes_per_rank =
       options_.job.collectives.shared_memory_bytes_per_rank;
@@ -163,7 +164,7 @@ absl::Status Trainer::JoinGeneration(const Membership& next) {
   // An initial membership carries no rank map: the state is fresh or a checkpoint's.
   if (group_->rank() == 0 && !next.new_rank_of_old.empty()) {
     RETURN_IF_ERROR(leases_.Remap(next.new_rank_of_old));
-    numbered_as_ = next;
+    numbered_as_ = next;  // even if the broadcast below fails: the table is renumbered
   }
   RETURN_IF_ERROR(SyncStateFromRankZero());
   numbered_as_ = next;
@@ -346,15 +347,17 @@ absl::StatusOr<double> Trainer::Evaluate() {
 
 absl::Status Trainer::Recover(const absl::Status& failure) {
   if (!IsGroupFailure(failure)) return failure;
-  if (absl::IsCancelled(failure)) {  // superseded: the newer generation is already assigned
-    spdlog::info("generation {} superseded: {}", membership_.generation,
-                 std::string(failure.message()));
-  } else {
-    spdlog::warn("generation {} failed: {}", membership_.generation,
-                 std::string(failure.message()));
-    options_.membership->GenerationFailed(membership_.generation, failure);
-  }
+  NoteGroupFailure(membership_.generation, failure);
   return ChangeMembership();
+}
+
+void Trainer::NoteGroupFailure(int64_t generation, const absl::Status& failure) {
+  if (absl::IsCancelled(failure)) {  // superseded: the newer generation is already assigned
+    spdlog::info("generation {} superseded: {}", generation, std::string(failure.message()));
+    return;
+  }
+  spdlog::warn("generation {} failed: {}", generation, std::string(failure.message()));
+  options_.membership->GenerationFailed(generation, failure);
 }
 
 absl::Status Trainer::ChangeMembership() {
@@ -385,11 +388,7 @@ absl::Status Trainer::ChangeMembership() {
     }
     // Superseded while forming, or a peer never came or left: not this rank's failure. The
     // scheduler hears of it and forms a newer generation, which this rank joins.
-    if (!absl::IsCancelled(joined)) {
-      spdlog::warn("generation {} did not form: {}", next.generation,
-                   std::string(joined.message()));
-      options_.membership->GenerationFailed(next.generation, joined);
-    }
+    NoteGroupFailure(next.generation, joined);
     newer_than = next.generation;
   }
   spdlog::info("generation {}: {} members, this is rank {}, continuing at step {}",

@@ -95,7 +95,7 @@ class Trainer {
 
  private:
   Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> optimizer,
-          LeaseTable leases);
+          LeaseTable leases, collectives::AlgorithmSelector selector);
 
   absl::Status FormGroup(const Membership& membership);
   // Forms `next`'s group and brings every member to rank 0's committed state, renumbered for
@@ -110,6 +110,9 @@ class Trainer {
   // After a failure: a failure of the group (a peer died or left, the generation was
   // superseded) moves on to the next generation; this rank's own error is returned.
   absl::Status Recover(const absl::Status& failure);
+  // Logs a failure of generation `generation`'s group and, unless it was superseded (a newer
+  // generation is already assigned), tells the membership source.
+  void NoteGroupFailure(int64_t generation, const absl::Status& failure);
   // Moves to the next generation (after a failure, or when a member announced a newer one),
   // and on to newer ones while the one it tries cannot form for reasons not its own.
   absl::Status ChangeMembership();
@@ -123,6 +126,7 @@ class Trainer {
   const Mlp model_;
   std::unique_ptr<Optimizer> optimizer_;
   LeaseTable leases_;
+  const collectives::AlgorithmSelector selector_;  // from the job's allreduce config
   std::vector<float> params_;
   std::vector<float> batch_images_;
   std::vector<uint8_t> batch_labels_;
