@@ -15,9 +15,6 @@ namespace {
 // failure of the job.
 constexpr int kFailedGenerationsPerFailure = 3;
 
-}  // namespace
-namespace {
-
 absl::Status ValidateSpec(const JobSpec& spec) {
   if (spec.min_workers < 1) return absl::InvalidArgumentError("workers.min must be >= 1");
   if (spec.max_workers < spec.min_workers) {
@@ -111,10 +108,11 @@ void SchedulerCore::ApplyEligibility(Node& node) {
   Refile(node);
 }
 
-void SchedulerCore::MarkDead(Node& node) {
+void SchedulerCore::DepartDead(Node& node, const std::string& detail) {
   by_last_heartbeat_.erase({node.last_heartbeat, &node});
   node.state = NodeState::kLost;  // until its worker registers again
   Refile(node);
+  Depart(node, DepartureReason::kCrashed, detail);
 }
 
 void SchedulerCore::NoteHeartbeat(Node& node, absl::Time now) {
@@ -156,13 +154,12 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
       // old one (it has not heard of the new one yet) reports steps nobody else took.
       const bool current = heartbeat.generation < 0 || heartbeat.generation == job.generation;
       if (current && heartbeat.progress.has_value() &&
-          heartbeat.progress->step > job.progress.step) {
-        job.failed_generation = -1;  // training moves again
-        job.failed_in_a_row = 0;
-      }
-      if (current && heartbeat.progress.has_value() &&
           heartbeat.progress->step >= job.progress.step) {
         const JobProgress& progress = *heartbeat.progress;
+        if (progress.step > job.progress.step) {  // training moves again
+          job.failed_generation = -1;
+          job.failed_in_a_row = 0;
+        }
         if (progress.checkpoint_dir != job.progress.checkpoint_dir) {
           MarkDirty(job);  // where a restart resumes from: worth a record at once
         } else if (progress.step != job.progress.step || progress.epoch != job.progress.epoch ||
@@ -194,10 +191,8 @@ void SchedulerCore::NodeDisconnected(const NodeId& id) {
   if (!node.free()) {
     const Job* job = FindJob(node.job);
     if (job != nullptr && job->state == JobState::kRunning && job->failed_generation >= 0) {
-      const std::string why =
-          absl::StrCat("its session closed while generation ", job->failed_generation, " failed");
-      MarkDead(node);
-      Depart(node, DepartureReason::kCrashed, why);
+      DepartDead(node, absl::StrCat("its session closed while generation ", job->failed_generation,
+                                    " failed"));
     }
   }
   Reconcile();
@@ -214,8 +209,7 @@ void SchedulerCore::GenerationFailed(Job& job, const Node& reporter, const std::
   for (const NodeId& member : std::vector<NodeId>(job.members)) {
     Node& node = nodes_.at(member);
     if (!node.connected && !placeholders_.contains(member)) {
-      MarkDead(node);
-      Depart(node, DepartureReason::kCrashed, absl::StrCat("its session closed; ", detail));
+      DepartDead(node, absl::StrCat("its session closed; ", detail));
       departed = true;
     }
   }

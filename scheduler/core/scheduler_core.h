@@ -256,8 +256,8 @@ class SchedulerCore {
   // stopped (so the nodes are considered in turn).
   Placement Place(const Job& job, int count);
   // `node`'s worker died (not merely silent): it is lost at once, not after the heartbeat TTL,
-  // and placed again only when it registers again.
-  void MarkDead(Node& node);
+  // departs its job as crashed, and is placed again only when it registers again.
+  void DepartDead(Node& node, const std::string& detail);
   // Records a sign of life from `node` at `now` (keeping by_last_heartbeat_ in order).
   void NoteHeartbeat(Node& node, absl::Time now);
   // Refiles `node` in the index of available nodes after a change to it.
