@@ -407,42 +407,11 @@ TEST_F(CrossHostTest, MpirunRunsAStandaloneJobOnTwoHosts) {
   constexpr int kSteps = 100;
   const std::string job_path = dir_.path() + "/job.yaml";
   std::ofstream(job_path) << TestJob(2, 2, kSteps);
-  const std::string& subnet = hosts_->subnet();
   // Each rank advertises the address of its host's eth0 (the hosts have no default route).
-  auto mpirun = hosts_->Spawn(0, {"mpirun",
-                                  "--allow-run-as-root",
-                                  "--host",
-                                  "dc1,dc2",
-                                  "-np",
-                                  "2",
-                                  "--bind-to",
-                                  "none",
-                                  "--mca",
-                                  "plm_rsh_agent",
-                                  COSCHED_NETNS_RSH,
-                                  "--mca",
-                                  "plm_rsh_no_tree_spawn",
-                                  "1",
-                                  "--mca",
-                                  "oob_tcp_if_include",
-                                  subnet,
-                                  "--mca",
-                                  "btl_tcp_if_include",
-                                  subnet,
-                                  "--mca",
-                                  "btl",
-                                  "tcp,self",
-                                  "--mca",
-                                  "pml",
-                                  "ob1",
-                                  "-x",
-                                  "COSCHED_COLLECTIVES_INTERFACE=eth0",
-                                  COSCHED_WORKER_BINARY,
-                                  "--standalone",
-                                  "--job",
-                                  job_path,
-                                  "--log-level",
-                                  "warn"});
+  std::vector<std::string> argv = hosts_->MpirunArgv({"dc1", "dc2"}, COSCHED_NETNS_RSH);
+  argv.insert(argv.end(), {"-x", "COSCHED_COLLECTIVES_INTERFACE=eth0", COSCHED_WORKER_BINARY,
+                           "--standalone", "--job", job_path, "--log-level", "warn"});
+  auto mpirun = hosts_->Spawn(0, argv);
   ASSERT_TRUE(mpirun.ok()) << mpirun.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
   std::map<int, json> finished;  // by rank

@@ -491,34 +491,9 @@ TEST_F(TestHostsTest, BadSpecsAreRefusedNamingTheHost) {
 TEST_F(TestHostsTest, MpirunInOneHostStartsARankInAnother) {
   auto hosts = MustCreate({{.name = "h0"}, {.name = "h1"}});
   ASSERT_NE(hosts, nullptr);
-  const std::string& subnet = hosts->subnet();
-  auto mpirun = hosts->Spawn(0, {"mpirun",
-                                 "--allow-run-as-root",
-                                 "--host",
-                                 "h0,h1",
-                                 "-np",
-                                 "2",
-                                 "--bind-to",
-                                 "none",
-                                 "--mca",
-                                 "plm_rsh_agent",
-                                 COSCHED_NETNS_RSH,
-                                 "--mca",
-                                 "plm_rsh_no_tree_spawn",
-                                 "1",
-                                 "--mca",
-                                 "oob_tcp_if_include",
-                                 subnet,
-                                 "--mca",
-                                 "btl_tcp_if_include",
-                                 subnet,
-                                 "--mca",
-                                 "btl",
-                                 "tcp,self",
-                                 "--mca",
-                                 "pml",
-                                 "ob1",
-                                 COSCHED_MPI_HELLO_BINARY});
+  std::vector<std::string> argv = hosts->MpirunArgv({"h0", "h1"}, COSCHED_NETNS_RSH);
+  argv.push_back(COSCHED_MPI_HELLO_BINARY);
+  auto mpirun = hosts->Spawn(0, argv);
   ASSERT_TRUE(mpirun.ok()) << mpirun.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   std::map<int, nlohmann::json> by_rank;

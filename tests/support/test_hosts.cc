@@ -362,4 +362,34 @@ absl::StatusOr<int> TestHosts::OpenSocket(int i, int type) const {
   return result;
 }
 
+std::vector<std::string> TestHosts::MpirunArgv(const std::vector<std::string>& ranks_on,
+                                               const std::string& rsh_agent) const {
+  return {"mpirun",
+          "--allow-run-as-root",
+          "--host",
+          absl::StrJoin(ranks_on, ","),
+          "-np",
+          absl::StrCat(ranks_on.size()),
+          "--bind-to",
+          "none",
+          "--mca",
+          "plm_rsh_agent",
+          rsh_agent,
+          "--mca",
+          "plm_rsh_no_tree_spawn",
+          "1",
+          "--mca",
+          "oob_tcp_if_include",
+          subnet(),
+          "--mca",
+          "btl_tcp_if_include",
+          subnet(),
+          "--mca",
+          "btl",
+          "tcp,self",
+          "--mca",
+          "pml",
+          "ob1"};
+}
+
 }  // namespace cosched::testing

@@ -109,6 +109,13 @@ class TestHosts {
   // talk to a host from this process. The caller closes it.
   absl::StatusOr<int> OpenSocket(int i, int type) const;
 
+  // The start of an mpirun command line that, run inside one host (Spawn), starts one rank in
+  // each host of `ranks_on` (names): orted is launched through `rsh_agent` (scripts/netns-rsh,
+  // which enters the named host), and Open MPI's own traffic and its TCP BTL stay on this
+  // instance's subnet. Append `-x NAME=VALUE` options and the program.
+  std::vector<std::string> MpirunArgv(const std::vector<std::string>& ranks_on,
+                                      const std::string& rsh_agent) const;
+
  private:
   struct Host {
     HostSpec spec;
