@@ -23,9 +23,10 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames
 
 // Measured on the reference machine (2 cores, loopback TCP, 2 ranks) with
 // `cosched-bench allreduce` (docs/benchmarks.md). Up to 8 MiB, halving-doubling: it runs on
-// any world size, and with the group's staging buffer it has no per-call setup (up to
-// 128 KiB it also runs on the synchronous-mode connections, several times faster than gloo's
-// default). From 8 MiB, gloo's unbound-buffer ring, which pipelines large messages well.
+// any world size, and with the group's staging buffer it has no per-call setup. From 8 MiB,
+// gloo's unbound-buffer ring, which pipelines large messages well. (The small sizes were
+// measured when they still ran on gloo's synchronous-mode connections, since removed:
+// re-measure them with the cross-host benchmark.)
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
   return {{0, AllreduceAlgorithm::kHalvingDoubling}, {8 << 20, AllreduceAlgorithm::kAllreduceRing}};
 }
