@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace cosched::worker {
 
@@ -46,9 +47,7 @@ void SchedulerMembership::StopSuperseded(int64_t generation) {
 
 std::stop_token SchedulerMembership::SupersededToken(int64_t generation) {
   MutexLock lock(&mu_);
-  const bool already =
-      revoked_ || (!assignments_.empty() && assignments_.rbegin()->first > generation);
-  if (already) {
+  if (Decided(generation)) {
     std::stop_source stopped;
     stopped.request_stop();
     return stopped.get_token();
@@ -74,18 +73,34 @@ Membership SchedulerMembership::FromAssignment(const cosched::v1::Assignment& as
   return membership;
 }
 
+bool SchedulerMembership::Decided(int64_t newer_than) const {
+  return revoked_ || (!assignments_.empty() && assignments_.rbegin()->first > newer_than);
+}
+
 absl::StatusOr<Membership> SchedulerMembership::Next(const Membership& current,
                                                      int64_t newer_than) {
   MutexLock lock(&mu_);
   const absl::Time deadline = absl::Now() + wait_limit_;
   newer_than = std::max(newer_than, current.generation);
-  while (!revoked_ && (assignments_.empty() || assignments_.rbegin()->first <= newer_than)) {
+  while (!Decided(newer_than)) {
     if (changed_.WaitWithDeadline(&mu_, deadline)) {
       return absl::DeadlineExceededError(
           absl::StrCat("no assignment after generation ", newer_than, " of job ", job_id_,
                        " from the scheduler within ", absl::FormatDuration(wait_limit_)));
     }
   }
+  return Decide(current);
+}
+
+absl::StatusOr<std::optional<Membership>> SchedulerMembership::TryNext(const Membership& current,
+                                                                       int64_t newer_than) {
+  MutexLock lock(&mu_);
+  if (!Decided(std::max(newer_than, current.generation))) return std::nullopt;
+  ASSIGN_OR_RETURN(Membership next, Decide(current));
+  return next;
+}
+
+absl::StatusOr<Membership> SchedulerMembership::Decide(const Membership& current) const {
   if (revoked_) return absl::CancelledError(absl::StrCat("revoked: ", revoked_reason_));
   // Compose the rank maps of every generation after `current` up to the newest.
   std::vector<int> new_rank_of_old(current.world_size);

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -42,6 +43,11 @@ class SchedulerMembership final : public MembershipSource {
 
   absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Next() without the wait: nullopt while no generation newer than `newer_than` has been
+  // assigned (the deterministic simulation, sim/, calls it when a message arrives instead of
+  // blocking a thread).
+  absl::StatusOr<std::optional<Membership>> TryNext(const Membership& numbered, int64_t newer_than)
+      ABSL_LOCKS_EXCLUDED(mu_);
   int64_t PendingGeneration() const override ABSL_LOCKS_EXCLUDED(mu_);
   std::stop_token SupersededToken(int64_t generation) override ABSL_LOCKS_EXCLUDED(mu_);
   bool ReplacesFailedGenerations() const override { return true; }
@@ -54,6 +60,11 @@ class SchedulerMembership final : public MembershipSource {
   // Stops the sources of generations older than `generation` (all on revocation); called
   // without mu_, as stop callbacks run inline and may take the rendezvous' locks.
   void StopSuperseded(int64_t generation) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether Next() has something to return: a newer assignment, or the revocation.
+  bool Decided(int64_t newer_than) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What Next() returns once Decided().
+  absl::StatusOr<Membership> Decide(const Membership& numbered) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string job_id_;
   const absl::Duration wait_limit_;
