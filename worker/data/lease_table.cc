@@ -257,6 +257,10 @@ void LeaseTable::ReleaseRank(int rank) {
   ranks_.erase(it);
 }
 
+void LeaseTable::ReleaseAll() {
+  while (!ranks_.empty()) ReleaseRank(ranks_.begin()->first);
+}
+
 absl::Status LeaseTable::Remap(const std::vector<int>& new_rank_of_old) {
   std::set<int> taken;
   for (size_t old = 0; old < new_rank_of_old.size(); ++old) {

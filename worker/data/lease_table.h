@@ -77,6 +77,9 @@ class LeaseTable {
   // Returns every lease held by `rank` (with its unconsumed samples) to the queue, ahead of the
   // epoch's not yet dealt shards (behind leases returned earlier), and forgets its plan.
   void ReleaseRank(int rank);
+  // ReleaseRank for every rank, in increasing order: for a state whose rank numbering means
+  // nothing to the group that adopts it (a checkpoint written by another generation).
+  void ReleaseAll();
   // Renumbers ranks after a membership change: new_rank_of_old[old] is the new rank of `old`,
   // or -1 if it left (its leases are released, in increasing old-rank order). Every rank with
   // state must be covered; new ranks must be distinct. On error nothing changes.

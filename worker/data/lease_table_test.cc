@@ -59,6 +59,28 @@ void ExpectEachOnce(const std::vector<int>& seen) {
   for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], 1) << "sample " << i;
 }
 
+// A checkpoint written by five ranks, adopted by a group of two: without ReleaseAll, ranks 2..4
+// would keep their shards and the epoch would never end.
+TEST(LeaseTableTest, ReleaseAllLetsFewerRanksFinishTheEpochExactlyOnce) {
+  LeaseTable table = MakeTable(200, 8);
+  std::vector<int> seen(table.num_samples(), 0);
+  for (int step = 0; step < 3; ++step) {
+    const auto plans = table.PlanStep(std::vector<uint32_t>(5, 6));
+    std::vector<uint32_t> done(5);
+    for (int r = 0; r < 5; ++r) {
+      done[r] = static_cast<uint32_t>(plans[r].size());
+      for (uint32_t sample : plans[r]) ++seen[sample];
+    }
+    ASSERT_TRUE(table.CommitStep(done).ok());
+  }
+  ASSERT_GT(table.leased_to(4), 0u);
+  table.ReleaseAll();
+  for (int r = 0; r < 5; ++r) EXPECT_EQ(table.leased_to(r), 0u) << "rank " << r;
+  const std::vector<int> rest = RunEpoch(table, 2, 6, AllDone);
+  for (size_t i = 0; i < seen.size(); ++i) seen[i] += rest[i];
+  ExpectEachOnce(seen);
+}
+
 TEST(LeaseTableTest, CreateValidatesArguments) {
   EXPECT_THAT(LeaseTable::Create(0, 64, 1).status().message(), HasSubstr("num_samples = 0"));
   EXPECT_THAT(LeaseTable::Create(uint64_t{1} << 32, 64, 1).status().message(),

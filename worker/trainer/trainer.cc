@@ -75,6 +75,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(TrainerOptions options)
     ASSIGN_OR_RETURN(auto checkpoint, LoadLatestCheckpoint(job.checkpoint_dir));
     if (checkpoint.has_value()) {
       RETURN_IF_ERROR(trainer->Restore(*checkpoint));
+      // Its leases are numbered by the generation that wrote it, which may have had more
+      // ranks than this one: ranks that do not exist here would hold their shards forever
+      // and the epoch would never end (found by the control-plane simulation). Released,
+      // their unconsumed samples are dealt again.
+      trainer->leases_.ReleaseAll();
       spdlog::info("resumed from checkpoint in {} at step {}", job.checkpoint_dir,
                    checkpoint->step);
     }
@@ -161,31 +166,57 @@ absl::Status Trainer::FormGroup(const Membership& membership) {
 
 absl::Status Trainer::JoinGeneration(const Membership& next) {
   RETURN_IF_ERROR(FormGroup(next));
-  // An initial membership carries no rank map: the state is fresh or a checkpoint's.
-  if (group_->rank() == 0 && !next.new_rank_of_old.empty()) {
+  ASSIGN_OR_RETURN(const int source, NewestStateRank());
+  // An initial membership carries no rank map: the state is fresh or a checkpoint's, and a
+  // checkpoint's leases were released when it was loaded.
+  if (group_->rank() == source && !next.new_rank_of_old.empty()) {
     RETURN_IF_ERROR(leases_.Remap(next.new_rank_of_old));
     numbered_as_ = next;  // even if the broadcast below fails: the table is renumbered
   }
-  RETURN_IF_ERROR(SyncStateFromRankZero());
+  RETURN_IF_ERROR(SyncStateFrom(source));
   numbered_as_ = next;
   return absl::OkStatus();
 }
 
-absl::Status Trainer::SyncStateFromRankZero() {
+absl::StatusOr<int> Trainer::NewestStateRank() {
+  const int world = group_->world_size();
+  if (world == 1) return 0;
+  // Each rank puts its step in its own slots (split in 16-bit halves, exact in a float).
+  std::vector<float> steps(2 * static_cast<size_t>(world), 0.0f);
+  steps[2 * group_->rank()] = static_cast<float>(step_ >> 16);
+  steps[2 * group_->rank() + 1] = static_cast<float>(step_ & 0xffff);
+  RETURN_IF_ERROR(GroupFailure(group_->Allreduce(absl::MakeSpan(steps))));
+  int newest = 0;
+  int64_t newest_step = -1;
+  for (int rank = 0; rank < world; ++rank) {
+    const int64_t step =
+        (static_cast<int64_t>(steps[2 * rank]) << 16) + static_cast<int64_t>(steps[2 * rank + 1]);
+    if (step > newest_step) {  // ties go to the lowest rank
+      newest = rank;
+      newest_step = step;
+    }
+  }
+  return newest;
+}
+
+absl::Status Trainer::SyncStateFrom(int source) {
   if (group_->world_size() == 1) return absl::OkStatus();
-  std::string bytes = group_->rank() == 0 ? EncodeTrainingState(Snapshot()) : std::string();
+  std::string bytes = group_->rank() == source ? EncodeTrainingState(Snapshot()) : std::string();
   int64_t size = static_cast<int64_t>(bytes.size());
   RETURN_IF_ERROR(GroupFailure(
-      group_->Broadcast(absl::Span<char>(reinterpret_cast<char*>(&size), sizeof(size)), 0)));
+      group_->Broadcast(absl::Span<char>(reinterpret_cast<char*>(&size), sizeof(size)), source)));
   if (size < 0 || size > (int64_t{1} << 34)) {
-    return GroupFailure(
-        absl::DataLossError(absl::StrCat("rank 0 announced a training state of ", size, " bytes")));
+    return GroupFailure(absl::DataLossError(
+        absl::StrCat("rank ", source, " announced a training state of ", size, " bytes")));
   }
   bytes.resize(static_cast<size_t>(size));
-  RETURN_IF_ERROR(GroupFailure(group_->Broadcast(absl::MakeSpan(bytes.data(), bytes.size()), 0)));
-  if (group_->rank() == 0) return absl::OkStatus();
-  // Rank 0's bytes are a peer's: if they do not decode, this generation failed, not this rank.
-  absl::StatusOr<TrainingState> state = DecodeTrainingState(bytes, "broadcast from rank 0");
+  RETURN_IF_ERROR(
+      GroupFailure(group_->Broadcast(absl::MakeSpan(bytes.data(), bytes.size()), source)));
+  if (group_->rank() == source) return absl::OkStatus();
+  // The source's bytes are a peer's: if they do not decode, this generation failed, not this
+  // rank.
+  absl::StatusOr<TrainingState> state =
+      DecodeTrainingState(bytes, absl::StrCat("broadcast from rank ", source));
   if (!state.ok()) return GroupFailure(state.status());
   return GroupFailure(Restore(*state));
 }

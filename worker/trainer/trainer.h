@@ -98,11 +98,19 @@ class Trainer {
           LeaseTable leases, collectives::AlgorithmSelector selector);
 
   absl::Status FormGroup(const Membership& membership);
-  // Forms `next`'s group and brings every member to rank 0's committed state, renumbered for
-  // `next` (rank 0 renumbers before it broadcasts, so every member ends with the same table).
+  // Forms `next`'s group and brings every member to the newest committed state among them,
+  // renumbered for `next` (its holder renumbers before it broadcasts, so every member ends
+  // with the same table).
   absl::Status JoinGeneration(const Membership& next);
-  // Rank 0's committed state replaces everyone's (after a membership change or at start).
-  absl::Status SyncStateFromRankZero();
+  // The rank whose state is newest (the highest step; the lowest rank among equals). Not
+  // always rank 0: a member the scheduler counts as a survivor may never have received the
+  // state (it joined generations that never formed), while a newcomer may hold a checkpoint.
+  // Found by the control-plane simulation (sim/control_plane), where rank 0's fresh state
+  // replaced a trained one.
+  absl::StatusOr<int> NewestStateRank();
+  // The committed state of `source` replaces everyone's (after a membership change or at
+  // start).
+  absl::Status SyncStateFrom(int source);
   absl::Status Restore(const TrainingState& state);
   // One synchronous step; returns the number of samples all ranks trained on.
   absl::StatusOr<int64_t> Step();

@@ -48,11 +48,13 @@ struct RankOutcome {
 
 // Runs `world` ranks of `job` as threads; `tokens[r]` is rank r's compute token. The last
 // rank reports progress to `on_last_rank_progress`, if given. `host_ids[r]`, when given, is
-// rank r's host id (ranks with different ids act as on separate hosts: no shared memory).
+// rank r's host id (ranks with different ids act as on separate hosts: no shared memory), and
+// `checkpoint_dirs[r]`, when given, rank r's own checkpoint directory (each node its disk).
 std::vector<RankOutcome> RunRanks(
     const JobConfig& job, int world, std::vector<ComputeToken>& tokens,
     std::function<void(const TrainingProgress&)> on_last_rank_progress = nullptr,
-    const std::vector<std::string>& host_ids = {}) {
+    const std::vector<std::string>& host_ids = {},
+    const std::vector<std::string>& checkpoint_dirs = {}) {
   collectives::InMemoryStore store;
   NoRecovery no_recovery;
   std::vector<RankOutcome> outcomes(world);
@@ -67,6 +69,9 @@ std::vector<RankOutcome> RunRanks(
       options.membership = &no_recovery;
       options.token = &tokens[rank];
       if (rank < static_cast<int>(host_ids.size())) options.host_id = host_ids[rank];
+      if (rank < static_cast<int>(checkpoint_dirs.size())) {
+        options.job.checkpoint_dir = checkpoint_dirs[rank];
+      }
       if (rank == world - 1) options.on_progress = on_last_rank_progress;
       options.create_group = [&store](const collectives::GroupOptions& o) {
         collectives::GroupOptions with_store = o;
@@ -201,6 +206,31 @@ TEST(TrainerTest, ResumingFromACheckpointContinuesTheSameRun) {
   EXPECT_EQ(resumed[0].result->steps, 60);
   EXPECT_EQ(resumed[0].result->parameter_checksum, straight[0].result->parameter_checksum);
   std::filesystem::remove_all(dir);
+}
+
+// Rank 0 starts fresh while rank 1 holds a checkpoint at step 30: the group goes on from the
+// newest state, whoever holds it (before, rank 0's fresh state replaced the trained one).
+TEST(TrainerTest, AGroupStartsFromTheNewestStateAmongItsMembers) {
+  const std::string fresh_dir = ::testing::TempDir() + "/trainer_newest_fresh";
+  const std::string trained_dir = ::testing::TempDir() + "/trainer_newest_trained";
+  std::filesystem::remove_all(fresh_dir);
+  std::filesystem::remove_all(trained_dir);
+  std::vector<ComputeToken> tokens(2);
+  JobConfig first = SmallJob(30);
+  first.checkpoint_dir = trained_dir;
+  ASSERT_TRUE(RunRanks(first, 1, tokens)[0].result.ok());
+
+  JobConfig job = SmallJob(50);
+  const auto outcomes = RunRanks(job, 2, tokens, nullptr, {}, {fresh_dir, trained_dir});
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_TRUE(outcomes[rank].result.ok()) << outcomes[rank].result.status();
+    EXPECT_EQ(outcomes[rank].result->steps, 50);
+    // Only the last 20 steps of 64 samples were trained in this run.
+    EXPECT_EQ(outcomes[rank].result->samples, 20 * 64) << "rank " << rank;
+  }
+  EXPECT_EQ(outcomes[0].result->parameter_checksum, outcomes[1].result->parameter_checksum);
+  std::filesystem::remove_all(fresh_dir);
+  std::filesystem::remove_all(trained_dir);
 }
 
 TEST(TrainerTest, CheckpointOfAnotherModelIsRefused) {
