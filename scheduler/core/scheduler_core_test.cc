@@ -467,6 +467,27 @@ TEST_F(SchedulerCoreTest, ARestoredMemberThatNeverReturnsIsLostAfterTheTtl) {
   EXPECT_TRUE(restarted_.assignments["n2"].restore_from_checkpoint);
 }
 
+// The job moved on while a member was away (its session broke, nothing was lost): coming back
+// with the older generation it still runs, it keeps its rank and hears the newest assignment.
+// Charging that as a crash failed jobs within their budget in the control-plane simulation.
+TEST_F(SchedulerCoreTest, AMemberBackFromAnOlderGenerationOfItsJobKeepsItsRank) {
+  AddNode("n1");
+  AddNode("n2");
+  const JobId job = Submit(2, 3);
+  const int64_t away_at = GetJob(job).generation;
+  core_.NodeDisconnected("n1");
+  AddNode("n3");  // the job grows meanwhile: a newer generation n1 has not heard of
+  ASSERT_EQ(GetJob(job).generation, away_at + 1);
+  ASSERT_THAT(GetJob(job).members, ElementsAre("n1", "n2", "n3"));
+
+  ASSERT_TRUE(core_.RegisterNode(Info("n1"), job, away_at).ok());
+  EXPECT_EQ(GetJob(job).failures, 0);
+  EXPECT_EQ(GetJob(job).generation, away_at + 1);
+  EXPECT_THAT(GetJob(job).members, ElementsAre("n1", "n2", "n3"));
+  EXPECT_EQ(outbox_.assignments["n1"].generation, away_at + 1);
+  EXPECT_EQ(outbox_.assignments["n1"].rank, 0);
+}
+
 TEST_F(SchedulerCoreTest, AWorkerStillRunningAJobThatDroppedItIsToldToStop) {
   AddNode("n1");
   const JobId job = Submit(1, 1);
