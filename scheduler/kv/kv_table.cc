@@ -60,8 +60,17 @@ std::vector<KvTable::Value> KvTable::ValuesOf(const std::vector<std::string>& ke
   return values;
 }
 
+void KvTable::set_gate(Gate gate) {
+  MutexLock lock(&gate_mu_);
+  gate_ = std::move(gate);
+}
+
 absl::Status KvTable::Set(absl::string_view key, std::string value) {
   RETURN_IF_ERROR(CheckKey(key, "key"));
+  {
+    MutexLock lock(&gate_mu_);
+    if (gate_) RETURN_IF_ERROR(gate_(key));
+  }
   if (value.size() > options_.max_value_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("value of rendezvous key ", QuotedKey(key),
                                                    " has ", value.size(), " bytes; the limit is ",

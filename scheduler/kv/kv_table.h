@@ -55,8 +55,15 @@ class KvTable {
   KvTable(const KvTable&) = delete;
   KvTable& operator=(const KvTable&) = delete;
 
+  // Decides whether `key` may still be published: a non-OK status refuses the Set with it.
+  // The scheduler refuses the keys of generations that have ended (RendezvousCleanup): nobody
+  // reads them and nothing would delete them again.
+  using Gate = std::function<absl::Status(absl::string_view key)>;
+  // Replaces the gate (null: none); waits for calls of the old one to return.
+  void set_gate(Gate gate) ABSL_LOCKS_EXCLUDED(gate_mu_);
+
   // Publishes `value` under `key`, replacing any earlier value.
-  absl::Status Set(absl::string_view key, std::string value) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Set(absl::string_view key, std::string value) ABSL_LOCKS_EXCLUDED(mu_, gate_mu_);
 
   // Blocks until every key exists (OK), `timeout` passes (DEADLINE_EXCEEDED naming the keys
   // still missing) or the table closes (UNAVAILABLE). A zero timeout checks once.
@@ -125,6 +132,10 @@ class KvTable {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const KvTableOptions options_;
+
+  // Taken around the gate's calls only, never together with mu_.
+  Mutex gate_mu_;
+  Gate gate_ ABSL_GUARDED_BY(gate_mu_);
 
   mutable Mutex mu_;
   CondVar changed_;  // signalled on every Set and on Close, for blocking waits

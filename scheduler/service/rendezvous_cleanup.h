@@ -7,7 +7,10 @@
 #pragma once
 
 #include <map>
+#include <set>
 
+#include "absl/strings/string_view.h"
+#include "common/mutex.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/kv/kv_table.h"
 
@@ -15,8 +18,14 @@ namespace cosched::scheduler {
 
 class RendezvousCleanup final : public CoreOutbox {
  public:
-  // Neither is owned; both must outlive this object.
-  RendezvousCleanup(CoreOutbox* sessions, KvTable* table) : sessions_(sessions), table_(table) {}
+  // Neither is owned; both must outlive this object. Installs the table's gate (KvTable::Gate)
+  // until destroyed: a key of a generation that has ended, or of a job that has, is refused
+  // with CANCELLED (its publisher was superseded: the trainer joins the newer generation and
+  // reports nothing), so a late publisher cannot leave keys behind that nothing deletes.
+  RendezvousCleanup(CoreOutbox* sessions, KvTable* table);
+  ~RendezvousCleanup() override;
+  RendezvousCleanup(const RendezvousCleanup&) = delete;
+  RendezvousCleanup& operator=(const RendezvousCleanup&) = delete;
 
   void Assign(const NodeId& node, const Assignment& assignment) override {
     sessions_->Assign(node, assignment);
@@ -25,13 +34,18 @@ class RendezvousCleanup final : public CoreOutbox {
     sessions_->Revoke(node, revocation);
   }
   // Called on the core's loop thread only.
-  void GenerationsEnded(const JobId& job, int64_t generation) override;
+  void GenerationsEnded(const JobId& job, int64_t generation) override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // The table's gate: runs on the threads that publish keys.
+  absl::Status Admit(absl::string_view key) const ABSL_LOCKS_EXCLUDED(mu_);
+
   CoreOutbox* const sessions_;
   KvTable* const table_;
+  mutable Mutex mu_;
   // Per job, the oldest generation whose keys may still exist.
-  std::map<JobId, int64_t> oldest_kept_;
+  std::map<JobId, int64_t, std::less<>> oldest_kept_ ABSL_GUARDED_BY(mu_);
+  std::set<JobId, std::less<>> ended_jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cosched::scheduler

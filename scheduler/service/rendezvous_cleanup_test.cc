@@ -1,5 +1,6 @@
 #include "scheduler/service/rendezvous_cleanup.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -36,6 +37,29 @@ TEST(RendezvousCleanupTest, DeletesTheKeysOfEndedGenerationsAndOfEndedJobs) {
 
   cleanup.GenerationsEnded("j-1", std::numeric_limits<int64_t>::max());
   EXPECT_EQ(table.size(), 1u);  // only the other job's key is left
+}
+
+// A member that publishes after its generation ended (it had not heard of the newer one yet)
+// must not leave a key behind that nothing would delete: it is refused, as superseded.
+TEST(RendezvousCleanupTest, RefusesTheKeysOfEndedGenerationsAndJobs) {
+  KvTable table;
+  CountingOutbox sessions;
+  {
+    RendezvousCleanup cleanup(&sessions, &table);
+    cleanup.GenerationsEnded("j-1", 3);
+    const absl::Status late = table.Set("job/j-1/gen/2/rank_1", "addr");
+    EXPECT_EQ(late.code(), absl::StatusCode::kCancelled) << late;
+    EXPECT_THAT(std::string(late.message()), ::testing::HasSubstr("generation 2 of job j-1"));
+    EXPECT_TRUE(table.Set("job/j-1/gen/3/rank_1", "addr").ok());
+    EXPECT_TRUE(table.Set("job/j-2/gen/0/rank_0", "addr").ok());
+    EXPECT_TRUE(table.Set("not/a/generation/key", "v").ok());
+
+    cleanup.GenerationsEnded("j-1", std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(table.Set("job/j-1/gen/9/rank_0", "addr").code(), absl::StatusCode::kCancelled);
+    EXPECT_EQ(table.size(), 2u);
+  }
+  // Without the cleanup the table takes any key again.
+  EXPECT_TRUE(table.Set("job/j-1/gen/2/rank_1", "addr").ok());
 }
 
 }  // namespace
