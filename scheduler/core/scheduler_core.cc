@@ -58,11 +58,17 @@ absl::Status SchedulerCore::RegisterNode(const NodeInfo& info,
     // within their budget.
     const bool same_run = running_job.has_value() && *running_job == node.job && job != nullptr &&
                           running_generation >= 0 && running_generation <= job->generation;
-    if (!same_run) {
+    // Running nothing, a member that never confirmed the job never heard of it: it stays
+    // and is told again below.
+    const bool never_heard =
+        !running_job.has_value() && job != nullptr && !job->confirmed.contains(info.id);
+    if (!same_run && !never_heard) {
       Depart(
           node,
           info.kind == NodeKind::kVehicle ? DepartureReason::kVanished : DepartureReason::kCrashed,
           "re-registered without its job (worker restarted)");
+    } else if (same_run) {
+      Confirm(jobs_.at(node.job), info.id);
     }
   } else if (running_job.has_value()) {
     // It still runs a job that no longer counts it as a member (revoked while it was away,
@@ -155,6 +161,9 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
     auto job_it = jobs_.find(node.job);
     if (job_it != jobs_.end()) {
       Job& job = job_it->second;
+      // Running the current generation: it has its assignment. (A worker whose run ended
+      // keeps naming its last job and generation until the scheduler revokes it.)
+      if (heartbeat.job == job.id && heartbeat.generation == job.generation) Confirm(job, id);
       // Progress counts from members of the current generation only: a member still in an
       // old one (it has not heard of the new one yet) reports steps nobody else took.
       const bool current = heartbeat.generation < 0 || heartbeat.generation == job.generation;
@@ -186,6 +195,10 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   ApplyEligibility(node);
   Reconcile();
   return absl::OkStatus();
+}
+
+void SchedulerCore::Confirm(Job& job, const NodeId& node) {
+  if (job.confirmed.insert(node).second) MarkDirty(job);
 }
 
 void SchedulerCore::NodeDisconnected(const NodeId& id) {
@@ -361,6 +374,7 @@ void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string
   reshape->second.reasons.push_back(why);
   job.members.erase(std::remove(job.members.begin(), job.members.end(), node.info.id),
                     job.members.end());
+  job.confirmed.erase(node.info.id);
   placement_pass_due_ = true;  // it may grow back onto a node that was available all along
   ++counters_.membership_changes[DepartureReasonName(reason)];
   Record(job, why);

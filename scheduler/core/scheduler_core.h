@@ -111,7 +111,13 @@ struct Job {
   absl::Time submitted;
   int64_t generation = -1;      // -1 until first admitted
   std::vector<NodeId> members;  // in rank order
-  int failures = 0;             // departures that count against max_failures
+  // Members that have reported running this job (a heartbeat naming it and its current
+  // generation, or a registration naming it).
+  // One that registers without the job afterwards has restarted: a crash. One that never did
+  // has not heard of its assignment (the scheduler restarted before it arrived): it is told
+  // again, and nothing is charged.
+  std::set<NodeId> confirmed;
+  int failures = 0;  // departures that count against max_failures
   // The last generation a member reported failed (-1: none since training last progressed),
   // and how many generations in a row failed so.
   int64_t failed_generation = -1;
@@ -142,6 +148,7 @@ struct JournaledJob {
 
 // A worker's periodic report.
 struct Heartbeat {
+  JobId job;                            // the job it runs, if any
   VehicleSignals signals;               // vehicles only
   absl::Duration inference_backlog;     // queued inference work on the worker
   absl::Duration service_per_image;     // its measured service time; 0 if unknown
@@ -233,6 +240,8 @@ class SchedulerCore {
   // Hands the journal the jobs that changed, then sends the queued worker messages.
   void Flush();
   void MarkDirty(const Job& job) { dirty_.insert(job.id); }
+  // `node`, a member of `job`, has reported running it.
+  void Confirm(Job& job, const NodeId& node);
   void Assign(const NodeId& node, Assignment assignment);
   void Revoke(const NodeId& node, Revocation revocation);
   // Places pending jobs in `order` (queue order) where they fit.

@@ -82,6 +82,13 @@ class SchedulerCoreTest : public ::testing::Test {
     heartbeat.progress = std::move(progress);
     ASSERT_TRUE(core_.ReceiveHeartbeat(id, heartbeat).ok());
   }
+  // `id`'s worker reports that it runs `job`'s current generation.
+  void BeatRunning(const std::string& id, const JobId& job) {
+    Heartbeat heartbeat;
+    heartbeat.job = job;
+    heartbeat.generation = core_.FindJob(job)->generation;
+    ASSERT_TRUE(core_.ReceiveHeartbeat(id, heartbeat).ok());
+  }
   // A new core over what the journal holds, as after a scheduler restart.
   std::unique_ptr<SchedulerCore> Restart() {
     auto core = std::make_unique<SchedulerCore>(&clock_, CoreConfig(),
@@ -396,6 +403,7 @@ TEST_F(SchedulerCoreTest, RestoredMembersKeepTheirRanksWhenTheirWorkersComeBack)
   const JobId job = Submit(2, 3);
   const JobId waiting = Submit(5, 5);
   BeatProgress("n1", JobProgress{40, 2, 0.7, "/ckpt/j1"});
+  BeatRunning("n2", job);  // n2's worker ran the job before the restart
   const Job before = GetJob(job);
   ASSERT_THAT(before.members, ElementsAre("n1", "n2", "v1"));
 
@@ -486,6 +494,27 @@ TEST_F(SchedulerCoreTest, AMemberBackFromAnOlderGenerationOfItsJobKeepsItsRank) 
   EXPECT_THAT(GetJob(job).members, ElementsAre("n1", "n2", "n3"));
   EXPECT_EQ(outbox_.assignments["n1"].generation, away_at + 1);
   EXPECT_EQ(outbox_.assignments["n1"].rank, 0);
+}
+
+// The scheduler restarted before a new member's assignment reached it: its worker registers
+// running nothing, but it never confirmed the job, so it did not restart. It keeps its rank and
+// is told again; nothing is charged. (Found by the control-plane simulation.)
+TEST_F(SchedulerCoreTest, AMemberThatNeverHeardOfItsAssignmentIsToldAgain) {
+  AddNode("n1");
+  AddNode("n2");
+  const JobId job = Submit(1, 2);
+  BeatRunning("n1", job);
+  std::unique_ptr<SchedulerCore> core = Restart();
+  ASSERT_TRUE(core->RegisterNode(Info("n1")).ok());  // confirmed before: it restarted
+  const Job& restored = *core->FindJob(job);
+  EXPECT_EQ(restored.failures, 1);
+  const int64_t generation = restored.generation;
+
+  ASSERT_TRUE(core->RegisterNode(Info("n2")).ok());  // never confirmed: told again
+  EXPECT_EQ(restored.failures, 1);
+  EXPECT_THAT(restored.members, ::testing::Contains("n2"));
+  EXPECT_EQ(restored.generation, generation);
+  EXPECT_EQ(restarted_.assignments["n2"].job, job);
 }
 
 TEST_F(SchedulerCoreTest, AWorkerStillRunningAJobThatDroppedItIsToldToStop) {

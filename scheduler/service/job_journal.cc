@@ -118,6 +118,7 @@ v1::JobRecord JobToRecord(const Job& job, const std::vector<NodeKind>& member_ki
     v1::StoredMember& member = *record.add_members();
     member.set_node_id(job.members[i]);
     member.set_kind(ToStored(i < member_kinds.size() ? member_kinds[i] : NodeKind::kDatacenter));
+    member.set_confirmed(job.confirmed.contains(job.members[i]));
   }
   record.set_failures(job.failures);
   v1::StoredProgress& progress = *record.mutable_progress();
@@ -178,6 +179,7 @@ absl::StatusOr<JournaledJob> JobFromRecord(const v1::JobRecord& record) {
           absl::StrCat("member ", member.node_id(), ": ", member_kind.status().message())));
     }
     job.members.push_back(member.node_id());
+    if (member.confirmed()) job.confirmed.insert(member.node_id());
     out.member_kinds.push_back(*member_kind);
   }
   job.failures = record.failures();

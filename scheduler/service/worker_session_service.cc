@@ -38,6 +38,7 @@ absl::StatusOr<NodeInfo> NodeInfoFromProto(const cosched::v1::RegisterWorker& me
 
 Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   Heartbeat heartbeat;
+  heartbeat.job = message.job_id();
   const cosched::v1::VehicleSignals& s = message.signals();
   heartbeat.signals = VehicleSignals{s.parked(), s.plugged_in(), s.battery_fraction(),
                                      s.unmetered_link(), s.thermal_ok()};
