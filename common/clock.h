@@ -2,9 +2,9 @@
 // Clock: the only way cosched code that must be testable reads time and waits for time to
 // pass. RealClock reads the system clock and waits on condition variables; SimClock only
 // moves when told to, so scheduler/core and the simulator run in virtual time and tests
-// never sleep. The deterministic simulation of the control plane
-// (tests/simulation/sim_runtime.h) is a Clock too: code that waits through Await runs there
-// in virtual time, one thread at a time, in an order drawn from a seed.
+// never sleep. Await lets code that blocks (FakeCollectiveNetwork) wait in either kind of
+// time. The deterministic simulation of the control plane (sim/control_plane) runs on a
+// SimClock with no threads at all: everything there is an event.
 #pragma once
 
 #include "absl/functional/function_ref.h"

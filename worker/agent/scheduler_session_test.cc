@@ -34,13 +34,14 @@ class FakeWorkerSessions final : public cosched::v1::WorkerSession::Service {
                                                 cosched::v1::WorkerMessage>* stream) override {
     cosched::v1::WorkerMessage hello;
     if (!stream->Read(&hello) || !hello.has_registration()) return grpc::Status::OK;
-    cosched::v1::SchedulerMessage registered;
-    registered.mutable_registered()->set_heartbeat_interval_seconds(0.1);
-    if (!stream->Write(registered)) return grpc::Status::OK;
     {
+      // Counted before the answer: the client is connected the moment it reads it.
       MutexLock lock(&mu_);
       ++registrations_;
     }
+    cosched::v1::SchedulerMessage registered;
+    registered.mutable_registered()->set_heartbeat_interval_seconds(0.1);
+    if (!stream->Write(registered)) return grpc::Status::OK;
     cosched::v1::WorkerMessage message;
     while (stream->Read(&message)) {
     }
