@@ -5,9 +5,11 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "bench/allreduce_impls.h"
 #include "bench/flags.h"
 #include "common/status_macros.h"
+#include "common/units.h"
 
 namespace cosched::bench {
 
@@ -22,41 +24,55 @@ const char kAllreduceUsage[] =
     "    --min-time D       time per sample at least this long (default 50ms)\n"
     "    --min-iters N      and at least this many iterations (default 3)\n"
     "    --timeout D        limit for one launch of ranks or one mpirun (default 5m)\n"
-    "    --op-timeout D     limit for rendezvous and each collective (default 60s)\n"
+    "    --op-timeout D     limit for rendezvous and each collective (default 60s)\n";
+const char kAllreduceImplsUsage[] =
     "  implementations: cosched, cosched-<algo>, gloo-<algo>, mpi-shm, mpi-tcp, where <algo>\n"
     "  is ring, ring-chunked, halving-doubling, bcube, allreduce-ring or allreduce-bcube\n";
 
-absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& args) {
-  ASSIGN_OR_RETURN(const std::vector<Flag> flags, SplitFlags(args));
+AllreduceFlags::AllreduceFlags(FlagParser& parser) {
+  const BenchOptions defaults;
+  ranks_ = defaults.ranks;
+  sizes_ = absl::StrJoin(defaults.sizes, ",", [](std::string* out, uint64_t size) {
+    absl::StrAppend(out, FormatByteSize(size));
+  });
+  reps_ = defaults.reps;
+  output_ = defaults.json ? "json" : "table";
+  impls_ = absl::StrJoin(defaults.impls, ",");
+  min_time_ = defaults.timing.min_time;
+  min_iters_ = defaults.timing.min_iters;
+  launch_timeout_ = defaults.launch_timeout;
+  op_timeout_ = defaults.op_timeout;
+
+  parser.Int("ranks", &ranks_, "ranks, as processes on this machine");
+  parser.String("sizes", &sizes_, "message sizes, comma-separated");
+  parser.Int("reps", &reps_, "interleaved rounds; each gives one sample per impl and size");
+  parser.String("output", &output_, "json (JSON lines) or table, on stdout");
+  parser.Short('o', "output");
+  parser.String("impls", &impls_, "only these implementations, comma-separated (empty: all)");
+  parser.Duration("min-time", &min_time_, "time per sample at least this long");
+  parser.Int("min-iters", &min_iters_, "and at least this many iterations");
+  parser.Duration("timeout", &launch_timeout_, "limit for one launch of ranks or one mpirun");
+  parser.Duration("op-timeout", &op_timeout_, "limit for rendezvous and each collective");
+}
+
+absl::StatusOr<BenchOptions> AllreduceFlags::Options() const {
   BenchOptions options;
-  for (const Flag& flag : flags) {
-    if (flag.name == "--ranks") {
-      ASSIGN_OR_RETURN(options.ranks, ParseIntFlag(flag, 1));
-    } else if (flag.name == "--sizes") {
-      ASSIGN_OR_RETURN(options.sizes, ParseSizeListFlag(flag, sizeof(float),
-                                                        uint64_t{std::numeric_limits<int>::max()}));
-    } else if (flag.name == "--reps") {
-      ASSIGN_OR_RETURN(options.reps, ParseIntFlag(flag, 1));
-    } else if (flag.name == "-o" || flag.name == "--output") {
-      if (flag.value != "json" && flag.value != "table") {
-        return absl::InvalidArgumentError(
-            absl::StrCat(flag.name, ": '", flag.value, "' is not 'json' or 'table'"));
-      }
-      options.json = flag.value == "json";
-    } else if (flag.name == "--impls") {
-      ASSIGN_OR_RETURN(options.impls, ParseListFlag(flag));
-    } else if (flag.name == "--min-time") {
-      ASSIGN_OR_RETURN(options.timing.min_time, ParseDurationFlag(flag));
-    } else if (flag.name == "--min-iters") {
-      ASSIGN_OR_RETURN(options.timing.min_iters, ParseIntFlag(flag, 1));
-    } else if (flag.name == "--timeout") {
-      ASSIGN_OR_RETURN(options.launch_timeout, ParseDurationFlag(flag));
-    } else if (flag.name == "--op-timeout") {
-      ASSIGN_OR_RETURN(options.op_timeout, ParseDurationFlag(flag));
-    } else {
-      return UnknownFlagError(flag, "allreduce");
-    }
+  ASSIGN_OR_RETURN(options.ranks, IntAtLeast("--ranks", ranks_, 1));
+  // A message is a whole number of floats whose count fits the int the implementations take.
+  ASSIGN_OR_RETURN(options.sizes, ParseSizeList("--sizes", sizes_, sizeof(float),
+                                                uint64_t{std::numeric_limits<int>::max()}));
+  ASSIGN_OR_RETURN(options.reps, IntAtLeast("--reps", reps_, 1));
+  if (output_ != "json" && output_ != "table") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output (-o): '", output_, "' is not 'json' or 'table'"));
   }
+  options.json = output_ == "json";
+  ASSIGN_OR_RETURN(options.impls, ParseNameList("--impls", impls_));
+  options.timing.min_time = min_time_;
+  ASSIGN_OR_RETURN(options.timing.min_iters, IntAtLeast("--min-iters", min_iters_, 1));
+  options.launch_timeout = launch_timeout_;
+  options.op_timeout = op_timeout_;
+
   std::sort(options.sizes.begin(), options.sizes.end());
   options.sizes.erase(std::unique(options.sizes.begin(), options.sizes.end()), options.sizes.end());
   // Names are checked now, so that a typo fails before any process starts.

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "bench/timing.h"
+#include "common/flags.h"
 
 namespace cosched::bench {
 
@@ -23,10 +24,33 @@ struct BenchOptions {
   absl::Duration op_timeout = absl::Seconds(60);     // rendezvous and each collective
 };
 
-// InvalidArgument naming the flag for anything malformed.
-absl::StatusOr<BenchOptions> ParseBenchOptions(const std::vector<std::string>& args);
+// The flags as FlagParser reads them: the constructor declares them on `parser`, with
+// BenchOptions' defaults; once the parser has read the command line, Options() checks the
+// values (InvalidArgument naming the flag for anything malformed). The parser writes into
+// this object, so it must outlive the parsing and stays where it is.
+class AllreduceFlags {
+ public:
+  explicit AllreduceFlags(FlagParser& parser);
+  AllreduceFlags(const AllreduceFlags&) = delete;
+  AllreduceFlags& operator=(const AllreduceFlags&) = delete;
 
-// The flags, for `cosched-bench help`.
+  absl::StatusOr<BenchOptions> Options() const;
+
+ private:
+  int64_t ranks_;
+  std::string sizes_;  // "4KiB,64KiB"
+  int64_t reps_;
+  std::string output_;  // "json" or "table"
+  std::string impls_;   // "" for all
+  absl::Duration min_time_;
+  int64_t min_iters_;
+  absl::Duration launch_timeout_;
+  absl::Duration op_timeout_;
+};
+
+// For `cosched-bench help`: the subcommand and its flags, then the implementations (which
+// `cosched-bench allreduce --help` prints too).
 extern const char kAllreduceUsage[];
+extern const char kAllreduceImplsUsage[];
 
 }  // namespace cosched::bench

@@ -1,8 +1,9 @@
 // File: bench/flags.cc
 #include "bench/flags.h"
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include <cstdio>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/units.h"
@@ -10,58 +11,60 @@
 namespace cosched::bench {
 namespace {
 
-absl::Status FlagError(const Flag& flag, absl::string_view reason) {
-  return absl::InvalidArgumentError(absl::StrCat(flag.name, ": ", reason));
+absl::Status FlagError(absl::string_view flag, absl::string_view reason) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", reason));
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<Flag>> SplitFlags(const std::vector<std::string>& args) {
-  std::vector<Flag> flags;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!absl::StartsWith(arg, "-") || arg == "-" || arg == "--") {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
-    }
-    if (const size_t eq = arg.find('='); absl::StartsWith(arg, "--") && eq != std::string::npos) {
-      flags.push_back({arg.substr(0, eq), arg.substr(eq + 1)});
-      continue;
-    }
-    if (i + 1 >= args.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(arg, ": missing value"));
-    }
-    flags.push_back({arg, args[++i]});
+SubcommandFlags::SubcommandFlags(absl::string_view subcommand)
+    : command_(absl::StrCat("cosched-bench ", subcommand)), parser_(command_) {}
+
+absl::Status SubcommandFlags::Parse(const std::vector<std::string>& args) {
+  if (absl::Status status = parser_.Parse(args); !status.ok()) return status;
+  if (!parser_.positional().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(command_, ": unexpected argument '",
+                                                   parser_.positional().front(), "' (see --help)"));
   }
-  return flags;
+  return absl::OkStatus();
 }
 
-absl::Status UnknownFlagError(const Flag& flag, absl::string_view subcommand) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag.name, ": unknown flag for '", subcommand, "'"));
+std::optional<int> SubcommandFlags::ParseOrExitCode(const std::vector<std::string>& args,
+                                                    absl::string_view more_help) {
+  const absl::Status status = Parse(args);
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s\n%s", std::string(status.message()).c_str(), parser_.Usage().c_str());
+    return 2;
+  }
+  if (parser_.help_requested()) {
+    // Asked for, so on stdout, like `cosched-bench help`.
+    std::fprintf(stdout, "%s%s", parser_.Usage().c_str(), std::string(more_help).c_str());
+    return 0;
+  }
+  return std::nullopt;
 }
 
-absl::StatusOr<int> ParseIntFlag(const Flag& flag, int min_value) {
-  int value = 0;
-  if (!absl::SimpleAtoi(flag.value, &value)) {
-    return FlagError(flag, absl::StrCat("'", flag.value, "' is not an integer"));
-  }
+int SubcommandFlags::ValueError(const absl::Status& error) const {
+  std::fprintf(stderr, "%s: %s\n%s", command_.c_str(), std::string(error.message()).c_str(),
+               parser_.Usage().c_str());
+  return 2;
+}
+
+absl::StatusOr<int> IntAtLeast(absl::string_view flag, int64_t value, int min_value) {
   if (value < min_value) {
     return FlagError(flag, absl::StrCat("must be at least ", min_value, ", not ", value));
   }
-  return value;
+  if (value > std::numeric_limits<int>::max()) {
+    return FlagError(flag, absl::StrCat(value, " is too large"));
+  }
+  return static_cast<int>(value);
 }
 
-absl::StatusOr<absl::Duration> ParseDurationFlag(const Flag& flag) {
-  auto parsed = ParseDuration(flag.value);
-  if (!parsed.ok()) return FlagError(flag, parsed.status().message());
-  return *parsed;
-}
-
-absl::StatusOr<std::vector<uint64_t>> ParseSizeListFlag(const Flag& flag, uint64_t multiple_of,
-                                                        uint64_t max_bytes) {
+absl::StatusOr<std::vector<uint64_t>> ParseSizeList(absl::string_view flag, absl::string_view text,
+                                                    uint64_t multiple_of, uint64_t max_bytes) {
   std::vector<uint64_t> sizes;
-  for (absl::string_view item : absl::StrSplit(flag.value, ',')) {
-    auto size = ParseByteSize(item);
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    absl::StatusOr<uint64_t> size = ParseByteSize(item);
     if (!size.ok()) return FlagError(flag, size.status().message());
     if (*size == 0 || *size % multiple_of != 0 || *size > max_bytes) {
       return FlagError(
@@ -73,12 +76,14 @@ absl::StatusOr<std::vector<uint64_t>> ParseSizeListFlag(const Flag& flag, uint64
   return sizes;
 }
 
-absl::StatusOr<std::vector<std::string>> ParseListFlag(const Flag& flag) {
-  std::vector<std::string> items = absl::StrSplit(flag.value, ',');
-  for (const std::string& item : items) {
-    if (item.empty()) return FlagError(flag, "empty item in comma-separated list");
+absl::StatusOr<std::vector<std::string>> ParseNameList(absl::string_view flag,
+                                                       absl::string_view text) {
+  if (text.empty()) return std::vector<std::string>();
+  std::vector<std::string> names = absl::StrSplit(text, ',');
+  for (const std::string& name : names) {
+    if (name.empty()) return FlagError(flag, "empty item in comma-separated list");
   }
-  return items;
+  return names;
 }
 
 }  // namespace cosched::bench

@@ -1,39 +1,62 @@
 // File: bench/flags.h
-// A hand-rolled command-line reader (the project does not use gflags): `--name value`,
-// `--name=value` and the short `-o value`. Every error names the flag it is about, so
-// main() can print it and exit with status 2.
+// What cosched-bench's subcommands add to common/flags.h (FlagParser, which reads the flags
+// themselves): the exit codes of a subcommand's command line, and checks of the values
+// FlagParser reads only as int64 or as text (an int with a lower bound, comma-separated lists
+// of byte sizes or of names). Every error names the flag it is about.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
+#include "common/flags.h"
 
 namespace cosched::bench {
 
-struct Flag {
-  std::string name;  // as typed, with its dashes: "--ranks", "-o"
-  std::string value;
+// One subcommand's command line. Declare its flags on parser(), then Parse the arguments that
+// follow the subcommand; subcommands take no positional arguments.
+class SubcommandFlags {
+ public:
+  explicit SubcommandFlags(absl::string_view subcommand);  // "allreduce"
+  SubcommandFlags(const SubcommandFlags&) = delete;
+  SubcommandFlags& operator=(const SubcommandFlags&) = delete;
+
+  FlagParser& parser() { return parser_; }
+
+  // InvalidArgument naming the bad flag or the stray argument. --help is not an error; see
+  // parser().help_requested().
+  absl::Status Parse(const std::vector<std::string>& args);
+
+  // For a subcommand's entry point: the exit code to return at once, or nullopt to carry on.
+  // 0 after --help (the usage, then `more_help`, printed on stdout); 2 after a bad flag (the
+  // error and the usage printed on stderr).
+  std::optional<int> ParseOrExitCode(const std::vector<std::string>& args,
+                                     absl::string_view more_help = "");
+
+  // For an error in the values, found after parsing (a number out of range, a bad list):
+  // prints it and the usage on stderr and returns 2, the exit code of a bad command line.
+  int ValueError(const absl::Status& error) const;
+
+ private:
+  const std::string command_;  // "cosched-bench allreduce"
+  FlagParser parser_;
 };
 
-// Splits `args` (argv without the program and subcommand) into flags. Every flag takes a
-// value; a positional argument or a flag missing its value is an InvalidArgument error.
-absl::StatusOr<std::vector<Flag>> SplitFlags(const std::vector<std::string>& args);
+// `value`, as read by FlagParser::Int for `flag` ("--ranks"), as an int of at least
+// `min_value`.
+absl::StatusOr<int> IntAtLeast(absl::string_view flag, int64_t value, int min_value);
 
-// The error for a flag the subcommand does not know.
-absl::Status UnknownFlagError(const Flag& flag, absl::string_view subcommand);
-
-// Value parsers; errors read "--flag: <reason>".
-absl::StatusOr<int> ParseIntFlag(const Flag& flag, int min_value);
-absl::StatusOr<absl::Duration> ParseDurationFlag(const Flag& flag);
 // A comma-separated list of byte sizes ("4KiB,1MiB"), each a positive multiple of
 // `multiple_of` bytes and at most `max_bytes`.
-absl::StatusOr<std::vector<uint64_t>> ParseSizeListFlag(const Flag& flag, uint64_t multiple_of,
-                                                        uint64_t max_bytes);
-// A comma-separated list of non-empty words.
-absl::StatusOr<std::vector<std::string>> ParseListFlag(const Flag& flag);
+absl::StatusOr<std::vector<uint64_t>> ParseSizeList(absl::string_view flag, absl::string_view text,
+                                                    uint64_t multiple_of, uint64_t max_bytes);
+
+// A comma-separated list of non-empty names; "" is the empty list.
+absl::StatusOr<std::vector<std::string>> ParseNameList(absl::string_view flag,
+                                                       absl::string_view text);
 
 }  // namespace cosched::bench

@@ -23,12 +23,13 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "bench/flags.h"
 #include "common/cpu_time.h"
-#include "common/flags.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -254,7 +255,8 @@ absl::Status Run(const InferenceBenchFlags& flags) {
 
 int RunInferenceBenchCommand(const std::vector<std::string>& args) {
   InferenceBenchFlags flags;
-  FlagParser parser("cosched-bench inference");
+  SubcommandFlags subcommand_flags("inference");
+  FlagParser& parser = subcommand_flags.parser();
   parser.Int("ranks", &flags.ranks, "training ranks");
   parser.Int("steps", &flags.steps, "training steps per run");
   parser.Int("reps", &flags.reps, "repetitions (each: one run with, one without inference)");
@@ -267,11 +269,7 @@ int RunInferenceBenchCommand(const std::vector<std::string>& args) {
                 "core: each rank on a CPU of its own (as mpirun does), or none");
   parser.String("output", &flags.output, "json for one JSON object");
   parser.Short('o', "output");
-  if (absl::Status s = parser.Parse(args); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = subcommand_flags.ParseOrExitCode(args)) return *exit_code;
   if (flags.ranks < 1 || flags.steps < 1 || flags.reps < 1 ||
       (!flags.output.empty() && flags.output != "json") ||
       (flags.bind != "core" && flags.bind != "none")) {

@@ -9,14 +9,17 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/allreduce_bench.h"
 #include "bench/allreduce_rank.h"
 #include "bench/allreduce_report.h"
 #include "bench/bench_options.h"
+#include "bench/flags.h"
 #include "bench/inference_bench.h"
 #include "bench/scheduler_bench.h"
 #include "common/logging.h"
@@ -29,12 +32,15 @@ constexpr int kExitUsage = 2;
 void PrintUsage(std::ostream& out) {
   out << "usage: cosched-bench <subcommand> [flags]\n"
       << "subcommands:\n"
-      << cosched::bench::kAllreduceUsage << cosched::bench::kInferenceUsage
-      << cosched::bench::kSchedulerUsage << "  help                this text\n";
+      << cosched::bench::kAllreduceUsage << cosched::bench::kAllreduceImplsUsage
+      << cosched::bench::kInferenceUsage << cosched::bench::kSchedulerUsage
+      << "  help                this text\n";
 }
 
 int UsageError(const absl::Status& status) {
-  std::cerr << "cosched-bench: " << status.message() << "\n"
+  // FlagParser's errors name the program already ("cosched-bench allreduce-gloo-rank: ...").
+  const bool named = absl::StartsWith(status.message(), "cosched-bench");
+  std::cerr << (named ? "" : "cosched-bench: ") << status.message() << "\n"
             << "run 'cosched-bench help' for usage\n";
   return kExitUsage;
 }
@@ -44,20 +50,15 @@ int Failure(const absl::Status& status) {
   return kExitFailure;
 }
 
-bool WantsHelp(const std::vector<std::string>& args) {
-  for (const std::string& arg : args) {
-    if (arg == "-h" || arg == "--help") return true;
-  }
-  return false;
-}
-
 int RunAllreduce(const std::vector<std::string>& args) {
-  if (WantsHelp(args)) {
-    PrintUsage(std::cout);
-    return 0;
+  cosched::bench::SubcommandFlags flags("allreduce");
+  cosched::bench::AllreduceFlags allreduce_flags(flags.parser());  // the parser writes into it
+  if (std::optional<int> exit_code =
+          flags.ParseOrExitCode(args, cosched::bench::kAllreduceImplsUsage)) {
+    return *exit_code;
   }
-  absl::StatusOr<cosched::bench::BenchOptions> options = cosched::bench::ParseBenchOptions(args);
-  if (!options.ok()) return UsageError(options.status());
+  absl::StatusOr<cosched::bench::BenchOptions> options = allreduce_flags.Options();
+  if (!options.ok()) return flags.ValueError(options.status());
   absl::StatusOr<std::vector<cosched::bench::Result>> results =
       cosched::bench::RunAllreduceBench(*options);
   if (!results.ok()) return Failure(results.status());

@@ -1,7 +1,9 @@
 // File: bench/process.h
-// Starting and reaping the benchmark's child processes (rank processes, mpirun). The caller
-// owns its children: RunChildren returns only after every child it started has exited and
-// been reaped, so nothing outlives it, whether the children succeed, fail or hang.
+// The benchmark's child processes (rank processes, mpirun): running a group of them on
+// common/subprocess.h, finding the programs to start, and the temporary directory they share
+// with the launcher. The caller owns its children:
+// RunChildren returns only after every child it started has exited and been reaped, so
+// nothing outlives it, whether the children succeed, fail or hang.
 #pragma once
 
 #include <string>
@@ -22,7 +24,8 @@ struct ChildSpec {
 // Starts every child (stdout redirected to our stderr, so stdout stays clean for results;
 // each child gets SIGTERM if this process dies) and waits for all of them. As soon as one exits
 // with a non-zero status or dies of a signal, or when `timeout` passes, the others are stopped
-// (SIGTERM, then SIGKILL after a grace period) and an error naming the offending child is returned.
+// (SIGTERM, then SIGKILL after a grace period) and an error naming the offending child is
+// returned.
 absl::Status RunChildren(const std::vector<ChildSpec>& children, absl::Duration timeout);
 
 // The absolute path of `program` on $PATH, or NotFound.

@@ -25,34 +25,37 @@ std::vector<std::string> ToRankArgs(const RankOptions& options) {
 
 absl::StatusOr<RankOptions> ParseRankOptions(const std::vector<std::string>& args,
                                              absl::string_view subcommand) {
-  ASSIGN_OR_RETURN(const std::vector<Flag> flags, SplitFlags(args));
   RankOptions options;
-  for (const Flag& flag : flags) {
-    if (flag.name == "--rank") {
-      ASSIGN_OR_RETURN(options.rank, ParseIntFlag(flag, 0));
-    } else if (flag.name == "--ranks") {
-      ASSIGN_OR_RETURN(options.ranks, ParseIntFlag(flag, 1));
-    } else if (flag.name == "--dir") {
-      options.dir = flag.value;
-    } else if (flag.name == "--launch") {
-      options.launch_name = flag.value;
-    } else if (flag.name == "--round") {
-      ASSIGN_OR_RETURN(options.round, ParseIntFlag(flag, 0));
-    } else if (flag.name == "--sizes") {
-      ASSIGN_OR_RETURN(options.sizes, ParseSizeListFlag(flag, sizeof(float),
-                                                        uint64_t{std::numeric_limits<int>::max()}));
-    } else if (flag.name == "--impls") {
-      ASSIGN_OR_RETURN(options.impls, ParseListFlag(flag));
-    } else if (flag.name == "--min-time") {
-      ASSIGN_OR_RETURN(options.timing.min_time, ParseDurationFlag(flag));
-    } else if (flag.name == "--min-iters") {
-      ASSIGN_OR_RETURN(options.timing.min_iters, ParseIntFlag(flag, 1));
-    } else if (flag.name == "--op-timeout") {
-      ASSIGN_OR_RETURN(options.op_timeout, ParseDurationFlag(flag));
-    } else {
-      return UnknownFlagError(flag, subcommand);
-    }
+  // What FlagParser reads as int64 or text, checked into `options` below.
+  int64_t rank = options.rank;
+  int64_t ranks = options.ranks;
+  int64_t round = options.round;
+  std::string sizes;
+  std::string impls;
+  int64_t min_iters = options.timing.min_iters;
+  SubcommandFlags flags(subcommand);
+  FlagParser& parser = flags.parser();
+  parser.Int("rank", &rank, "this rank (gloo launches; MPI ranks learn theirs from MPI)");
+  parser.Int("ranks", &ranks, "world size");
+  parser.String("dir", &options.dir, "sample files (and the gloo ranks' rendezvous store)");
+  parser.String("launch", &options.launch_name, "names this launch's files and keys");
+  parser.Int("round", &round, "rotates the order in which implementations run");
+  parser.String("sizes", &sizes, "message sizes, comma-separated");
+  parser.String("impls", &impls, "implementations, comma-separated");
+  parser.Duration("min-time", &options.timing.min_time, "time per sample at least this long");
+  parser.Int("min-iters", &min_iters, "and at least this many iterations");
+  parser.Duration("op-timeout", &options.op_timeout, "limit for rendezvous and each collective");
+  RETURN_IF_ERROR(flags.Parse(args));
+
+  ASSIGN_OR_RETURN(options.rank, IntAtLeast("--rank", rank, 0));
+  ASSIGN_OR_RETURN(options.ranks, IntAtLeast("--ranks", ranks, 1));
+  ASSIGN_OR_RETURN(options.round, IntAtLeast("--round", round, 0));
+  if (!sizes.empty()) {
+    ASSIGN_OR_RETURN(options.sizes, ParseSizeList("--sizes", sizes, sizeof(float),
+                                                  uint64_t{std::numeric_limits<int>::max()}));
   }
+  ASSIGN_OR_RETURN(options.impls, ParseNameList("--impls", impls));
+  ASSIGN_OR_RETURN(options.timing.min_iters, IntAtLeast("--min-iters", min_iters, 1));
   if (options.dir.empty() || options.launch_name.empty() || options.sizes.empty() ||
       options.impls.empty()) {
     return absl::InvalidArgumentError(

@@ -16,11 +16,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/flags.h"
 #include "bench/scheduler_bench_decisions.h"
 #include "bench/scheduler_bench_heartbeat.h"
 #include "bench/scheduler_bench_workload.h"
 #include "bench/stats.h"
-#include "common/flags.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -320,7 +320,8 @@ absl::Status Run(const SchedulerBenchFlags& flags) {
 
 int RunSchedulerBenchCommand(const std::vector<std::string>& args) {
   SchedulerBenchFlags flags;
-  FlagParser parser("cosched-bench scheduler");
+  SubcommandFlags subcommand_flags("scheduler");
+  FlagParser& parser = subcommand_flags.parser();
   parser.Int("nodes", &flags.nodes, "nodes registered with the core");
   parser.Int("jobs", &flags.jobs, "jobs submitted");
   parser.Int("departures", &flags.departures,
@@ -332,11 +333,7 @@ int RunSchedulerBenchCommand(const std::vector<std::string>& args) {
   parser.String("part", &flags.part, "all, decisions or heartbeats");
   parser.String("output", &flags.output, "json for one JSON object");
   parser.Short('o', "output");
-  if (absl::Status s = parser.Parse(args); !s.ok() || parser.help_requested()) {
-    std::fprintf(stderr, "%s\n%s", s.ok() ? "" : std::string(s.message()).c_str(),
-                 parser.Usage().c_str());
-    return s.ok() ? 0 : 2;
-  }
+  if (std::optional<int> exit_code = subcommand_flags.ParseOrExitCode(args)) return *exit_code;
   std::string error;
   if (flags.nodes < 1 || flags.jobs < 1 || flags.departures < 0 || flags.sessions < 1 ||
       flags.reps < 1 || flags.seed < 0) {

@@ -25,6 +25,15 @@ class Subprocess {
     bool merge_stderr = false;
     // The child reads /dev/null instead of our stdin (tools that must not wait for input).
     bool null_stdin = false;
+    // Without capture_stdout: the child's stdout goes to our stderr, so that what we print on
+    // stdout (a benchmark's results) stays clean. Spawn refuses it with capture_stdout.
+    bool stdout_to_stderr = false;
+    // Non-zero: the child gets this signal (PR_SET_PDEATHSIG) when we die, even of SIGKILL,
+    // so a launcher's children do not outlive it. Linux sends it when the *thread* that
+    // called Spawn ends, not only the process: spawn from a thread that lives as long as the
+    // child (main(), the child's owner). posix_spawn cannot set it, so such a child is
+    // started with fork + exec.
+    int parent_death_signal = 0;
     // Extra NAME=VALUE environment entries, on top of ours.
     std::vector<std::string> extra_env;
   };

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 namespace cosched {
 namespace {
 
@@ -71,6 +73,66 @@ TEST(SubprocessTest, ReadAllPastTheDeadlineSaysWhatItRead) {
   auto all = (*child)->ReadAll(absl::Now());
   EXPECT_EQ(all.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(all.status().message()), ::testing::HasSubstr("partial"));
+}
+
+TEST(SubprocessTest, StdoutCanGoToOurStderr) {
+  Subprocess::Options options;
+  options.capture_stdout = false;
+  options.stdout_to_stderr = true;
+  // gtest captures at the descriptor level, so it sees what the child writes to fds 1 and 2.
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  auto child = Subprocess::Spawn({"/bin/sh", "-c", "echo result-or-log"}, options);
+  const absl::StatusOr<int> exit_code =
+      child.ok() ? (*child)->Wait(Soon()) : absl::StatusOr<int>(child.status());
+  const std::string our_stdout = ::testing::internal::GetCapturedStdout();
+  const std::string our_stderr = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  EXPECT_EQ(our_stdout, "");
+  EXPECT_EQ(our_stderr, "result-or-log\n");
+}
+
+TEST(SubprocessTest, StdoutGoesToOnePlaceOnly) {
+  Subprocess::Options options;  // capture_stdout is the default
+  options.stdout_to_stderr = true;
+  const auto child = Subprocess::Spawn({"/bin/true"}, options);
+  EXPECT_EQ(child.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(child.status().message()), ::testing::HasSubstr("stdout_to_stderr"));
+}
+
+TEST(SubprocessTest, ParentDeathSignalArrivesWhenTheSpawningThreadEnds) {
+  // Linux sends the signal when the thread that spawned the child ends, so a thread that
+  // spawns and returns stands in for a launcher that dies. Spawn returns only once the child
+  // has exec'd, after its prctl: the thread cannot end before the signal is armed.
+  Subprocess::Options options;
+  options.parent_death_signal = SIGTERM;
+  absl::StatusOr<std::unique_ptr<Subprocess>> child = absl::UnknownError("not spawned");
+  std::thread spawner([&] {
+    child = Subprocess::Spawn({"/bin/sh", "-c", "exec sleep 60"}, options);
+  });
+  spawner.join();
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(*(*child)->Wait(Soon()), 128 + SIGTERM);
+}
+
+TEST(SubprocessTest, ParentDeathSignalKeepsTheOtherOptions) {
+  // That option starts the child with fork + exec instead of posix_spawn; the rest must hold.
+  Subprocess::Options options;
+  options.parent_death_signal = SIGKILL;
+  options.merge_stderr = true;
+  options.null_stdin = true;
+  options.extra_env = {"COSCHED_TEST_VALUE=42"};
+  auto child = Subprocess::Spawn(
+      {"sh", "-c", "echo $COSCHED_TEST_VALUE; echo err >&2; cat; exit 5"}, options);
+  ASSERT_TRUE(child.ok()) << child.status();
+  auto all = (*child)->ReadAll(Soon());
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, "42\nerr\n");
+  EXPECT_EQ(*(*child)->Wait(Soon()), 5);
+
+  EXPECT_EQ(Subprocess::Spawn({"/nonexistent/program"}, options).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace
