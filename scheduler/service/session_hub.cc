@@ -58,9 +58,8 @@ bool SessionHub::Send(const NodeId& node, cosched::v1::SchedulerMessage message)
   return session->Enqueue(std::move(message));
 }
 
-void SessionHub::Assign(const NodeId& node, const Assignment& assignment) {
-  cosched::v1::SchedulerMessage message;
-  cosched::v1::Assignment& out = *message.mutable_assignment();
+cosched::v1::Assignment AssignmentMessage(const Assignment& assignment) {
+  cosched::v1::Assignment out;
   out.set_job_id(assignment.job);
   out.set_generation(assignment.generation);
   out.set_rank(assignment.rank);
@@ -70,6 +69,12 @@ void SessionHub::Assign(const NodeId& node, const Assignment& assignment) {
   out.set_restore_from_checkpoint(assignment.restore_from_checkpoint);
   out.set_job_yaml(assignment.job_yaml);
   out.set_reason(assignment.reason);
+  return out;
+}
+
+void SessionHub::Assign(const NodeId& node, const Assignment& assignment) {
+  cosched::v1::SchedulerMessage message;
+  *message.mutable_assignment() = AssignmentMessage(assignment);
   Send(node, std::move(message));  // a node without a session gets it when it registers
 }
 

@@ -40,6 +40,9 @@ class Session {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// The worker-session message for the core's assignment (the simulator sends the same).
+cosched::v1::Assignment AssignmentMessage(const Assignment& assignment);
+
 class SessionHub final : public CoreOutbox {
  public:
   // A newer session for the same node replaces (and closes) the older one.

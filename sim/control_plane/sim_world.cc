@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "scheduler/plugins/plugin_registry.h"
+#include "scheduler/service/session_hub.h"
 #include "sim/control_plane/sim_worker.h"
 
 namespace cosched::sim {
@@ -36,15 +37,7 @@ class SimWorld::SessionsOutbox final : public scheduler::CoreOutbox {
   explicit SessionsOutbox(SimWorld* world) : world_(world) {}
 
   void Assign(const scheduler::NodeId& node, const scheduler::Assignment& assignment) override {
-    cosched::v1::Assignment out;
-    out.set_job_id(assignment.job);
-    out.set_generation(assignment.generation);
-    out.set_rank(assignment.rank);
-    out.set_world(assignment.world);
-    out.set_store_prefix(assignment.store_prefix);
-    for (int r : assignment.previous_rank) out.add_previous_rank(r);
-    out.set_restore_from_checkpoint(assignment.restore_from_checkpoint);
-    out.set_reason(assignment.reason);
+    const cosched::v1::Assignment out = scheduler::AssignmentMessage(assignment);
     world_->ToWorker(node, absl::StrCat("assign ", assignment.job, " gen ", assignment.generation),
                      [out](SimWorker& worker) { worker.ReceiveAssignment(out); });
   }
