@@ -54,6 +54,15 @@ struct TcpPairInternals : gloo::transport::tcp::Pair {
   }
 };
 
+// Wakes every thread blocked on one of the context's pairs (see TcpPairInternals).
+void ShutdownPairs(gloo::Context& context) {
+  for (int peer = 0; peer < context.size; ++peer) {
+    if (peer == context.rank) continue;
+    auto* pair = dynamic_cast<gloo::transport::tcp::Pair*>(context.getPair(peer).get());
+    if (pair != nullptr) TcpPairInternals::ShutdownIfConnected(*pair);
+  }
+}
+
 // gloo's CreateDevice dereferences a null pointer when the host does not resolve (seen under
 // ASan), so the name is resolved here first and gloo only ever gets a numeric address.
 absl::StatusOr<std::string> ResolveAdvertiseAddress(const std::string& host) {
@@ -86,6 +95,17 @@ void SumFloats(void* out, const void* a, const void* b, size_t n) {
   gloo::sum<float>(out, a, b, n);
 }
 
+// Which path automatic allreduces take. Every rank sees the same host ids, so every rank
+// decides the same.
+AllreducePath ChoosePath(const GroupOptions& options, const HostLayout& layout) {
+  if (!options.shared_memory || options.world_size < 2 ||
+      layout.host_count() == options.world_size ||
+      layout.largest_host_size > SharedMemoryReducer::kMaxRanks) {
+    return AllreducePath::kGloo;
+  }
+  return layout.single_host() ? AllreducePath::kSharedMemory : AllreducePath::kHierarchical;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CollectiveGroup>> CreateGroup(const GroupOptions& options) {
@@ -112,17 +132,10 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
       GlooStoreAdapter store(options.store, prefix, options.timeout, options.stop);
       context->connectFullMesh(store, device);
     }
-    std::unique_ptr<SharedMemoryReducer> shared_memory;
-    if (options.world_size > 1 && options.shared_memory) {
-      auto attached =
-          SharedMemoryReducer::Attach(options.store, prefix, options.rank, options.world_size,
-                                      options.shared_memory_bytes_per_rank / sizeof(float),
-                                      options.timeout, options.host_id, options.stop);
-      if (!attached.ok()) return FormError(options, attached.status());
-      shared_memory = *std::move(attached);
-    }
+    absl::StatusOr<HostParts> host_parts = FormHostParts(options, device);
+    if (!host_parts.ok()) return FormError(options, host_parts.status());
     return std::unique_ptr<GlooGroup>(
-        new GlooGroup(options, std::move(device), std::move(context), std::move(shared_memory)));
+        new GlooGroup(options, std::move(device), std::move(context), *std::move(host_parts)));
   } catch (const StoreError& e) {
     // The rendezvous failed in the store (keys missing at the timeout, the generation
     // superseded): keep the store's code, DEADLINE_EXCEEDED or CANCELLED.
@@ -135,15 +148,56 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
   }
 }
 
+// Called inside Create's try block: connecting the leaders' mesh may throw.
+absl::StatusOr<GlooGroup::HostParts> GlooGroup::FormHostParts(
+    const GroupOptions& options, std::shared_ptr<gloo::transport::Device> device) {
+  HostParts parts;
+  const std::string prefix = GenerationPrefix(options.job_id, options.generation);
+  if (!options.shared_memory || options.world_size < 2) {
+    // Nothing is shared, so where the ranks run does not matter: count each as its own host.
+    std::vector<std::string> own_hosts;
+    for (int r = 0; r < options.world_size; ++r) own_hosts.push_back(absl::StrCat(r));
+    parts.layout = HostLayout::FromHostIds(own_hosts, options.rank);
+    return parts;
+  }
+  ASSIGN_OR_RETURN(parts.layout,
+                   HostLayout::Exchange(options.store, prefix, options.rank, options.world_size,
+                                        options.host_id, options.timeout, options.stop));
+  const HostLayout& layout = parts.layout;
+  const AllreducePath path = ChoosePath(options, layout);
+  if (path == AllreducePath::kGloo) return parts;
+  if (layout.local_size() > 1) {
+    // Each host's segment has keys of its own, named after its leader.
+    ASSIGN_OR_RETURN(
+        parts.host_memory,
+        SharedMemoryReducer::Attach(
+            options.store, absl::StrCat(prefix, "shm/", layout.local_ranks[0], "/"),
+            layout.local_rank, layout.local_size(),
+            options.shared_memory_bytes_per_rank / sizeof(float), options.timeout, options.stop));
+  }
+  if (path == AllreducePath::kHierarchical && layout.is_leader()) {
+    auto leaders =
+        std::make_shared<gloo::rendezvous::Context>(layout.leader_index, layout.host_count());
+    leaders->setTimeout(absl::ToChronoMilliseconds(options.timeout));
+    GlooStoreAdapter store(options.store, absl::StrCat(prefix, "leaders/"), options.timeout,
+                           options.stop);
+    leaders->connectFullMesh(store, device);
+    parts.leaders = std::move(leaders);
+  }
+  return parts;
+}
+
 GlooGroup::GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-                     std::shared_ptr<gloo::Context> context,
-                     std::unique_ptr<SharedMemoryReducer> shared_memory)
+                     std::shared_ptr<gloo::Context> context, HostParts host_parts)
     : CollectiveGroup(GroupIdentity{options.job_id, options.generation, options.rank,
                                     options.world_size, options.timeout}),
       options_(std::move(options)),
       device_(std::move(device)),
       context_(std::move(context)),
-      shared_memory_(std::move(shared_memory)) {}
+      layout_(std::move(host_parts.layout)),
+      host_memory_(std::move(host_parts.host_memory)),
+      leaders_context_(std::move(host_parts.leaders)),
+      path_(ChoosePath(options_, layout_)) {}
 
 GlooGroup::~GlooGroup() {
   // Algorithms hold buffers on the context's pairs, and the pairs use the device's event
@@ -152,7 +206,8 @@ GlooGroup::~GlooGroup() {
     MutexLock lock(&op_mu_);
     classic_.clear();
   }
-  shared_memory_.reset();
+  host_memory_.reset();
+  leaders_context_.reset();
   context_.reset();
   device_.reset();
 }
@@ -163,7 +218,8 @@ absl::Status GlooGroup::health() const {
 }
 
 AllreduceAlgorithm GlooGroup::ChosenAlgorithm(uint64_t bytes) const {
-  return options_.selector.Choose(bytes, options_.world_size);
+  return options_.selector.Choose(
+      bytes, path_ == AllreducePath::kHierarchical ? layout_.host_count() : options_.world_size);
 }
 
 void GlooGroup::Abort(absl::string_view reason) {
@@ -176,12 +232,9 @@ void GlooGroup::Abort(absl::string_view reason) {
       }
     }
   }
-  if (shared_memory_ != nullptr) shared_memory_->Abort();
-  for (int peer = 0; peer < options_.world_size; ++peer) {
-    if (peer == options_.rank) continue;
-    auto* pair = dynamic_cast<gloo::transport::tcp::Pair*>(context_->getPair(peer).get());
-    if (pair != nullptr) TcpPairInternals::ShutdownIfConnected(*pair);
-  }
+  if (host_memory_ != nullptr) host_memory_->Abort();
+  ShutdownPairs(*context_);
+  if (leaders_context_ != nullptr) ShutdownPairs(*leaders_context_);
 }
 
 template <typename Op>
@@ -220,13 +273,37 @@ absl::Status GlooGroup::Run(absl::string_view what, Op&& op) {
 
 absl::Status GlooGroup::DoAllreduce(absl::Span<float> data, AllreduceAlgorithm algorithm) {
   if (algorithm == AllreduceAlgorithm::kAuto) {
-    if (shared_memory_ != nullptr) {
-      return Run("allreduce", [&] { return shared_memory_->Allreduce(data, options_.timeout); });
+    switch (path_) {
+      case AllreducePath::kSharedMemory:
+        return Run("allreduce", [&] { return host_memory_->Allreduce(data, options_.timeout); });
+      case AllreducePath::kHierarchical:
+        return Run("allreduce",
+                   [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunHierarchical(data); });
+      case AllreducePath::kGloo:
+        algorithm = ChosenAlgorithm(data.size() * sizeof(float));
+        break;
     }
-    algorithm = ChosenAlgorithm(data.size() * sizeof(float));
   }
   return Run("allreduce",
-             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunOnGloo(data, algorithm); });
+             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunOnGloo(context_, data, algorithm); });
+}
+
+// Called inside Run(). The non-leaders of a host wait in BroadcastFromLeader while their
+// leader talks to the other leaders; a leader that fails aborts, which poisons its host's
+// segment, so they stop with it.
+absl::Status GlooGroup::RunHierarchical(absl::Span<float> data) {
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  if (host_memory_ != nullptr) {
+    RETURN_IF_ERROR(host_memory_->ReduceToLeader(data, options_.timeout));
+  }
+  if (leaders_context_ != nullptr) {
+    RETURN_IF_ERROR(
+        RunOnGloo(leaders_context_, data, ChosenAlgorithm(data.size() * sizeof(float))));
+  }
+  if (host_memory_ != nullptr) {
+    RETURN_IF_ERROR(host_memory_->BroadcastFromLeader(data, deadline - absl::Now()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Span<float> GlooGroup::StagingBuffer(size_t count) {
@@ -240,10 +317,10 @@ std::vector<float>& GlooGroup::Staging(size_t count) {
   return *buffer;
 }
 
-gloo::Algorithm& GlooGroup::Classic(AllreduceAlgorithm algorithm, size_t count) {
-  std::unique_ptr<gloo::Algorithm>& instance = classic_[{algorithm, count}];
+gloo::Algorithm& GlooGroup::Classic(const std::shared_ptr<gloo::Context>& context,
+                                    AllreduceAlgorithm algorithm, size_t count) {
+  std::unique_ptr<gloo::Algorithm>& instance = classic_[{context.get(), algorithm, count}];
   if (instance != nullptr) return *instance;
-  const std::shared_ptr<gloo::Context>& context = context_;
   std::vector<float*> ptrs = {Staging(count).data()};
   const int n = static_cast<int>(count);
   switch (algorithm) {
@@ -264,13 +341,14 @@ gloo::Algorithm& GlooGroup::Classic(AllreduceAlgorithm algorithm, size_t count) 
 }
 
 // Called inside Run(), which holds op_mu_ and catches what gloo throws.
-absl::Status GlooGroup::RunOnGloo(absl::Span<float> data, AllreduceAlgorithm algorithm) {
+absl::Status GlooGroup::RunOnGloo(const std::shared_ptr<gloo::Context>& context,
+                                  absl::Span<float> data, AllreduceAlgorithm algorithm) {
   switch (algorithm) {
     case AllreduceAlgorithm::kRing:
     case AllreduceAlgorithm::kRingChunked:
     case AllreduceAlgorithm::kHalvingDoubling:
     case AllreduceAlgorithm::kBcube: {
-      gloo::Algorithm& classic = Classic(algorithm, data.size());
+      gloo::Algorithm& classic = Classic(context, algorithm, data.size());
       std::vector<float>& staging = Staging(data.size());
       const bool in_place = data.data() == staging.data();
       if (!in_place) std::copy(data.begin(), data.end(), staging.begin());
@@ -281,7 +359,7 @@ absl::Status GlooGroup::RunOnGloo(absl::Span<float> data, AllreduceAlgorithm alg
     case AllreduceAlgorithm::kAuto:  // resolved by the caller
     case AllreduceAlgorithm::kAllreduceRing:
     case AllreduceAlgorithm::kAllreduceBcube: {
-      gloo::AllreduceOptions opts(context_);
+      gloo::AllreduceOptions opts(context);
       opts.setOutput(data.data(), data.size());
       opts.setAlgorithm(algorithm == AllreduceAlgorithm::kAllreduceBcube
                             ? gloo::AllreduceOptions::Algorithm::BCUBE

@@ -8,9 +8,11 @@
 
 #include <functional>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "collectives/memory_store.h"
 #include "collectives/testing/collective_group_conformance.h"
 
@@ -128,33 +130,97 @@ TEST(GlooGroupTest, AddressesAndStoreAreChecked) {
 namespace testing_backends {
 
 // Forms GlooGroups over one InMemoryStore per test.
+// `hosts` > 1 deals the ranks round-robin over that many pretend hosts (explicit host ids):
+// with more ranks than hosts the group reduces hierarchically.
 class GlooFactory : public testing::GroupFactory {
  public:
-  explicit GlooFactory(bool shared_memory) : shared_memory_(shared_memory) {}
+  GlooFactory(bool shared_memory, int hosts) : shared_memory_(shared_memory), hosts_(hosts) {}
   absl::StatusOr<std::unique_ptr<CollectiveGroup>> Create(GroupOptions options) override {
     options.store = &store_;
     options.shared_memory = shared_memory_;
+    if (hosts_ > 1) options.host_id = absl::StrCat("host-", options.rank % hosts_);
     return CreateGroup(options);
   }
 
  private:
   const bool shared_memory_;
+  const int hosts_;
   InMemoryStore store_;
 };
 
 }  // namespace testing_backends
 
 // Ranks of this process share a host: "shm" reduces through shared memory, "tcp" through
-// gloo's pairs only.
+// gloo's pairs only; "hierarchical" pretends they are on two hosts.
 using testing::CollectiveGroupConformanceTest;  // the macro takes an unqualified name
 INSTANTIATE_TEST_SUITE_P(
     Gloo, CollectiveGroupConformanceTest,
     ::testing::Values(
         testing::ConformanceBackend{
-            "shm", [] { return std::make_unique<testing_backends::GlooFactory>(true); }},
+            "shm", [] { return std::make_unique<testing_backends::GlooFactory>(true, 1); }},
         testing::ConformanceBackend{
-            "tcp", [] { return std::make_unique<testing_backends::GlooFactory>(false); }}),
+            "tcp", [] { return std::make_unique<testing_backends::GlooFactory>(false, 1); }},
+        testing::ConformanceBackend{
+            "hierarchical",
+            [] { return std::make_unique<testing_backends::GlooFactory>(true, 2); }}),
     testing::ConformanceBackendName);
+
+// Forms GlooGroups of `host_ids.size()` ranks (one thread each) and runs `body` on each.
+void RunOnHosts(const std::vector<std::string>& host_ids, bool shared_memory,
+                const std::function<void(GlooGroup&)>& body,
+                size_t segment_bytes_per_rank = 16 << 20) {
+  InMemoryStore store;
+  const int world = static_cast<int>(host_ids.size());
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank) {
+    threads.emplace_back([&, rank] {
+      GroupOptions options = Options(&store, rank, world);
+      options.host_id = host_ids[rank];
+      options.shared_memory = shared_memory;
+      options.shared_memory_bytes_per_rank = segment_bytes_per_rank;
+      auto group = GlooGroup::Create(options);
+      ASSERT_TRUE(group.ok()) << group.status();
+      body(**group);
+      ASSERT_TRUE((*group)->Barrier().ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+TEST(GlooGroupTest, PathFollowsWhereTheRanksRun) {
+  RunOnHosts({"a", "a", "a"}, true, [](GlooGroup& group) {
+    EXPECT_EQ(group.path(), AllreducePath::kSharedMemory);
+    EXPECT_NE(group.SharedWorkCell(group.rank()), nullptr);
+  });
+  RunOnHosts({"a", "b", "c"}, true,
+             [](GlooGroup& group) { EXPECT_EQ(group.path(), AllreducePath::kGloo); });
+  RunOnHosts({"a", "a", "b", "b"}, false,
+             [](GlooGroup& group) { EXPECT_EQ(group.path(), AllreducePath::kGloo); });
+}
+
+TEST(GlooGroupTest, HierarchicalAllreduceSumsAcrossUnevenHostsAndLargeMessages) {
+  // Hosts of 3, 1 and 2 ranks; segments of 16 Ki floats a rank, so the largest message
+  // goes through every shared-memory phase in pieces.
+  const std::vector<std::string> hosts = {"a", "b", "a", "c", "a", "c"};
+  RunOnHosts(
+      hosts, true,
+      [&](GlooGroup& group) {
+        EXPECT_EQ(group.path(), AllreducePath::kHierarchical);
+        EXPECT_EQ(group.layout().host_count(), 3);
+        // The trainer's work cells need every rank in one segment.
+        EXPECT_EQ(group.SharedWorkCell(group.rank()), nullptr);
+        for (size_t floats : {size_t{1}, size_t{4097}, size_t{50000}}) {
+          std::vector<float> data = RankData(group.rank(), floats);
+          ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data)).ok());
+          ExpectSummed(data, 6);
+        }
+        // Named algorithms still run on the mesh of all ranks.
+        std::vector<float> data = RankData(group.rank(), 1000);
+        ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data), AllreduceAlgorithm::kRing).ok());
+        ExpectSummed(data, 6);
+      },
+      64 << 10);
+}
 
 int CountEntries(const char* dir) {
   int n = 0;

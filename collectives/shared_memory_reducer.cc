@@ -22,7 +22,6 @@ namespace cosched::collectives {
 namespace {
 
 constexpr uint64_t kMagic = 0x636f73636873686dULL;  // "coschshm"
-constexpr int kMaxRanks = 256;
 constexpr absl::Duration kLivenessCheck = absl::Milliseconds(10);
 
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
@@ -45,15 +44,6 @@ std::vector<char> Bytes(absl::string_view s) { return std::vector<char>(s.begin(
 
 }  // namespace
 
-std::string ThisHostId() {
-  std::ifstream boot("/proc/sys/kernel/random/boot_id");
-  std::string boot_id;
-  std::getline(boot, boot_id);
-  char host[256] = {};
-  ::gethostname(host, sizeof(host) - 1);
-  return absl::StrCat(boot_id, "/", host);
-}
-
 // Lives at the start of the segment; every rank maps it. Counters sit on their own cache
 // lines. Not futex-private: the waiters are in different processes.
 struct SharedMemoryReducer::Header {
@@ -75,17 +65,13 @@ std::atomic<uint64_t>& SharedMemoryReducer::WorkCell(int rank) const {
 
 absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> SharedMemoryReducer::Attach(
     KeyValueStore* store, const std::string& prefix, int rank, int world_size,
-    size_t capacity_floats, absl::Duration timeout, const std::string& host_id,
-    std::stop_token stop) {
-  if (world_size < 2 || world_size > kMaxRanks || capacity_floats == 0) return nullptr;
-  const std::string shm_prefix = absl::StrCat(prefix, "shm/");
-  const std::string mine = host_id.empty() ? ThisHostId() : host_id;
-  RETURN_IF_ERROR(store->Set(absl::StrCat(shm_prefix, "host/", rank), Bytes(mine)));
-  for (int r = 0; r < world_size; ++r) {
-    ASSIGN_OR_RETURN(const std::vector<char> host,
-                     store->GetUnlessStopped(absl::StrCat(shm_prefix, "host/", r), timeout, stop));
-    if (std::string(host.begin(), host.end()) != mine) return nullptr;  // not all on one host
+    size_t capacity_floats, absl::Duration timeout, std::stop_token stop) {
+  if (world_size < 2 || world_size > kMaxRanks || capacity_floats == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a shared-memory group needs 2 to ", kMaxRanks, " ranks (got ", world_size,
+                     ") and a capacity (got ", capacity_floats, " floats)"));
   }
+  const std::string& shm_prefix = prefix;
   const size_t header_bytes = (sizeof(Header) + 4095) / 4096 * 4096;
   const size_t bytes = header_bytes + static_cast<size_t>(world_size) * capacity_floats * 4;
   std::string path;
@@ -211,24 +197,56 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
   return absl::OkStatus();
 }
 
+void SharedMemoryReducer::SumIntoFirstSlot(size_t n) const {
+  // Rank r sums elements [lo, hi) of every slot, in rank order, into slot 0: each element
+  // is summed once, so every rank ends with the same bits.
+  float* const result = Slot(0);
+  const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
+  for (int r = 1; r < world_size_; ++r) {
+    const float* other = Slot(r);
+    for (size_t i = lo; i < hi; ++i) result[i] += other[i];
+  }
+}
+
 absl::Status SharedMemoryReducer::Allreduce(absl::Span<float> data, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  float* const mine = Slot(rank_);
-  float* const result = Slot(0);
   for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
     const size_t n = std::min(capacity_floats_, data.size() - offset);
-    std::memcpy(mine, data.data() + offset, n * sizeof(float));
+    std::memcpy(Slot(rank_), data.data() + offset, n * sizeof(float));
     RETURN_IF_ERROR(Barrier(deadline));
-    // Rank r sums elements [lo, hi) of every slot, in rank order, into slot 0: each element
-    // is summed once, so every rank ends with the same bits.
-    const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
-    for (int r = 1; r < world_size_; ++r) {
-      const float* other = Slot(r);
-      for (size_t i = lo; i < hi; ++i) result[i] += other[i];
-    }
+    SumIntoFirstSlot(n);
     RETURN_IF_ERROR(Barrier(deadline));
-    std::memcpy(data.data() + offset, result, n * sizeof(float));
+    std::memcpy(data.data() + offset, Slot(0), n * sizeof(float));
     // Nobody refills its slot until everyone has copied the result out.
+    RETURN_IF_ERROR(Barrier(deadline));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SharedMemoryReducer::ReduceToLeader(absl::Span<float> data, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
+    const size_t n = std::min(capacity_floats_, data.size() - offset);
+    std::memcpy(Slot(rank_), data.data() + offset, n * sizeof(float));
+    RETURN_IF_ERROR(Barrier(deadline));
+    SumIntoFirstSlot(n);
+    RETURN_IF_ERROR(Barrier(deadline));
+    // Only the leader reads the result, from slot 0, which only the leader writes next:
+    // the others may go on and refill their own slots at once (no third barrier).
+    if (rank_ == 0) std::memcpy(data.data() + offset, Slot(0), n * sizeof(float));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SharedMemoryReducer::BroadcastFromLeader(absl::Span<float> data,
+                                                      absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
+    const size_t n = std::min(capacity_floats_, data.size() - offset);
+    if (rank_ == 0) std::memcpy(Slot(0), data.data() + offset, n * sizeof(float));
+    RETURN_IF_ERROR(Barrier(deadline));
+    if (rank_ != 0) std::memcpy(data.data() + offset, Slot(0), n * sizeof(float));
+    // The leader does not overwrite slot 0 until everyone has copied it out.
     RETURN_IF_ERROR(Barrier(deadline));
   }
   return absl::OkStatus();

@@ -1,11 +1,11 @@
 // File: collectives/shared_memory_reducer.h
-// SharedMemoryReducer: allreduce through one shared-memory segment, for a group whose ranks
-// all run on one host. Over loopback TCP every byte is copied through the kernel twice per
-// hop; here each rank copies its data into the segment once, sums its share of every rank's
-// data, and copies the result out: no sockets, no system calls on the data path.
-// Ranks meet at futex-backed barriers in the segment. Failure stays bounded: a barrier
-// gives up at the timeout, notices a peer process that died (/proc/<pid>) within ~10 ms,
-// and Abort() (any thread) or a failing peer "poisons" the segment so every rank stops now.
+// SharedMemoryReducer: allreduce through one shared-memory segment, for the ranks of a group
+// that run on one host (all of them, or one host's share of a hierarchical group). Over loopback
+// TCP every byte is copied through the kernel twice per hop; here each rank copies its data into
+// the segment once, sums its share of every rank's data, and copies the result out: no sockets, no
+// system calls on the data path. Ranks meet at futex-backed barriers in the segment. Failure stays
+// bounded: a barrier gives up at the timeout, notices a peer process that died (/proc/<pid>) within
+// ~10 ms, and Abort() (any thread) or a failing peer "poisons" the segment so every rank stops now.
 #pragma once
 
 #include <sys/types.h>
@@ -23,25 +23,28 @@
 
 namespace cosched::collectives {
 
-// This machine's identity: the kernel's boot id plus the host name. Processes that share it
-// share /dev/shm; a network namespace with a host name of its own counts as another host.
-std::string ThisHostId();
-
 class SharedMemoryReducer {
  public:
-  // Collective: every rank calls it with the same `prefix` (a generation's key prefix).
-  // Returns nullptr (not an error) when the ranks are not all on one host: ranks publish
-  // `host_id` (empty: ThisHostId()) and compare. CANCELLED when `stop` is requested first.
+  static constexpr int kMaxRanks = 256;  // per segment (its header has a cell per rank)
+
+  // Collective over the `world_size` ranks of one host (host_layout.h says which): each
+  // calls it with its index `rank` among them and the same `prefix`, a key prefix of that
+  // host's own within the generation. Rank 0 creates the segment. CANCELLED when `stop` is
+  // requested first.
   static absl::StatusOr<std::unique_ptr<SharedMemoryReducer>> Attach(
       KeyValueStore* store, const std::string& prefix, int rank, int world_size,
-      size_t capacity_floats, absl::Duration timeout, const std::string& host_id = "",
-      std::stop_token stop = {});
+      size_t capacity_floats, absl::Duration timeout, std::stop_token stop = {});
   ~SharedMemoryReducer();
   SharedMemoryReducer(const SharedMemoryReducer&) = delete;
   SharedMemoryReducer& operator=(const SharedMemoryReducer&) = delete;
 
   // In-place sum over all ranks; messages larger than the capacity go through in pieces.
   absl::Status Allreduce(absl::Span<float> data, absl::Duration timeout);
+  // The two halves of a hierarchical allreduce, with rank 0 as the host's leader:
+  // ReduceToLeader leaves the sum in rank 0's `data` (the others' is unchanged), and
+  // BroadcastFromLeader copies rank 0's `data` into every rank's. Same length everywhere.
+  absl::Status ReduceToLeader(absl::Span<float> data, absl::Duration timeout);
+  absl::Status BroadcastFromLeader(absl::Span<float> data, absl::Duration timeout);
   // Makes the operation in flight, and every later one, fail on every rank. Any thread.
   void Abort();
 
@@ -56,6 +59,8 @@ class SharedMemoryReducer {
                       size_t capacity_floats);
   absl::Status Barrier(absl::Time deadline);
   float* Slot(int rank) const;
+  // Sums elements [0, n) of every rank's slot into slot 0, each rank its share of them.
+  void SumIntoFirstSlot(size_t n) const;
   void Poison();
 
   void* const mapping_;
