@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bench/allreduce_rank.h"
+#include "bench/bench_hosts.h"
 #include "bench/process.h"
 #include "bench/rank_options.h"
 #include "bench/samples.h"
@@ -72,11 +73,14 @@ std::vector<std::string> MpirunArgs(const std::string& mpirun, Launch kind, int 
 
 class Launcher {
  public:
-  Launcher(const BenchOptions& options, std::string self, std::string mpirun, std::string dir)
+  // `hosts` is null when every rank runs on this machine (--hosts 1).
+  Launcher(const BenchOptions& options, std::string self, std::string mpirun, std::string dir,
+           const BenchHosts* hosts)
       : options_(options),
         self_(std::move(self)),
         mpirun_(std::move(mpirun)),
-        dir_(std::move(dir)) {}
+        dir_(std::move(dir)),
+        hosts_(hosts) {}
 
   // Runs one launch of `plan` in round `round` and adds its samples (max over ranks).
   absl::Status Run(const LaunchPlan& plan, int round) {
@@ -97,12 +101,16 @@ class Launcher {
     if (plan.kind == Launch::kGlooRanks) {
       for (int rank = 0; rank < options_.ranks; ++rank) {
         rank_options.rank = rank;
+        if (hosts_ != nullptr) rank_options.advertise_address = hosts_->RankAddress(rank);
         std::vector<std::string> argv = {self_, kGlooRankCommand};
         for (std::string& arg : ToRankArgs(rank_options)) argv.push_back(std::move(arg));
+        if (hosts_ != nullptr) argv = hosts_->WrapRank(rank, argv);
         children.push_back({absl::StrCat("gloo rank ", rank), std::move(argv)});
       }
     } else {
-      std::vector<std::string> argv = MpirunArgs(mpirun_, plan.kind, options_.ranks);
+      std::vector<std::string> argv = hosts_ != nullptr
+                                          ? hosts_->MpirunArgv(mpirun_, plan.kind)
+                                          : MpirunArgs(mpirun_, plan.kind, options_.ranks);
       argv.insert(argv.end(), {self_, kMpiRankCommand});
       for (std::string& arg : ToRankArgs(rank_options)) argv.push_back(std::move(arg));
       children.push_back({absl::StrCat("mpirun for ", plan.name), std::move(argv)});
@@ -136,13 +144,15 @@ class Launcher {
   const std::string self_;
   const std::string mpirun_;
   const std::string dir_;
+  const BenchHosts* const hosts_;
   std::map<std::pair<std::string, uint64_t>, std::vector<double>> samples_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::vector<Result>> RunAllreduceBench(const BenchOptions& options) {
-  ASSIGN_OR_RETURN(const std::vector<Impl> impls, SelectImpls(options.impls, options.ranks));
+  ASSIGN_OR_RETURN(const std::vector<Impl> impls,
+                   SelectImpls(options.impls, options.ranks, options.hosts));
   const std::vector<LaunchPlan> plans = PlanLaunches(impls);
   std::string mpirun;
   if (std::any_of(plans.begin(), plans.end(),
@@ -158,14 +168,22 @@ absl::StatusOr<std::vector<Result>> RunAllreduceBench(const BenchOptions& option
   }
   ASSIGN_OR_RETURN(const std::string self, SelfExecutable());
   ASSIGN_OR_RETURN(TempDir dir, TempDir::Create("cosched-bench"));
+  // Made once for all rounds (setting hosts up takes a while and is not what is measured);
+  // declared after `dir`, so the hosts, and whatever still runs in them, go first.
+  std::unique_ptr<BenchHosts> hosts;
+  if (options.hosts > 1) {
+    ASSIGN_OR_RETURN(hosts, BenchHosts::Create(options.hosts, options.ranks, options.link_mbit,
+                                               COSCHED_NETNS_RSH));
+  }
 
   std::vector<std::string> size_names;
   for (uint64_t size : options.sizes) size_names.push_back(FormatByteSize(size));
-  spdlog::info("allreduce: {} ranks, sizes {}, {} rounds of {} launches; {} impls", options.ranks,
+  spdlog::info("allreduce: {} ranks on {}, sizes {}, {} rounds of {} launches; {} impls",
+               options.ranks, DescribePlacement(options.ranks, options.hosts, options.link_mbit),
                absl::StrJoin(size_names, ","), options.reps, plans.size(), impls.size());
 
   WarnIfBusy();
-  Launcher launcher(options, self, mpirun, dir.path());
+  Launcher launcher(options, self, mpirun, dir.path(), hosts.get());
   const absl::Time start = absl::Now();
   for (int round = 0; round < options.reps; ++round) {
     std::vector<LaunchPlan> order = plans;

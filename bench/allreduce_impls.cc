@@ -10,7 +10,7 @@ namespace cosched::bench {
 
 using collectives::AllreduceAlgorithm;
 
-std::vector<Impl> AvailableImpls(int ranks) {
+std::vector<Impl> AvailableImpls(int ranks, int hosts) {
   std::vector<Impl> impls = {{"cosched", Launch::kGlooRanks, false, AllreduceAlgorithm::kAuto}};
   for (AllreduceAlgorithm algorithm : collectives::AllAlgorithms()) {
     if (!collectives::AlgorithmSupportsWorldSize(algorithm, ranks)) continue;
@@ -22,13 +22,14 @@ std::vector<Impl> AvailableImpls(int ranks) {
     impls.push_back({absl::StrCat("gloo-", collectives::AlgorithmName(algorithm)),
                      Launch::kGlooRanks, true, algorithm});
   }
-  impls.push_back({"mpi-shm", Launch::kMpiShm});
+  impls.push_back({hosts > 1 ? "mpi-shm+tcp" : "mpi-shm", Launch::kMpiShm});
   impls.push_back({"mpi-tcp", Launch::kMpiTcp});
   return impls;
 }
 
-absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& names, int ranks) {
-  std::vector<Impl> available = AvailableImpls(ranks);
+absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& names, int ranks,
+                                              int hosts) {
+  std::vector<Impl> available = AvailableImpls(ranks, hosts);
   if (names.empty()) return available;
   std::vector<Impl> selected;
   for (const Impl& impl : available) {
@@ -37,18 +38,19 @@ absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& na
     }
   }
   for (const std::string& name : names) {
-    if (FindImpl(name, ranks).ok()) continue;
+    if (FindImpl(name, ranks, hosts).ok()) continue;
     std::vector<std::string> known;
     for (const Impl& impl : available) known.push_back(impl.name);
     return absl::InvalidArgumentError(
         absl::StrCat("--impls: '", name, "' is not an implementation available with ", ranks,
-                     " ranks (available: ", absl::StrJoin(known, ", "), ")"));
+                     " ranks", hosts > 1 ? absl::StrCat(" on ", hosts, " hosts") : "",
+                     " (available: ", absl::StrJoin(known, ", "), ")"));
   }
   return selected;
 }
 
-absl::StatusOr<Impl> FindImpl(const std::string& name, int ranks) {
-  for (const Impl& impl : AvailableImpls(ranks)) {
+absl::StatusOr<Impl> FindImpl(const std::string& name, int ranks, int hosts) {
+  for (const Impl& impl : AvailableImpls(ranks, hosts)) {
     if (impl.name == name) return impl;
   }
   return absl::NotFoundError(absl::StrCat("no allreduce implementation '", name, "'"));

@@ -4,6 +4,8 @@
 //   cosched-<algo>      CollectiveGroup::Allreduce with that algorithm forced
 //   gloo-<algo>         raw gloo, called directly (not through CollectiveGroup)
 //   mpi-shm, mpi-tcp    Open MPI's MPI_Allreduce over shared memory (vader) or loopback TCP
+//   mpi-shm+tcp         with --hosts >= 2, in place of mpi-shm: vader inside a host, TCP
+//                       between hosts (mpi-tcp is then TCP throughout, over the hosts' links)
 // where <algo> is ring, ring-chunked, halving-doubling, bcube, allreduce-ring, allreduce-bcube.
 #pragma once
 
@@ -27,15 +29,18 @@ struct Impl {
   collectives::AllreduceAlgorithm algorithm = collectives::AllreduceAlgorithm::kAuto;
 };
 
-// Every implementation that can run on `ranks` ranks, in report order. gloo's classic
-// bcube needs a power-of-two world size, so gloo-bcube and cosched-bcube drop out otherwise.
-std::vector<Impl> AvailableImpls(int ranks);
+// Every implementation that can run on `ranks` ranks over `hosts` hosts, in report order.
+// gloo's classic bcube needs a power-of-two world size, so gloo-bcube and cosched-bcube drop
+// out otherwise. Only the name of Open MPI's shared-memory entry depends on `hosts`: across
+// hosts it cannot be shared memory alone, and the report should not say it is.
+std::vector<Impl> AvailableImpls(int ranks, int hosts = 1);
 
 // The implementations named in `names` (all available ones when `names` is empty), in
 // report order. InvalidArgument naming --impls for an unknown or unavailable name.
-absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& names, int ranks);
+absl::StatusOr<std::vector<Impl>> SelectImpls(const std::vector<std::string>& names, int ranks,
+                                              int hosts = 1);
 
 // The implementation called `name`, or NotFound.
-absl::StatusOr<Impl> FindImpl(const std::string& name, int ranks);
+absl::StatusOr<Impl> FindImpl(const std::string& name, int ranks, int hosts = 1);
 
 }  // namespace cosched::bench

@@ -15,6 +15,10 @@ namespace cosched::bench {
 
 struct BenchOptions {
   int ranks = 2;
+  // 1: every rank on this machine, over loopback. N >= 2: N emulated hosts (network
+  // namespaces, bench/bench_hosts.h), ranks placed on them in blocks; needs root.
+  int hosts = 1;
+  double link_mbit = 0;  // with hosts >= 2: every host's link shaped to this; 0 = unshaped
   std::vector<uint64_t> sizes = {4 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20};
   int reps = 7;
   bool json = false;
@@ -38,7 +42,9 @@ class AllreduceFlags {
 
  private:
   int64_t ranks_;
-  std::string sizes_;  // "4KiB,64KiB"
+  int64_t hosts_;
+  std::string link_mbit_;  // a number; FlagParser has no floating-point flags
+  std::string sizes_;      // "4KiB,64KiB"
   int64_t reps_;
   std::string output_;  // "json" or "table"
   std::string impls_;   // "" for all

@@ -27,6 +27,8 @@ TEST(BenchAllreduceOptionsTest, DefaultsAreBenchOptionsDefaults) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const BenchOptions defaults;
   EXPECT_EQ(parsed->ranks, defaults.ranks);
+  EXPECT_EQ(parsed->hosts, 1);
+  EXPECT_EQ(parsed->link_mbit, 0);
   EXPECT_EQ(parsed->sizes, defaults.sizes);
   EXPECT_EQ(parsed->reps, defaults.reps);
   EXPECT_FALSE(parsed->json);
@@ -53,6 +55,50 @@ TEST(BenchAllreduceOptionsTest, ReadsEveryFlag) {
   EXPECT_EQ(parsed->launch_timeout, absl::Minutes(1));
   EXPECT_EQ(parsed->op_timeout, absl::Seconds(5));
   EXPECT_FALSE(ParseAllreduce({"--output", "table"})->json);
+}
+
+TEST(BenchAllreduceOptionsTest, ReadsHostsAndLinkRate) {
+  absl::StatusOr<BenchOptions> parsed =
+      ParseAllreduce({"--ranks", "4", "--hosts", "2", "--link-mbit", "250.5"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->ranks, 4);
+  EXPECT_EQ(parsed->hosts, 2);
+  EXPECT_EQ(parsed->link_mbit, 250.5);
+  parsed = ParseAllreduce({"--ranks", "3", "--hosts=3"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->hosts, 3);
+  EXPECT_EQ(parsed->link_mbit, 0);  // unshaped
+}
+
+TEST(BenchAllreduceOptionsTest, HostErrorsNameTheFlags) {
+  EXPECT_THAT(ParseAllreduce({"--hosts", "two"}).status().message(),
+              HasSubstr("--hosts: 'two' is not an integer"));
+  EXPECT_THAT(ParseAllreduce({"--hosts", "0"}).status().message(),
+              HasSubstr("--hosts: must be at least 1"));
+  const absl::Status too_few = ParseAllreduce({"--ranks", "2", "--hosts", "3"}).status();
+  EXPECT_EQ(too_few.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_few.message(),
+              HasSubstr("--ranks 2 is fewer than --hosts 3: every host needs at least one rank"));
+  EXPECT_THAT(ParseAllreduce({"--hosts", "2", "--link-mbit", "fast"}).status().message(),
+              HasSubstr("--link-mbit: 'fast' is not a number"));
+  EXPECT_THAT(ParseAllreduce({"--hosts", "2", "--link-mbit", "-5"}).status().message(),
+              HasSubstr("--link-mbit: must be 0 (unshaped)"));
+  // Shaping needs links between hosts to shape.
+  EXPECT_THAT(ParseAllreduce({"--link-mbit", "100"}).status().message(),
+              HasSubstr("--link-mbit shapes the links between emulated hosts: it needs --hosts 2"));
+}
+
+TEST(BenchAllreduceOptionsTest, MpiSharedMemoryIsNamedForWhatItIsAcrossHosts) {
+  // On one machine mpi-shm is vader alone; across hosts it is vader plus TCP, and so named.
+  EXPECT_TRUE(ParseAllreduce({"--impls", "mpi-shm"}).ok());
+  EXPECT_THAT(ParseAllreduce({"--impls", "mpi-shm+tcp"}).status().message(),
+              HasSubstr("--impls: 'mpi-shm+tcp' is not an implementation available with 2 ranks"));
+  absl::StatusOr<BenchOptions> parsed =
+      ParseAllreduce({"--hosts", "2", "--impls", "mpi-shm+tcp,mpi-tcp"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->impls, (std::vector<std::string>{"mpi-shm+tcp", "mpi-tcp"}));
+  EXPECT_THAT(ParseAllreduce({"--hosts", "2", "--impls", "mpi-shm"}).status().message(),
+              HasSubstr("'mpi-shm' is not an implementation available with 2 ranks on 2 hosts"));
 }
 
 TEST(BenchAllreduceOptionsTest, ErrorsNameTheFlag) {
@@ -85,6 +131,7 @@ TEST(BenchAllreduceOptionsTest, RankOptionsSurviveTheTripToTheRank) {
   sent.timing.min_time = absl::Milliseconds(20);
   sent.timing.min_iters = 5;
   sent.op_timeout = absl::Seconds(7);
+  sent.advertise_address = "198.18.7.2";
   absl::StatusOr<RankOptions> received = ParseRankOptions(ToRankArgs(sent), kGlooRankCommand);
   ASSERT_TRUE(received.ok()) << received.status();
   EXPECT_EQ(received->rank, sent.rank);
@@ -97,6 +144,22 @@ TEST(BenchAllreduceOptionsTest, RankOptionsSurviveTheTripToTheRank) {
   EXPECT_EQ(received->timing.min_time, sent.timing.min_time);
   EXPECT_EQ(received->timing.min_iters, sent.timing.min_iters);
   EXPECT_EQ(received->op_timeout, sent.op_timeout);
+  EXPECT_EQ(received->advertise_address, sent.advertise_address);
+}
+
+TEST(BenchAllreduceOptionsTest, RanksAdvertiseLoopbackUnlessTold) {
+  RankOptions sent;
+  sent.dir = "/tmp/x";
+  sent.launch_name = "gloo";
+  sent.sizes = {4096};
+  sent.impls = {"cosched"};
+  absl::StatusOr<RankOptions> received = ParseRankOptions(ToRankArgs(sent), kGlooRankCommand);
+  ASSERT_TRUE(received.ok()) << received.status();
+  EXPECT_EQ(received->advertise_address, "127.0.0.1");
+  std::vector<std::string> args = ToRankArgs(sent);
+  args.insert(args.end(), {"--advertise-address", ""});
+  EXPECT_THAT(ParseRankOptions(args, kGlooRankCommand).status().message(),
+              HasSubstr("--advertise-address: must not be empty"));
 }
 
 TEST(BenchAllreduceOptionsTest, RankCommandLinesAreChecked) {

@@ -1,9 +1,11 @@
 // File: bench/flags.cc
 #include "bench/flags.h"
 
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/units.h"
@@ -74,6 +76,18 @@ absl::StatusOr<std::vector<uint64_t>> ParseSizeList(absl::string_view flag, absl
     sizes.push_back(*size);
   }
   return sizes;
+}
+
+absl::StatusOr<double> ParseLinkRate(absl::string_view flag, absl::string_view text) {
+  double mbit = 0;
+  if (!absl::SimpleAtod(text, &mbit) || !std::isfinite(mbit)) {
+    return FlagError(flag, absl::StrCat("'", text, "' is not a number of Mbit/s"));
+  }
+  if (mbit < 0 || (mbit > 0 && mbit < 0.001)) {
+    return FlagError(flag,
+                     absl::StrCat("must be 0 (unshaped) or at least 0.001 Mbit/s, not ", text));
+  }
+  return mbit;
 }
 
 absl::StatusOr<std::vector<std::string>> ParseNameList(absl::string_view flag,

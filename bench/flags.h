@@ -55,6 +55,10 @@ absl::StatusOr<int> IntAtLeast(absl::string_view flag, int64_t value, int min_va
 absl::StatusOr<std::vector<uint64_t>> ParseSizeList(absl::string_view flag, absl::string_view text,
                                                     uint64_t multiple_of, uint64_t max_bytes);
 
+// A link rate in Mbit/s ("100", "2.5"): 0 for an unshaped link, else at least 0.001 (the
+// finest rate tc is given here, bench/bench_hosts.h). Not negative, not NaN or infinite.
+absl::StatusOr<double> ParseLinkRate(absl::string_view flag, absl::string_view text);
+
 // A comma-separated list of non-empty names; "" is the empty list.
 absl::StatusOr<std::vector<std::string>> ParseNameList(absl::string_view flag,
                                                        absl::string_view text);

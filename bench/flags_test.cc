@@ -75,6 +75,21 @@ TEST(BenchFlagsTest, SizeListsAreCheckedItemByItem) {
               HasSubstr("--sizes: "));
 }
 
+TEST(BenchFlagsTest, LinkRatesAreZeroOrAPositiveNumberOfMbit) {
+  EXPECT_EQ(*ParseLinkRate("--link-mbit", "0"), 0);
+  EXPECT_EQ(*ParseLinkRate("--link-mbit", "100"), 100);
+  EXPECT_EQ(*ParseLinkRate("--link-mbit", "2.5"), 2.5);
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "fast").status().message(),
+              HasSubstr("--link-mbit: 'fast' is not a number of Mbit/s"));
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "").status().message(), HasSubstr("--link-mbit"));
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "inf").status().message(), HasSubstr("is not a number"));
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "nan").status().message(), HasSubstr("is not a number"));
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "-1").status().message(),
+              HasSubstr("--link-mbit: must be 0 (unshaped) or at least 0.001 Mbit/s, not -1"));
+  EXPECT_THAT(ParseLinkRate("--link-mbit", "0.0001").status().message(),
+              HasSubstr("at least 0.001"));
+}
+
 TEST(BenchFlagsTest, NameListsHaveNoEmptyItems) {
   EXPECT_EQ(*ParseNameList("--impls", "cosched,gloo-ring"),
             (std::vector<std::string>{"cosched", "gloo-ring"}));

@@ -51,8 +51,9 @@ void SumFloats(void* out, const void* a, const void* b, size_t n) {
   gloo::sum<float>(out, a, b, n);
 }
 
-// A raw gloo context with its own TCP device on 127.0.0.1, set up the way gloo's own
-// examples do it; no cosched code on the data path.
+// A raw gloo context with its own TCP device on the rank's advertise address (loopback, or
+// its emulated host's address with --hosts), set up the way gloo's own examples do it; no
+// cosched code on the data path.
 class RawGloo {
  public:
   static absl::StatusOr<std::unique_ptr<RawGloo>> Connect(collectives::KeyValueStore* store,
@@ -60,7 +61,7 @@ class RawGloo {
     auto raw = std::unique_ptr<RawGloo>(new RawGloo(options.op_timeout));
     RETURN_IF_ERROR(GlooCall("raw gloo rendezvous", [&] {
       gloo::transport::tcp::attr attr;
-      attr.hostname = "127.0.0.1";
+      attr.hostname = options.advertise_address;
       raw->device_ = gloo::transport::tcp::CreateDevice(attr);
       auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.ranks);
       context->setTimeout(raw->timeout_);
@@ -173,6 +174,9 @@ absl::Status RunGlooRank(const RankOptions& options) {
   group_options.rank = options.rank;
   group_options.world_size = options.ranks;
   group_options.store = store.get();
+  // host_id stays empty: each emulated host has a host name of its own, so ranks on different
+  // hosts are told apart the way real hosts are (and ranks sharing a host share memory).
+  group_options.advertise_address = options.advertise_address;
   group_options.timeout = options.op_timeout;
   ASSIGN_OR_RETURN(std::unique_ptr<CollectiveGroup> group, collectives::CreateGroup(group_options));
   ASSIGN_OR_RETURN(std::unique_ptr<RawGloo> raw, RawGloo::Connect(store.get(), options));

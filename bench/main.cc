@@ -63,9 +63,9 @@ int RunAllreduce(const std::vector<std::string>& args) {
       cosched::bench::RunAllreduceBench(*options);
   if (!results.ok()) return Failure(results.status());
   if (options->json) {
-    cosched::bench::PrintJsonLines(*results, options->ranks, std::cout);
+    cosched::bench::PrintJsonLines(*results, *options, std::cout);
   } else {
-    cosched::bench::PrintTable(*results, options->ranks, std::cout);
+    cosched::bench::PrintTable(*results, *options, std::cout);
   }
   std::cout.flush();
   return std::cout ? 0 : kExitFailure;

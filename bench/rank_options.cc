@@ -11,16 +11,18 @@
 namespace cosched::bench {
 
 std::vector<std::string> ToRankArgs(const RankOptions& options) {
-  return {"--rank",       absl::StrCat(options.rank),
-          "--ranks",      absl::StrCat(options.ranks),
-          "--dir",        options.dir,
-          "--launch",     options.launch_name,
-          "--round",      absl::StrCat(options.round),
-          "--sizes",      absl::StrJoin(options.sizes, ","),
-          "--impls",      absl::StrJoin(options.impls, ","),
-          "--min-time",   absl::FormatDuration(options.timing.min_time),
-          "--min-iters",  absl::StrCat(options.timing.min_iters),
-          "--op-timeout", absl::FormatDuration(options.op_timeout)};
+  std::vector<std::string> args = {"--rank",       absl::StrCat(options.rank),
+                                   "--ranks",      absl::StrCat(options.ranks),
+                                   "--dir",        options.dir,
+                                   "--launch",     options.launch_name,
+                                   "--round",      absl::StrCat(options.round),
+                                   "--sizes",      absl::StrJoin(options.sizes, ","),
+                                   "--impls",      absl::StrJoin(options.impls, ","),
+                                   "--min-time",   absl::FormatDuration(options.timing.min_time),
+                                   "--min-iters",  absl::StrCat(options.timing.min_iters),
+                                   "--op-timeout", absl::FormatDuration(options.op_timeout)};
+  args.insert(args.end(), {"--advertise-address", options.advertise_address});
+  return args;
 }
 
 absl::StatusOr<RankOptions> ParseRankOptions(const std::vector<std::string>& args,
@@ -45,6 +47,8 @@ absl::StatusOr<RankOptions> ParseRankOptions(const std::vector<std::string>& arg
   parser.Duration("min-time", &options.timing.min_time, "time per sample at least this long");
   parser.Int("min-iters", &min_iters, "and at least this many iterations");
   parser.Duration("op-timeout", &options.op_timeout, "limit for rendezvous and each collective");
+  parser.String("advertise-address", &options.advertise_address,
+                "address this rank listens on and advertises (gloo launches)");
   RETURN_IF_ERROR(flags.Parse(args));
 
   ASSIGN_OR_RETURN(options.rank, IntAtLeast("--rank", rank, 0));
@@ -62,6 +66,9 @@ absl::StatusOr<RankOptions> ParseRankOptions(const std::vector<std::string>& arg
         absl::StrCat(subcommand,
                      " needs --dir, --launch, --sizes and --impls (it is started by "
                      "`cosched-bench allreduce`, not by hand)"));
+  }
+  if (options.advertise_address.empty()) {
+    return absl::InvalidArgumentError("--advertise-address: must not be empty");
   }
   if (options.rank >= options.ranks) {
     return absl::InvalidArgumentError(

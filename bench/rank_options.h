@@ -25,6 +25,9 @@ struct RankOptions {
   std::vector<std::string> impls;
   TimingOptions timing;
   absl::Duration op_timeout = absl::Seconds(60);  // rendezvous and each collective
+  // gloo ranks only: the address this rank listens on and advertises to its peers (its
+  // emulated host's with --hosts, else loopback), for the CollectiveGroup and raw gloo alike.
+  std::string advertise_address = "127.0.0.1";
 };
 
 std::vector<std::string> ToRankArgs(const RankOptions& options);
