@@ -2,6 +2,7 @@
 #include "bench/allreduce_report.h"
 
 #include <algorithm>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -41,16 +42,25 @@ std::vector<Comparison> CompareWithRawGloo(const std::vector<Result>& results, i
       if (best == nullptr || r.seconds.median < best->seconds.median) best = &r;
     }
     if (best == nullptr) continue;
-    // With all ranks on one host, cosched's automatic allreduce takes the shared-memory path;
-    // the gloo rule is what it would use across hosts, and what it does use once the ranks
-    // are on several (emulated) hosts. (A build that reduces hierarchically, shared memory
-    // inside each host, only changes this when a host holds several ranks.)
-    const absl::string_view gloo_choice =
-        collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks));
-    comparisons.push_back({cosched.size_bytes,
-                           hosts > 1 ? absl::StrCat("gloo: ", gloo_choice)
-                                     : absl::StrCat("shared-memory (gloo: ", gloo_choice, ")"),
-                           best->impl.name, best->seconds.median / cosched.seconds.median});
+    // Where the ranks run decides cosched's path (GlooGroup::path()): all on one host, the
+    // shared-memory segment (the gloo rule shown is what it would use across hosts); one rank
+    // per host, gloo among all ranks; several hosts holding several ranks, hierarchical, with
+    // gloo only among one leader per host, so the rule is chosen for `hosts` participants.
+    std::string auto_choice;
+    if (hosts <= 1) {
+      auto_choice =
+          absl::StrCat("shared-memory (gloo: ",
+                       collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks)), ")");
+    } else if (ranks > hosts) {
+      auto_choice =
+          absl::StrCat("hierarchical (leaders gloo: ",
+                       collectives::AlgorithmName(selector.Choose(cosched.size_bytes, hosts)), ")");
+    } else {
+      auto_choice = absl::StrCat(
+          "gloo: ", collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks)));
+    }
+    comparisons.push_back({cosched.size_bytes, auto_choice, best->impl.name,
+                           best->seconds.median / cosched.seconds.median});
   }
   return comparisons;
 }

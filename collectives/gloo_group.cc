@@ -365,7 +365,7 @@ absl::Status GlooGroup::RunOnGloo(const std::shared_ptr<gloo::Context>& context,
                             ? gloo::AllreduceOptions::Algorithm::BCUBE
                             : gloo::AllreduceOptions::Algorithm::RING);
       opts.setReduceFunction(&SumFloats);
-      opts.setTag(NextTag());
+      opts.setTag(NextTag(context.get()));
       opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
       gloo::allreduce(opts);
       break;
@@ -379,7 +379,7 @@ absl::Status GlooGroup::DoBroadcast(absl::Span<char> data, int root) {
     gloo::BroadcastOptions opts(context_);
     opts.setOutput(data.data(), data.size());
     opts.setRoot(root);
-    opts.setTag(NextTag());
+    opts.setTag(NextTag(context_.get()));
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::broadcast(opts);
     return absl::OkStatus();
@@ -391,7 +391,7 @@ absl::Status GlooGroup::DoAllgather(absl::Span<const float> input, absl::Span<fl
     gloo::AllgatherOptions opts(context_);
     opts.setInput(const_cast<float*>(input.data()), input.size());
     opts.setOutput(output.data(), output.size());
-    opts.setTag(NextTag());
+    opts.setTag(NextTag(context_.get()));
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::allgather(opts);
     return absl::OkStatus();
@@ -401,7 +401,7 @@ absl::Status GlooGroup::DoAllgather(absl::Span<const float> input, absl::Span<fl
 absl::Status GlooGroup::DoBarrier() {
   return Run("barrier", [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     gloo::BarrierOptions opts(context_);
-    opts.setTag(NextTag());
+    opts.setTag(NextTag(context_.get()));
     opts.setTimeout(absl::ToChronoMilliseconds(options_.timeout));
     gloo::barrier(opts);
     return absl::OkStatus();

@@ -89,7 +89,11 @@ class GlooGroup final : public CollectiveGroup {
   absl::Status RunOnGloo(const std::shared_ptr<gloo::Context>& context, absl::Span<float> data,
                          AllreduceAlgorithm algorithm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status RunHierarchical(absl::Span<float> data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
-  uint32_t NextTag() ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_) { return next_tag_++; }
+  // The next tag on `context`. Each context counts its own: only leaders run operations on
+  // the leaders' mesh, so one shared counter would leave them out of step with the others.
+  uint32_t NextTag(const gloo::Context* context) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_) {
+    return next_tag_[context]++;
+  }
   std::vector<float>& Staging(size_t count) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // The classic algorithm instance for (context, algorithm, count), built on first use.
   // Every rank of a context makes the same calls in the same order, so every rank builds the
@@ -108,9 +112,9 @@ class GlooGroup final : public CollectiveGroup {
   const AllreducePath path_;
 
   Mutex op_mu_;  // serializes operations
-  // gloo's unbound-buffer collectives match messages by tag; every rank runs the same
-  // sequence of operations, so a counter gives matching tags.
-  uint32_t next_tag_ ABSL_GUARDED_BY(op_mu_) = 0;
+  // gloo's unbound-buffer collectives match messages by tag; every rank of a context runs
+  // the same sequence of operations on it, so a counter per context gives matching tags.
+  std::map<const gloo::Context*, uint32_t> next_tag_ ABSL_GUARDED_BY(op_mu_);
   std::map<size_t, std::unique_ptr<std::vector<float>>> staging_ ABSL_GUARDED_BY(op_mu_);
   std::map<std::tuple<const gloo::Context*, AllreduceAlgorithm, size_t>,
            std::unique_ptr<gloo::Algorithm>>

@@ -168,7 +168,8 @@ INSTANTIATE_TEST_SUITE_P(
 // Forms GlooGroups of `host_ids.size()` ranks (one thread each) and runs `body` on each.
 void RunOnHosts(const std::vector<std::string>& host_ids, bool shared_memory,
                 const std::function<void(GlooGroup&)>& body,
-                size_t segment_bytes_per_rank = 16 << 20) {
+                size_t segment_bytes_per_rank = 16 << 20,
+                const AlgorithmSelector& selector = AlgorithmSelector()) {
   InMemoryStore store;
   const int world = static_cast<int>(host_ids.size());
   std::vector<std::thread> threads;
@@ -178,6 +179,7 @@ void RunOnHosts(const std::vector<std::string>& host_ids, bool shared_memory,
       options.host_id = host_ids[rank];
       options.shared_memory = shared_memory;
       options.shared_memory_bytes_per_rank = segment_bytes_per_rank;
+      options.selector = selector;
       auto group = GlooGroup::Create(options);
       ASSERT_TRUE(group.ok()) << group.status();
       body(**group);
@@ -220,6 +222,32 @@ TEST(GlooGroupTest, HierarchicalAllreduceSumsAcrossUnevenHostsAndLargeMessages) 
         ExpectSummed(data, 6);
       },
       64 << 10);
+}
+
+TEST(GlooGroupTest, LeadersTaggedAllreduceLeavesWholeGroupOperationsInStep) {
+  // allreduce-ring numbers its messages with tags, and only leaders run it on the leaders'
+  // mesh: the whole group's later broadcasts, barriers and allreduces must still match up
+  // (they hung when both meshes drew tags from one counter).
+  const std::vector<std::string> hosts = {"a", "a", "b", "b"};
+  RunOnHosts(
+      hosts, true,
+      [&](GlooGroup& group) {
+        ASSERT_EQ(group.path(), AllreducePath::kHierarchical);
+        for (int round = 0; round < 3; ++round) {
+          std::vector<float> data = RankData(group.rank(), 3000);
+          ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data)).ok());
+          ExpectSummed(data, 4);
+          char byte = group.rank() == 1 ? static_cast<char>(round + 1) : 0;
+          ASSERT_TRUE(group.Broadcast(absl::Span<char>(&byte, 1), 1).ok());
+          EXPECT_EQ(byte, round + 1);
+          ASSERT_TRUE(group.Barrier().ok());
+          std::vector<float> on_mesh = RankData(group.rank(), 100);
+          ASSERT_TRUE(
+              group.Allreduce(absl::MakeSpan(on_mesh), AllreduceAlgorithm::kAllreduceBcube).ok());
+          ExpectSummed(on_mesh, 4);
+        }
+      },
+      64 << 10, AlgorithmSelector({{0, AllreduceAlgorithm::kAllreduceRing}}));
 }
 
 int CountEntries(const char* dir) {
