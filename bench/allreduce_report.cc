@@ -114,9 +114,9 @@ void PrintTable(const std::vector<Result>& results, const BenchOptions& options,
   if (comparisons.empty()) return;
   out << "\ncosched (auto) vs the best raw gloo algorithm, as best median / cosched median "
          "(1.00 = as fast):\n";
-  out << absl::StrFormat("%8s  %-36s %-24s %6s\n", "size", "auto picks", "best raw gloo", "ratio");
+  out << absl::StrFormat("%8s  %-50s %-24s %6s\n", "size", "auto picks", "best raw gloo", "ratio");
   for (const Comparison& c : comparisons) {
-    out << absl::StrFormat("%8s  %-36s %-24s %6.3f\n", FormatByteSize(c.size_bytes),
+    out << absl::StrFormat("%8s  %-50s %-24s %6.3f\n", FormatByteSize(c.size_bytes),
                            c.auto_algorithm, c.best_raw_gloo, c.ratio);
   }
 }

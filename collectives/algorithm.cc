@@ -21,14 +21,17 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames
     {AllreduceAlgorithm::kAllreduceBcube, "allreduce-bcube"},
 }};
 
-// Measured on the reference machine (2 cores, loopback TCP, 2 ranks) with
-// `cosched-bench allreduce` (docs/benchmarks.md). Up to 8 MiB, halving-doubling: it runs on
-// any world size, and with the group's staging buffer it has no per-call setup. From 8 MiB,
-// gloo's unbound-buffer ring, which pipelines large messages well. (The small sizes were
-// measured when they still ran on gloo's synchronous-mode connections, since removed:
-// re-measure them with the cross-host benchmark.)
+// Measured across two emulated hosts (network namespaces on a bridge, 2 cores) with
+// `cosched-bench allreduce --hosts 2 --ranks 2` and `--ranks 4` (docs/benchmarks.md): on one
+// host the shared-memory path serves every size, so these rules only decide what crosses
+// hosts (between all ranks, or between the hosts' leaders). Between 2 ranks gloo's ring was the
+// fastest or within noise of it at every size (4 KiB: 100 us against 224 for
+// halving-doubling; 64 MiB: 72 ms against 73). With 4 ranks, halving-doubling was first or
+// close at every size, and the ring stalled at 64 KiB (about 120 ms a call); allreduce-ring,
+// the earlier default from 8 MiB, was 20% slower at 64 MiB between 2 ranks.
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
-  return {{0, AllreduceAlgorithm::kHalvingDoubling}, {8 << 20, AllreduceAlgorithm::kAllreduceRing}};
+  return {{0, AllreduceAlgorithm::kHalvingDoubling},
+          {0, AllreduceAlgorithm::kRing, /*max_world_size=*/2}};
 }
 
 }  // namespace
@@ -68,9 +71,12 @@ bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size) {
 AlgorithmSelector::AlgorithmSelector() : AlgorithmSelector(MeasuredDefaultRules()) {}
 
 AlgorithmSelector::AlgorithmSelector(std::vector<Rule> rules) : rules_(std::move(rules)) {
-  std::sort(rules_.begin(), rules_.end(),
-            [](const Rule& a, const Rule& b) { return a.min_bytes < b.min_bytes; });
-  if (rules_.empty() || rules_.front().min_bytes != 0) {
+  const auto for_any_size = [](const Rule& rule) { return rule.max_world_size == 0; };
+  std::stable_sort(rules_.begin(), rules_.end(), [&](const Rule& a, const Rule& b) {
+    if (a.min_bytes != b.min_bytes) return a.min_bytes < b.min_bytes;
+    return for_any_size(a) && !for_any_size(b);
+  });
+  if (rules_.empty() || rules_.front().min_bytes != 0 || !for_any_size(rules_.front())) {
     rules_.insert(rules_.begin(), Rule{0, AllreduceAlgorithm::kAllreduceRing});
   }
 }
@@ -103,8 +109,9 @@ absl::StatusOr<AlgorithmSelector> AlgorithmSelector::FromConfig(const AllreduceC
 
 AllreduceAlgorithm AlgorithmSelector::Choose(uint64_t bytes, int world_size) const {
   AllreduceAlgorithm chosen = rules_.front().algorithm;
-  for (const Rule& rule : rules_) {
-    if (rule.min_bytes <= bytes) chosen = rule.algorithm;
+  for (const Rule& rule : rules_) {  // the last rule that applies wins
+    const bool applies = rule.max_world_size == 0 || world_size <= rule.max_world_size;
+    if (rule.min_bytes <= bytes && applies) chosen = rule.algorithm;
   }
   return AlgorithmSupportsWorldSize(chosen, world_size) ? chosen
                                                         : AllreduceAlgorithm::kAllreduceRing;

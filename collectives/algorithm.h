@@ -37,11 +37,13 @@ bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size);
 
 class AlgorithmSelector {
  public:
-  // One rule: messages of at least `min_bytes` use `algorithm`. The rule with the largest
-  // min_bytes not above the message size wins.
+  // One rule: messages of at least `min_bytes` use `algorithm`, on groups of at most
+  // `max_world_size` ranks (0: any size). Of the rules that apply, the one with the largest
+  // min_bytes wins; at equal min_bytes, one limited to small groups beats one that is not.
   struct Rule {
     uint64_t min_bytes;
     AllreduceAlgorithm algorithm;
+    int max_world_size = 0;
   };
 
   // The measured default (see algorithm.cc for the numbers behind it).
@@ -61,7 +63,9 @@ class AlgorithmSelector {
   const std::vector<Rule>& rules() const { return rules_; }
 
  private:
-  std::vector<Rule> rules_;  // sorted by min_bytes, first has min_bytes 0
+  // Sorted by min_bytes, rules for any world size first at equal min_bytes; the first is
+  // {0, ..., any world size}.
+  std::vector<Rule> rules_;
 };
 
 }  // namespace cosched::collectives

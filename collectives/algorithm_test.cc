@@ -52,6 +52,34 @@ TEST(AlgorithmSelectorTest, DefaultCoversEverySize) {
   }
 }
 
+TEST(AlgorithmSelectorTest, DefaultUsesTheRingBetweenTwoRanksAndHalvingDoublingBeyond) {
+  AlgorithmSelector selector;
+  for (uint64_t bytes : {0ull, 4096ull, 1ull << 20, 1ull << 26}) {
+    EXPECT_EQ(selector.Choose(bytes, 2), AllreduceAlgorithm::kRing) << bytes;
+    EXPECT_EQ(selector.Choose(bytes, 3), AllreduceAlgorithm::kHalvingDoubling) << bytes;
+    EXPECT_EQ(selector.Choose(bytes, 8), AllreduceAlgorithm::kHalvingDoubling) << bytes;
+  }
+}
+
+TEST(AlgorithmSelectorTest, RulesForSmallGroupsWinOnlyWhereTheyApply) {
+  // Given out of order: the selector sorts them.
+  AlgorithmSelector selector({{1 << 20, AllreduceAlgorithm::kBcube, 4},
+                              {0, AllreduceAlgorithm::kRing, 2},
+                              {0, AllreduceAlgorithm::kHalvingDoubling},
+                              {1 << 20, AllreduceAlgorithm::kRingChunked}});
+  EXPECT_EQ(selector.Choose(100, 2), AllreduceAlgorithm::kRing);
+  EXPECT_EQ(selector.Choose(100, 3), AllreduceAlgorithm::kHalvingDoubling);
+  EXPECT_EQ(selector.Choose(1 << 20, 2), AllreduceAlgorithm::kBcube);
+  EXPECT_EQ(selector.Choose(1 << 20, 4), AllreduceAlgorithm::kBcube);
+  EXPECT_EQ(selector.Choose(1 << 20, 5), AllreduceAlgorithm::kRingChunked);
+  // bcube cannot run on 3 ranks: allreduce-ring instead.
+  EXPECT_EQ(selector.Choose(1 << 20, 3), AllreduceAlgorithm::kAllreduceRing);
+  // Only small-group rules at 0: a rule for any size is added in front.
+  AlgorithmSelector only_small({{0, AllreduceAlgorithm::kRing, 2}});
+  EXPECT_EQ(only_small.Choose(100, 2), AllreduceAlgorithm::kRing);
+  EXPECT_EQ(only_small.Choose(100, 3), AllreduceAlgorithm::kAllreduceRing);
+}
+
 TEST(AlgorithmSelectorTest, ReadsRulesAndOverridesFromConfig) {
   auto doc = ConfigNode::LoadString(R"(allreduce:
   rules:
