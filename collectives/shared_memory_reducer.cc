@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -23,6 +24,13 @@ namespace {
 
 constexpr uint64_t kMagic = 0x636f73636873686dULL;  // "coschshm"
 constexpr absl::Duration kLivenessCheck = absl::Milliseconds(10);
+constexpr absl::Duration kPollBeforeSleep = absl::Microseconds(100);
+
+void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
   return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
@@ -130,7 +138,10 @@ SharedMemoryReducer::SharedMemoryReducer(void* mapping, size_t mapping_bytes, in
       header_(static_cast<Header*>(mapping)),
       rank_(rank),
       world_size_(world_size),
-      capacity_floats_(capacity_floats) {}
+      capacity_floats_(capacity_floats),
+      poll_before_sleep_(static_cast<unsigned>(world_size) <= std::thread::hardware_concurrency()
+                             ? kPollBeforeSleep
+                             : absl::ZeroDuration()) {}
 
 SharedMemoryReducer::~SharedMemoryReducer() {
   // A rank that lets go of the group has left it: peers still waiting for it stop now rather
@@ -167,7 +178,9 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
     return absl::OkStatus();
   }
   int spins = 0;
-  absl::Time next_liveness_check = absl::Now() + kLivenessCheck;
+  const absl::Time start = absl::Now();
+  const absl::Time poll_until = start + poll_before_sleep_;
+  absl::Time next_liveness_check = start + kLivenessCheck;
   while (header_->generation.load(std::memory_order_acquire) == generation) {
     if (aborted_.load(std::memory_order_acquire)) return absl::AbortedError("group aborted");
     if (header_->poisoned.load(std::memory_order_acquire) != 0) {
@@ -190,6 +203,10 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
         }
       }
       next_liveness_check = now + kLivenessCheck;
+    }
+    if (now < poll_until) {
+      CpuRelax();
+      continue;
     }
     const timespec wait = absl::ToTimespec(std::min(kLivenessCheck, deadline - now));
     Futex(&header_->generation, FUTEX_WAIT, generation, &wait);

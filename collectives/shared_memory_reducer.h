@@ -69,6 +69,10 @@ class SharedMemoryReducer {
   const int rank_;
   const int world_size_;
   const size_t capacity_floats_;
+  // How long a barrier polls before it sleeps on the futex: a futex wake-up costs tens of
+  // microseconds, more than a whole 64 KiB phase. Zero when the host's ranks outnumber its
+  // cores, where polling would take the core from the rank being waited for.
+  const absl::Duration poll_before_sleep_;
   std::atomic<bool> aborted_{false};
 };
 
