@@ -19,6 +19,7 @@ std::vector<Impl> AvailableImpls(int ranks, int hosts) {
   }
   for (AllreduceAlgorithm algorithm : collectives::AllAlgorithms()) {
     if (!collectives::AlgorithmSupportsWorldSize(algorithm, ranks)) continue;
+    if (!collectives::IsGlooAlgorithm(algorithm)) continue;  // cosched's own: no raw reference
     impls.push_back({absl::StrCat("gloo-", collectives::AlgorithmName(algorithm)),
                      Launch::kGlooRanks, true, algorithm});
   }

@@ -11,7 +11,7 @@
 namespace cosched::collectives {
 namespace {
 
-constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames = {{
+constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 8> kNames = {{
     {AllreduceAlgorithm::kAuto, "auto"},
     {AllreduceAlgorithm::kRing, "ring"},
     {AllreduceAlgorithm::kRingChunked, "ring-chunked"},
@@ -19,19 +19,20 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 7> kNames
     {AllreduceAlgorithm::kBcube, "bcube"},
     {AllreduceAlgorithm::kAllreduceRing, "allreduce-ring"},
     {AllreduceAlgorithm::kAllreduceBcube, "allreduce-bcube"},
+    {AllreduceAlgorithm::kExchange, "exchange"},
 }};
 
 // Measured across two emulated hosts (network namespaces on a bridge, 2 cores) with
 // `cosched-bench allreduce --hosts 2 --ranks 2` and `--ranks 4` (docs/benchmarks.md): on one
 // host the shared-memory path serves every size, so these rules only decide what crosses
 // hosts (between all ranks, or between the hosts' leaders). Between 2 ranks gloo's ring was the
-// fastest or within noise of it at every size (4 KiB: 100 us against 224 for
-// halving-doubling; 64 MiB: 72 ms against 73). With 4 ranks, halving-doubling was first or
-// close at every size, and the ring stalled at 64 KiB (about 120 ms a call); allreduce-ring,
-// the earlier default from 8 MiB, was 20% slower at 64 MiB between 2 ranks.
+// fastest of gloo's own at every size or within noise of it (4 KiB: 100 us against 224 for
+// halving-doubling), and cosched's exchange beat it: one round of messages instead of two
+// (4 KiB: 76 us against 118; 16 MiB: 14.5 ms against 25). With 4 ranks, halving-doubling was
+// first or close at every size, and the ring stalled at 64 KiB (about 120 ms a call).
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
   return {{0, AllreduceAlgorithm::kHalvingDoubling},
-          {0, AllreduceAlgorithm::kRing, /*max_world_size=*/2}};
+          {0, AllreduceAlgorithm::kExchange, /*max_world_size=*/2}};
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ const std::vector<AllreduceAlgorithm>& AllAlgorithms() {
                                                       AllreduceAlgorithm::kHalvingDoubling,
                                                       AllreduceAlgorithm::kBcube,
                                                       AllreduceAlgorithm::kAllreduceRing,
-                                                      AllreduceAlgorithm::kAllreduceBcube};
+                                                      AllreduceAlgorithm::kAllreduceBcube,
+                                                      AllreduceAlgorithm::kExchange};
   return all;
 }
 
@@ -66,6 +68,10 @@ absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name) {
 bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size) {
   const bool power_of_two = world_size > 0 && (world_size & (world_size - 1)) == 0;
   return algorithm != AllreduceAlgorithm::kBcube || power_of_two;
+}
+
+bool IsGlooAlgorithm(AllreduceAlgorithm algorithm) {
+  return algorithm != AllreduceAlgorithm::kAuto && algorithm != AllreduceAlgorithm::kExchange;
 }
 
 AlgorithmSelector::AlgorithmSelector() : AlgorithmSelector(MeasuredDefaultRules()) {}

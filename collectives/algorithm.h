@@ -23,17 +23,23 @@ enum class AllreduceAlgorithm {
   kBcube,            // gloo::AllreduceBcube
   kAllreduceRing,    // gloo::allreduce (unbound buffers), ring
   kAllreduceBcube,   // gloo::allreduce (unbound buffers), bcube
+  // cosched's own, on gloo's pairs: every rank sends its whole vector to every other and sums
+  // what it receives. One step where the ring takes two; between 2 ranks it moves the same
+  // bytes as the ring, beyond that (world - 1) times the vector, so the rules keep it to 2.
+  kExchange,
 };
 
 // Every concrete algorithm (not kAuto), in a fixed order.
 const std::vector<AllreduceAlgorithm>& AllAlgorithms();
 // "auto", "ring", "ring-chunked", "halving-doubling", "bcube", "allreduce-ring",
-// "allreduce-bcube".
+// "allreduce-bcube", "exchange".
 absl::string_view AlgorithmName(AllreduceAlgorithm algorithm);
 absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name);
 // gloo's classic AllreduceBcube only reduces correctly when the world size is a power of
 // two (with other sizes it silently drops contributions); every other algorithm takes any.
 bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size);
+// Whether gloo itself implements the algorithm (the benchmark's raw-gloo references are these).
+bool IsGlooAlgorithm(AllreduceAlgorithm algorithm);
 
 class AlgorithmSelector {
  public:

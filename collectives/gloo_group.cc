@@ -18,6 +18,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "collectives/checked_tcp_transport.h"
+#include "collectives/exchange_allreduce.h"
 #include "collectives/gloo_store_adapter.h"
 #include "common/logging.h"
 #include "common/rendezvous_keys.h"
@@ -123,9 +125,8 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
   absl::StatusOr<std::string> listen_address = ResolveAdvertiseAddress(options.advertise_address);
   if (!listen_address.ok()) return FormError(options, listen_address.status());
   try {
-    gloo::transport::tcp::attr attr;
-    attr.hostname = *listen_address;
-    std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
+    // A peer's bytes must not end this process: every message header is checked first.
+    std::shared_ptr<gloo::transport::Device> device = CreateCheckedTcpDevice(*listen_address);
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
     context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
     if (options.world_size > 1) {
@@ -333,6 +334,9 @@ gloo::Algorithm& GlooGroup::Classic(const std::shared_ptr<gloo::Context>& contex
     case AllreduceAlgorithm::kHalvingDoubling:
       instance = std::make_unique<gloo::AllreduceHalvingDoubling<float>>(context, ptrs, n);
       break;
+    case AllreduceAlgorithm::kExchange:
+      instance = std::make_unique<ExchangeAllreduce>(context, ptrs[0], count);
+      break;
     default:  // kBcube; the caller routes every other algorithm elsewhere
       instance = std::make_unique<gloo::AllreduceBcube<float>>(context, ptrs, n);
       break;
@@ -347,7 +351,8 @@ absl::Status GlooGroup::RunOnGloo(const std::shared_ptr<gloo::Context>& context,
     case AllreduceAlgorithm::kRing:
     case AllreduceAlgorithm::kRingChunked:
     case AllreduceAlgorithm::kHalvingDoubling:
-    case AllreduceAlgorithm::kBcube: {
+    case AllreduceAlgorithm::kBcube:
+    case AllreduceAlgorithm::kExchange: {
       gloo::Algorithm& classic = Classic(context, algorithm, data.size());
       std::vector<float>& staging = Staging(data.size());
       const bool in_place = data.data() == staging.data();

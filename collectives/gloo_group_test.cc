@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -97,8 +99,10 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, ExplicitAlgorithmTest, ::testing::ValuesIn(
                          });
 
 TEST(GlooGroupTest, ClassicAlgorithmsAreReusedAcrossCallsAndBuffers) {
+  // The exchange reuses its inboxes from call to call.
   for (AllreduceAlgorithm algorithm :
-       {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kHalvingDoubling}) {
+       {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kHalvingDoubling,
+        AllreduceAlgorithm::kExchange}) {
     RunRanks(3, [&](CollectiveGroup& group) {
       const size_t n = 5000;
       const absl::Span<float> staged = group.StagingBuffer(n);
@@ -115,6 +119,37 @@ TEST(GlooGroupTest, ClassicAlgorithmsAreReusedAcrossCallsAndBuffers) {
         ExpectSummed(std::vector<float>(data.begin(), data.end()), 3);
       }
     });
+  }
+}
+
+// Non-integer values whose sum depends on the order of additions: every rank must still end
+// with the same bits, across several chunks and between other operations on the group.
+TEST(GlooGroupTest, ExchangeGivesEveryRankTheSameBitsInStepWithOtherOperations) {
+  for (int world : {2, 3, 5}) {
+    SCOPED_TRACE("world " + std::to_string(world));
+    const size_t n = 300000;  // several of the exchange's chunks, the last one partial
+    std::vector<std::vector<float>> results(world);
+    std::mutex results_mu;
+    RunRanks(world, [&](CollectiveGroup& group) {
+      std::vector<float> data(n);
+      for (size_t i = 0; i < n; ++i) {
+        data[i] = 1.0f / static_cast<float>(group.rank() * 7 + static_cast<int>(i % 13) + 3);
+      }
+      ASSERT_TRUE(group.Allreduce(absl::MakeSpan(data), AllreduceAlgorithm::kExchange).ok());
+      ASSERT_TRUE(group.Barrier().ok());
+      std::vector<float> other = RankData(group.rank(), 1001);
+      ASSERT_TRUE(group.Allreduce(absl::MakeSpan(other), AllreduceAlgorithm::kRing).ok());
+      ExpectSummed(other, world);
+      std::vector<float> again = RankData(group.rank(), 5000);
+      ASSERT_TRUE(group.Allreduce(absl::MakeSpan(again), AllreduceAlgorithm::kExchange).ok());
+      ExpectSummed(again, world);
+      std::lock_guard<std::mutex> lock(results_mu);
+      results[group.rank()] = std::move(data);
+    });
+    for (int r = 1; r < world; ++r) {
+      ASSERT_EQ(0, std::memcmp(results[r].data(), results[0].data(), n * sizeof(float)))
+          << "rank " << r << " differs from rank 0";
+    }
   }
 }
 

@@ -12,7 +12,7 @@ namespace cosched {
 const std::vector<std::string>& AllreduceAlgorithmNames() {
   static const std::vector<std::string> names = {
       "auto",  "ring",           "ring-chunked",    "halving-doubling",
-      "bcube", "allreduce-ring", "allreduce-bcube",
+      "bcube", "allreduce-ring", "allreduce-bcube", "exchange",
   };
   return names;
 }

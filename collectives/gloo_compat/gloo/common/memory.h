@@ -1,10 +1,10 @@
 // File: collectives/gloo_compat/gloo/common/memory.h
 // Debian's libgloo-dev (0.0~git20220518) installs gloo/transport/tcp/pair.h, which includes
-// gloo/common/memory.h, but does not install that header. collective_group.cc needs pair.h
-// (see TcpPairInternals there), so this directory supplies the three small pointer wrappers
+// gloo/common/memory.h, but does not install that header. gloo_group.cc (TcpPairInternals) and
+// checked_tcp_transport.cc need pair.h, so this directory supplies the three small pointer wrappers
 // pair.h names. Their layout (one std::weak_ptr / std::shared_ptr member) is what libgloo.so
 // was compiled with; cosched never creates or destroys these objects itself.
-// Only the collectives library sees this directory (a PRIVATE include path).
+// Only the collectives library and its tests see this directory (a PRIVATE include path).
 #pragma once
 
 #include <memory>
