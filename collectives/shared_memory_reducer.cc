@@ -168,7 +168,7 @@ void SharedMemoryReducer::Abort() {
   Poison();
 }
 
-absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
+absl::Status SharedMemoryReducer::Barrier(absl::Time deadline, bool may_poll) {
   const uint32_t generation = header_->generation.load(std::memory_order_acquire);
   if (header_->arrived.fetch_add(1, std::memory_order_acq_rel) + 1 ==
       static_cast<uint32_t>(world_size_)) {
@@ -179,7 +179,7 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline) {
   }
   int spins = 0;
   const absl::Time start = absl::Now();
-  const absl::Time poll_until = start + poll_before_sleep_;
+  const absl::Time poll_until = start + (may_poll ? poll_before_sleep_ : absl::ZeroDuration());
   absl::Time next_liveness_check = start + kLivenessCheck;
   while (header_->generation.load(std::memory_order_acquire) == generation) {
     if (aborted_.load(std::memory_order_acquire)) return absl::AbortedError("group aborted");
@@ -261,7 +261,9 @@ absl::Status SharedMemoryReducer::BroadcastFromLeader(absl::Span<float> data,
   for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
     const size_t n = std::min(capacity_floats_, data.size() - offset);
     if (rank_ == 0) std::memcpy(Slot(0), data.data() + offset, n * sizeof(float));
-    RETURN_IF_ERROR(Barrier(deadline));
+    // The first wait spans the leaders' exchange across hosts, milliseconds at times: polling
+    // through it would only take a core from the leader's network work.
+    RETURN_IF_ERROR(Barrier(deadline, /*may_poll=*/offset != 0));
     if (rank_ != 0) std::memcpy(data.data() + offset, Slot(0), n * sizeof(float));
     // The leader does not overwrite slot 0 until everyone has copied it out.
     RETURN_IF_ERROR(Barrier(deadline));

@@ -57,7 +57,8 @@ class SharedMemoryReducer {
   struct Header;
   SharedMemoryReducer(void* mapping, size_t mapping_bytes, int rank, int world_size,
                       size_t capacity_floats);
-  absl::Status Barrier(absl::Time deadline);
+  // `may_poll` false: sleep on the futex at once (for waits known to be long).
+  absl::Status Barrier(absl::Time deadline, bool may_poll = true);
   float* Slot(int rank) const;
   // Sums elements [0, n) of every rank's slot into slot 0, each rank its share of them.
   void SumIntoFirstSlot(size_t n) const;
