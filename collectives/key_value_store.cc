@@ -29,8 +29,14 @@ auto UntilStopped(absl::Duration timeout, const std::stop_token& stop, absl::str
     const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
     const absl::Duration slice = std::min(left, KeyValueStore::kStopCheckInterval);
     auto result = attempt(slice);
-    if (result.ok() || !absl::IsDeadlineExceeded(StatusOf(result)) || slice == left) {
-      return result;
+    if (result.ok() || !absl::IsDeadlineExceeded(StatusOf(result))) return result;
+    if (slice == left) {
+      if (slice == timeout) return result;
+      // The store's message names only the last slice's wait ("after 13ms"): say how long
+      // this waited in all.
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": nothing within ", absl::FormatDuration(timeout), " (",
+                       StatusOf(result).message(), " in the last check)"));
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <stop_token>
 #include <thread>
 
 #include "collectives/file_store.h"
@@ -65,6 +66,25 @@ TEST_P(StoreTest, WaitTimesOutNamingTheMissingKeys) {
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(status.message(), HasSubstr("absent/1"));
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("present,")));
+}
+
+TEST_P(StoreTest, AWaitThatCanBeStoppedTimesOutNamingItsWholeWait) {
+  std::stop_source never_stopped;
+  const absl::Status status = store_->WaitUnlessStopped(
+      {"absent/1"}, 3 * KeyValueStore::kStopCheckInterval + absl::Milliseconds(10),
+      never_stopped.get_token());
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status.message(), HasSubstr("nothing within 160ms"));
+  EXPECT_THAT(status.message(), HasSubstr("absent/1"));
+}
+
+TEST_P(StoreTest, AStoppedWaitEndsCancelled) {
+  std::stop_source stop;
+  stop.request_stop();
+  const absl::Status status =
+      store_->WaitUnlessStopped({"absent/1"}, absl::Seconds(30), stop.get_token());
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("membership moved on"));
 }
 
 TEST_P(StoreTest, GenerationsDoNotShareKeys) {

@@ -4,7 +4,8 @@
 // trained across workers to the end; a worker killed with SIGKILL mid-training (the job
 // continues with the survivors and finishes); a vehicle that turns ineligible and another
 // that becomes eligible (the generation bumps, training goes on to its accuracy target);
-// inference routed by the scheduler with deadlines while training runs.
+// inference routed by the scheduler with deadlines while training runs; a minute of one
+// membership change a second.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,10 @@ std::string TestJob(int min_workers, int max_workers, int steps) {
              {"    steps: 400\n", absl::StrCat("    steps: ", steps, "\n")}});
   return yaml;
 }
+
+// Long enough that the churn test's job is still training when its minute of churn ends: here
+// (2 cores) it trains about 370 steps a second through the churn, 20,000 in 54 s.
+constexpr int kChurnJobSteps = 30000;
 
 void WriteVehicleState(const std::string& path, bool eligible) {
   std::ofstream(path + ".tmp") << "{parked: " << (eligible ? "true" : "false")
@@ -332,6 +338,94 @@ TEST_F(SchedulerE2eTest, InferenceRoutedByTheSchedulerMeetsDeadlinesWhileTrainin
   cancel.set_job_id(id);
   cosched::v1::CancelJobReply cancelled;
   EXPECT_TRUE(stub_->CancelJob(&context, cancel, &cancelled).ok());
+}
+
+// The churn goal with real processes: a job of up to 5 members (a data-center node and vehicles)
+// through a minute of one membership change a second -- vehicles driven away and parked again,
+// nodes reclaimed for inference and given back -- finishes, and no failure is counted.
+TEST_F(SchedulerE2eTest, FiveMembersThroughAMinuteOfAChangeASecondFinishWithNoFailureCounted) {
+  // A scheduler that reclaims on a handful of refusals and gives the node back once two
+  // seconds have passed without demand in a window of two seconds.
+  const std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
+  const std::string fast =
+      absl::StrReplaceAll(config, {{"window: 10s ", "window: 2s "},
+                                   {"reclaim_at: 20 ", "reclaim_at: 5 "},
+                                   {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
+                                   {"give_back_after: 30s ", "give_back_after: 2s "},
+                                   {"min_hold: 30s ", "min_hold: 1s "}});
+  for (const char* changed : {"window: 2s ", "give_back_after: 2s ", "min_hold: 1s "}) {
+    ASSERT_NE(fast.find(changed), std::string::npos) << "configs/scheduler.yaml changed";
+  }
+  const std::string config_path = dir_ + "/scheduler.yaml";
+  std::ofstream(config_path) << fast;
+  scheduler_.reset();
+  StartScheduler("127.0.0.1:0", config_path);
+
+  // Four vehicles parked and two away: the job starts with 5 members.
+  std::vector<std::string> parked, away;
+  for (int i = 1; i <= 6; ++i) {
+    const std::string car = absl::StrCat("car-", i);
+    (i <= 4 ? parked : away).push_back(car);
+    WriteVehicleState(VehicleStatePath(car), i <= 4);
+    StartWorker(car, "vehicle");
+  }
+  StartWorker("dc-1");
+  const std::string id = Submit(TestJob(2, 5, kChurnJobSteps));
+  auto job = WaitFor(id, absl::Minutes(2),
+                     [](const auto& j) { return j.members_size() == 5 && j.step() >= 20; });
+  ASSERT_EQ(job.members_size(), 5) << Events(job);
+  const int64_t first_generation = job.generation();
+  const int64_t first_step = job.step();
+
+  // One change a second, in a seeded order: every tenth second a burst of requests no node can
+  // answer in time (inference demand: a member is reclaimed, and given back once demand is
+  // gone); otherwise a parked vehicle drives away, or one that is away parks, in turn, so
+  // three or four vehicles are parked at any time.
+  std::mt19937 random(20261206);
+  auto take_one = [&](std::vector<std::string>& from) {
+    const size_t i = std::uniform_int_distribution<size_t>(0, from.size() - 1)(random);
+    std::string car = from[i];
+    from.erase(from.begin() + i);
+    return car;
+  };
+  int vehicle_changes = 0;
+  for (int second = 0; second < 60; ++second) {
+    if (second % 10 == 5) {
+      for (int i = 0; i < 6; ++i) {
+        cosched::v1::InferRequest request;
+        request.add_images(std::string(784, '\0'));
+        request.set_deadline_ms(1);
+        grpc::ClientContext context;
+        cosched::v1::InferReply reply;
+        stub_->Infer(&context, request, &reply);  // refused or answered late: both are demand
+      }
+    } else if (vehicle_changes++ % 2 == 0) {
+      const std::string car = take_one(parked);
+      WriteVehicleState(VehicleStatePath(car), false);
+      away.push_back(car);
+    } else {
+      const std::string car = take_one(away);
+      WriteVehicleState(VehicleStatePath(car), true);
+      parked.push_back(car);
+    }
+    absl::SleepFor(absl::Seconds(1));  // the pace of the churn, not a wait for a result
+    job = GetJob(id);
+    ASSERT_EQ(job.state(), "running")
+        << "at second " << second << " (if it succeeded, raise kChurnJobSteps)" << Events(job);
+  }
+  const int64_t churn_generations = job.generation() - first_generation;
+  const int64_t churn_steps = job.step() - first_step;
+  std::printf("a minute of churn: %lld generations, %lld steps trained, failures %d\n",
+              static_cast<long long>(churn_generations), static_cast<long long>(churn_steps),
+              job.failures());
+  EXPECT_GE(churn_generations, 30) << Events(job);  // the churn reached the job
+  EXPECT_GT(churn_steps, 0) << Events(job);         // and training went on through it
+  EXPECT_THAT(Events(job), HasSubstr("reclaimed: taken for inference"));
+
+  job = WaitFor(id, absl::Minutes(5),
+                [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
+  EXPECT_EQ(job.state(), "succeeded") << Events(job);
+  EXPECT_EQ(job.failures(), 0) << Events(job);
 }
 
 // The value of one sample on a /metrics page ("name{labels}"), or -1 when it is absent.
