@@ -20,10 +20,11 @@ class FileStore final : public KeyValueStore {
   absl::Status Wait(const std::vector<std::string>& keys, absl::Duration timeout) override;
   absl::StatusOr<std::vector<char>> Get(absl::string_view key, absl::Duration timeout) override;
 
+  // The file that holds `key`. Keys contain '/', so they are escaped into one flat file name.
+  std::string PathFor(absl::string_view key) const;
+
  private:
   explicit FileStore(std::string directory) : directory_(std::move(directory)) {}
-  // Keys contain '/', so they are escaped into one flat file name.
-  std::string PathFor(absl::string_view key) const;
 
   const std::string directory_;
 };

@@ -176,10 +176,23 @@ TEST(WorkerProcessTest, ThreeRanksLoseOneAndFinishAtTwo) {
   // Freeze rank 2 first: its peers then block in that step's allreduce, so the kill -9 lands
   // mid-training however fast the job runs.
   ranks[2]->process().Kill(SIGSTOP);
+  const absl::Time killed_at = absl::Now();
   ranks[2]->process().Kill(SIGKILL);
   auto killed = ranks[2]->process().Wait(absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(killed.ok()) << killed.status();
   EXPECT_EQ(*killed, 128 + SIGKILL);
+
+  // The survivors see at once that rank 2's process is gone (its lock on the file store is
+  // released with it), so they do not wait out the settle window, the collective timeout
+  // (3 s) plus 1 s, for a key it will never publish.
+  auto changed = ranks[0]->AwaitLine(
+      "the membership change", absl::Now() + absl::Seconds(60),
+      [](const std::string& l) { return absl::StartsWith(l, "membership changed"); });
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  const absl::Duration to_new_generation = absl::Now() - killed_at;
+  std::printf("survivors in generation 1 %s after the kill\n",
+              absl::FormatDuration(to_new_generation).c_str());
+  EXPECT_LT(to_new_generation, absl::Seconds(3)) << *changed;
 
   // The survivors agree on generation 1 and finish the job together.
   const absl::Time finish_deadline = absl::Now() + absl::Seconds(120);

@@ -24,6 +24,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "collectives/file_liveness.h"
 #include "collectives/file_store.h"
 #include "collectives/gloo_group.h"
 #include "collectives/mpi_bootstrap.h"
@@ -138,6 +139,7 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   // Bootstrap: who we are and how we form groups.
   std::unique_ptr<collectives::MpiSession> mpi;
   std::unique_ptr<collectives::FileStore> store;
+  std::unique_ptr<collectives::FileLiveness> liveness;
   std::unique_ptr<MembershipSource> membership;
   Membership initial;
   GroupFactory create_group;
@@ -157,8 +159,17 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
     }
     initial.rank = static_cast<int>(flags.rank);
     initial.world_size = static_cast<int>(flags.world);
-    membership = std::make_unique<FileStoreMembership>(store.get(), job.name,
-                                                       job.collectives.timeout + absl::Seconds(1));
+    // Announced before the first rendezvous: peers that find this process gone after that
+    // stop waiting for it at once.
+    liveness = std::make_unique<collectives::FileLiveness>(store.get(), job.name);
+    RETURN_IF_ERROR(liveness->Announce(initial.rank));
+    membership = std::make_unique<FileStoreMembership>(
+        store.get(), job.name, job.collectives.timeout + absl::Seconds(1),
+        [&liveness](int process) {
+          const absl::StatusOr<bool> ended = liveness->Ended(process);
+          if (!ended.ok()) spdlog::warn("{}", ended.status().ToString());
+          return ended.value_or(false);  // unknown: the settle window decides
+        });
     create_group = [&store](const collectives::GroupOptions& o) {
       collectives::GroupOptions with_store = o;
       with_store.store = store.get();

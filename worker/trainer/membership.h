@@ -4,6 +4,7 @@
 // assignment decides (next issue); under mpirun a lost rank ends the job (NoRecovery).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -57,20 +58,34 @@ class NoRecovery final : public MembershipSource {
 };
 
 // Survivors agree through the rendezvous store. Each survivor publishes
-// job/<id>/gen/<g+1>/alive/<old rank> and then waits, up to `settle`, for the keys of every
-// old rank. All survivors notice a failure within the collective timeout of each other, so
-// a settle window of that timeout plus a margin sees every survivor: all of them read the
-// same set, and the survivors, in old-rank order, become ranks 0..n-1.
+// job/<id>/gen/<g+1>/alive/<old rank> and waits until it knows about every old rank: its key
+// is there, or `ended` says its process is gone. A dead process never publishes, so every
+// survivor then reads the same set, and the survivors, in old-rank order, become ranks
+// 0..n-1. This takes as long as the slowest survivor takes to notice the failure, not a
+// timeout. Only a rank whose process is alive but silent (stopped, hung) makes survivors wait
+// the whole `settle` window; all survivors notice a failure within the collective timeout of
+// each other, so a window of that timeout plus a margin sees every survivor.
 class FileStoreMembership final : public MembershipSource {
  public:
-  FileStoreMembership(collectives::KeyValueStore* store, std::string job_id, absl::Duration settle)
-      : store_(store), job_id_(std::move(job_id)), settle_(settle) {}
+  // Whether the process that was rank r of generation 0 (its "process number", which it
+  // keeps across generations) has ended. Without one, every missing key waits out `settle`.
+  using ProcessEnded = std::function<bool(int process)>;
+  FileStoreMembership(collectives::KeyValueStore* store, std::string job_id, absl::Duration settle,
+                      ProcessEnded ended = nullptr)
+      : store_(store), job_id_(std::move(job_id)), settle_(settle), ended_(std::move(ended)) {}
   absl::StatusOr<Membership> Next(const Membership& numbered, int64_t newer_than) override;
 
  private:
+  // Waits until every old rank's key is present or its process ended, or `settle` passes.
+  void AwaitEveryOldRank(const std::vector<std::string>& alive_keys);
+
   collectives::KeyValueStore* const store_;
   const std::string job_id_;
   const absl::Duration settle_;
+  const ProcessEnded ended_;
+  // process_of_rank_[r]: the process number of the current generation's rank r (empty until
+  // the first change: generation 0 numbers processes by rank).
+  std::vector<int> process_of_rank_;
 };
 
 }  // namespace cosched::worker
