@@ -225,15 +225,43 @@ void SharedMemoryReducer::SumIntoFirstSlot(size_t n) const {
   }
 }
 
+void SharedMemoryReducer::SumOwnShare(float* own, size_t n) const {
+  // Rank r sums elements [lo, hi) of every rank's data, its own read from `own` and the
+  // others' from their slots, in rank order: each element is summed once, by one rank, in the
+  // same order whoever sums it, so every rank ends with the same bits. The sum goes into
+  // `own` and into slot 0, where the other ranks copy it from.
+  const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
+  auto source = [&](int q) -> const float* { return q == rank_ ? own : Slot(q); };
+  float* const shared = Slot(0);
+  const float* const first = source(0);
+  const float* const second = source(1);
+  for (size_t i = lo; i < hi; ++i) shared[i] = first[i] + second[i];
+  for (int q = 2; q < world_size_; ++q) {
+    const float* other = source(q);
+    for (size_t i = lo; i < hi; ++i) shared[i] += other[i];
+  }
+  // Summing into slot 0 and copying to `own` afterwards: one loop storing to both ran at
+  // 0.6x the speed (measured at 1 MiB), as `own` may alias `first` and it was not vectorized.
+  std::memcpy(own + lo, shared + lo, (hi - lo) * sizeof(float));
+}
+
 absl::Status SharedMemoryReducer::Allreduce(absl::Span<float> data, absl::Duration timeout) {
+  if (world_size_ == 1) return absl::OkStatus();
   const absl::Time deadline = absl::Now() + timeout;
   for (size_t offset = 0; offset < data.size(); offset += capacity_floats_) {
     const size_t n = std::min(capacity_floats_, data.size() - offset);
-    std::memcpy(Slot(rank_), data.data() + offset, n * sizeof(float));
+    float* const own = data.data() + offset;
+    // Only the others' shares go into the slot: this rank sums its own share from `own`,
+    // and takes back only what the others summed. Each rank moves (1 - 1/world) of the
+    // chunk in and out instead of all of it (half of it between two ranks).
+    const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
+    std::memcpy(Slot(rank_), own, lo * sizeof(float));
+    std::memcpy(Slot(rank_) + hi, own + hi, (n - hi) * sizeof(float));
     RETURN_IF_ERROR(Barrier(deadline));
-    SumIntoFirstSlot(n);
+    SumOwnShare(own, n);
     RETURN_IF_ERROR(Barrier(deadline));
-    std::memcpy(data.data() + offset, Slot(0), n * sizeof(float));
+    std::memcpy(own, Slot(0), lo * sizeof(float));
+    std::memcpy(own + hi, Slot(0) + hi, (n - hi) * sizeof(float));
     // Nobody refills its slot until everyone has copied the result out.
     RETURN_IF_ERROR(Barrier(deadline));
   }

@@ -1,11 +1,12 @@
 // File: collectives/shared_memory_reducer.h
 // SharedMemoryReducer: allreduce through one shared-memory segment, for the ranks of a group
 // that run on one host (all of them, or one host's share of a hierarchical group). Over loopback
-// TCP every byte is copied through the kernel twice per hop; here each rank copies its data into
-// the segment once, sums its share of every rank's data, and copies the result out: no sockets, no
-// system calls on the data path. Ranks meet at futex-backed barriers in the segment. Failure stays
-// bounded: a barrier gives up at the timeout, notices a peer process that died (/proc/<pid>) within
-// ~10 ms, and Abort() (any thread) or a failing peer "poisons" the segment so every rank stops now.
+// TCP every byte is copied through the kernel twice per hop; here each rank copies the others'
+// shares of its data into the segment, sums its own share of every rank's data, and copies the
+// others' sums out: no sockets, no system calls on the data path. Ranks meet at futex-backed
+// barriers in the segment. Failure stays bounded: a barrier gives up at the timeout, notices a peer
+// process that died (/proc/<pid>) within ~10 ms, and Abort() (any thread) or a failing peer
+// "poisons" the segment so every rank stops now.
 #pragma once
 
 #include <sys/types.h>
@@ -62,6 +63,9 @@ class SharedMemoryReducer {
   float* Slot(int rank) const;
   // Sums elements [0, n) of every rank's slot into slot 0, each rank its share of them.
   void SumIntoFirstSlot(size_t n) const;
+  // Allreduce's sum: this rank's share of elements [0, n), its own data read from `own` (the
+  // others' shares of `own` are in its slot), into `own` and slot 0.
+  void SumOwnShare(float* own, size_t n) const;
   void Poison();
 
   void* const mapping_;
