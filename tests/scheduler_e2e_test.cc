@@ -92,6 +92,34 @@ class SchedulerE2eTest : public ::testing::Test {
     stub_ = cosched::v1::Scheduler::NewStub(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   }
+  // Restarts the scheduler on configs/scheduler.yaml with `edits` (text, replacement) made.
+  void RestartSchedulerWith(const std::map<std::string, std::string>& edits) {
+    std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
+    for (const auto& [text, replacement] : edits) {
+      const size_t at = config.find(text);
+      ASSERT_NE(at, std::string::npos) << "configs/scheduler.yaml no longer has '" << text << "'";
+      config.replace(at, text.size(), replacement);
+    }
+    const std::string path = dir_ + "/scheduler.yaml";
+    std::ofstream(path) << config;
+    scheduler_.reset();
+    StartScheduler("127.0.0.1:0", path);
+  }
+  // Sends `n` requests with a 1 ms deadline, which no node can meet: inference demand.
+  // Returns how many were refused.
+  int SendUnanswerableRequests(int n) {
+    int refused = 0;
+    for (int i = 0; i < n; ++i) {
+      cosched::v1::InferRequest request;
+      request.add_images(std::string(784, '\0'));
+      request.set_deadline_ms(1);
+      grpc::ClientContext context;
+      cosched::v1::InferReply reply;
+      refused += stub_->Infer(&context, request, &reply).error_code() ==
+                 grpc::StatusCode::RESOURCE_EXHAUSTED;
+    }
+    return refused;
+  }
   void TearDown() override {
     workers_.clear();
     scheduler_.reset();
@@ -346,20 +374,11 @@ TEST_F(SchedulerE2eTest, InferenceRoutedByTheSchedulerMeetsDeadlinesWhileTrainin
 TEST_F(SchedulerE2eTest, FiveMembersThroughAMinuteOfAChangeASecondFinishWithNoFailureCounted) {
   // A scheduler that reclaims on a handful of refusals and gives the node back once two
   // seconds have passed without demand in a window of two seconds.
-  const std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
-  const std::string fast =
-      absl::StrReplaceAll(config, {{"window: 10s ", "window: 2s "},
-                                   {"reclaim_at: 20 ", "reclaim_at: 5 "},
-                                   {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
-                                   {"give_back_after: 30s ", "give_back_after: 2s "},
-                                   {"min_hold: 30s ", "min_hold: 1s "}});
-  for (const char* changed : {"window: 2s ", "give_back_after: 2s ", "min_hold: 1s "}) {
-    ASSERT_NE(fast.find(changed), std::string::npos) << "configs/scheduler.yaml changed";
-  }
-  const std::string config_path = dir_ + "/scheduler.yaml";
-  std::ofstream(config_path) << fast;
-  scheduler_.reset();
-  StartScheduler("127.0.0.1:0", config_path);
+  ASSERT_NO_FATAL_FAILURE(RestartSchedulerWith({{"window: 10s ", "window: 2s "},
+                                                {"reclaim_at: 20 ", "reclaim_at: 5 "},
+                                                {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
+                                                {"give_back_after: 30s ", "give_back_after: 2s "},
+                                                {"min_hold: 30s ", "min_hold: 1s "}}));
 
   // Four vehicles parked and two away: the job starts with 5 members.
   std::vector<std::string> parked, away;
@@ -391,14 +410,7 @@ TEST_F(SchedulerE2eTest, FiveMembersThroughAMinuteOfAChangeASecondFinishWithNoFa
   int vehicle_changes = 0;
   for (int second = 0; second < 60; ++second) {
     if (second % 10 == 5) {
-      for (int i = 0; i < 6; ++i) {
-        cosched::v1::InferRequest request;
-        request.add_images(std::string(784, '\0'));
-        request.set_deadline_ms(1);
-        grpc::ClientContext context;
-        cosched::v1::InferReply reply;
-        stub_->Infer(&context, request, &reply);  // refused or answered late: both are demand
-      }
+      SendUnanswerableRequests(6);  // refused or answered late: both are demand
     } else if (vehicle_changes++ % 2 == 0) {
       const std::string car = take_one(parked);
       WriteVehicleState(VehicleStatePath(car), false);
@@ -441,18 +453,10 @@ double Sample(const std::string& page, const std::string& series) {
 
 TEST_F(SchedulerE2eTest, InferenceDemandTakesANodeWithANoticeAndTheJobGoesOn) {
   // A scheduler that reclaims after a handful of refusals and holds nodes only briefly.
-  const std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
-  const std::string fast =
-      absl::StrReplaceAll(config, {{"reclaim_at: 20 ", "reclaim_at: 5 "},
-                                   {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
-                                   {"give_back_after: 30s ", "give_back_after: 10m "},
-                                   {"min_hold: 30s ", "min_hold: 1s "}});
-  ASSERT_NE(fast.find("reclaim_at: 5 "), std::string::npos) << "configs/scheduler.yaml changed";
-  ASSERT_NE(fast.find("min_hold: 1s "), std::string::npos) << "configs/scheduler.yaml changed";
-  const std::string config_path = dir_ + "/scheduler.yaml";
-  std::ofstream(config_path) << fast;
-  scheduler_.reset();
-  StartScheduler("127.0.0.1:0", config_path);
+  ASSERT_NO_FATAL_FAILURE(RestartSchedulerWith({{"reclaim_at: 20 ", "reclaim_at: 5 "},
+                                                {"reclaim_interval: 5s ", "reclaim_interval: 1s "},
+                                                {"give_back_after: 30s ", "give_back_after: 10m "},
+                                                {"min_hold: 30s ", "min_hold: 1s "}}));
 
   std::map<std::string, int> metrics_ports;
   for (const char* id : {"dc-1", "dc-2", "dc-3"}) metrics_ports[id] = StartWorkerWithMetrics(id);
@@ -462,15 +466,7 @@ TEST_F(SchedulerE2eTest, InferenceDemandTakesANodeWithANoticeAndTheJobGoesOn) {
   ASSERT_EQ(job.members_size(), 3) << Events(job);
 
   // Requests no node can answer in time are refused, and refusals are inference demand.
-  for (int i = 0; i < 10; ++i) {
-    cosched::v1::InferRequest request;
-    request.add_images(std::string(784, '\0'));
-    request.set_deadline_ms(1);
-    grpc::ClientContext context;
-    cosched::v1::InferReply reply;
-    EXPECT_EQ(stub_->Infer(&context, request, &reply).error_code(),
-              grpc::StatusCode::RESOURCE_EXHAUSTED);
-  }
+  EXPECT_EQ(SendUnanswerableRequests(10), 10);
   job = WaitFor(id, absl::Seconds(20), [](const auto& j) { return j.members_size() == 2; });
   ASSERT_EQ(job.members_size(), 2) << Events(job);
   EXPECT_THAT(Events(job), HasSubstr("reclaimed: taken for inference"));
