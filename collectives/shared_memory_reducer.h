@@ -61,11 +61,9 @@ class SharedMemoryReducer {
   // `may_poll` false: sleep on the futex at once (for waits known to be long).
   absl::Status Barrier(absl::Time deadline, bool may_poll = true);
   float* Slot(int rank) const;
-  // Sums elements [0, n) of every rank's slot into slot 0, each rank its share of them.
-  void SumIntoFirstSlot(size_t n) const;
-  // Allreduce's sum: this rank's share of elements [0, n), its own data read from `own` (the
-  // others' shares of `own` are in its slot), into `own` and slot 0.
-  void SumOwnShare(float* own, size_t n) const;
+  // This rank's share of the sum of elements [0, n), its own data read from `own` (the
+  // others' shares of `own` are in its slot), into slot 0, and into `own` if `keep_own_sum`.
+  void SumOwnShare(float* own, size_t n, bool keep_own_sum) const;
   void Poison();
 
   void* const mapping_;
