@@ -214,12 +214,22 @@ absl::Status SharedMemoryReducer::Barrier(absl::Time deadline, bool may_poll) {
   return absl::OkStatus();
 }
 
+SharedMemoryReducer::Share SharedMemoryReducer::OwnShare(size_t n) const {
+  return Share{n * rank_ / world_size_, n * (rank_ + 1) / world_size_};
+}
+
+void SharedMemoryReducer::CopyOthersShares(const float* from, float* to, size_t n) const {
+  const Share own = OwnShare(n);
+  std::memcpy(to, from, own.lo * sizeof(float));
+  std::memcpy(to + own.hi, from + own.hi, (n - own.hi) * sizeof(float));
+}
+
 void SharedMemoryReducer::SumOwnShare(float* own, size_t n, bool keep_own_sum) const {
   // Rank r sums elements [lo, hi) of every rank's data, its own read from `own` and the
   // others' from their slots, in rank order: each element is summed once, by one rank, in the
   // same order whoever sums it, so every rank ends with the same bits. The sum goes into
   // `own` and into slot 0, where the other ranks copy it from.
-  const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
+  const auto [lo, hi] = OwnShare(n);
   auto source = [&](int q) -> const float* { return q == rank_ ? own : Slot(q); };
   float* const shared = Slot(0);
   const float* const first = source(0);
@@ -243,14 +253,11 @@ absl::Status SharedMemoryReducer::Allreduce(absl::Span<float> data, absl::Durati
     // Only the others' shares go into the slot: this rank sums its own share from `own`,
     // and takes back only what the others summed. Each rank moves (1 - 1/world) of the
     // chunk in and out instead of all of it (half of it between two ranks).
-    const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
-    std::memcpy(Slot(rank_), own, lo * sizeof(float));
-    std::memcpy(Slot(rank_) + hi, own + hi, (n - hi) * sizeof(float));
+    CopyOthersShares(own, Slot(rank_), n);
     RETURN_IF_ERROR(Barrier(deadline));
     SumOwnShare(own, n, /*keep_own_sum=*/true);
     RETURN_IF_ERROR(Barrier(deadline));
-    std::memcpy(own, Slot(0), lo * sizeof(float));
-    std::memcpy(own + hi, Slot(0) + hi, (n - hi) * sizeof(float));
+    CopyOthersShares(Slot(0), own, n);
     // Nobody refills its slot until everyone has copied the result out.
     RETURN_IF_ERROR(Barrier(deadline));
   }
@@ -264,17 +271,13 @@ absl::Status SharedMemoryReducer::ReduceToLeader(absl::Span<float> data, absl::D
     const size_t n = std::min(capacity_floats_, data.size() - offset);
     float* const own = data.data() + offset;
     // As in Allreduce, only the others' shares go into the slot.
-    const size_t lo = n * rank_ / world_size_, hi = n * (rank_ + 1) / world_size_;
-    std::memcpy(Slot(rank_), own, lo * sizeof(float));
-    std::memcpy(Slot(rank_) + hi, own + hi, (n - hi) * sizeof(float));
+    CopyOthersShares(own, Slot(rank_), n);
     RETURN_IF_ERROR(Barrier(deadline));
     SumOwnShare(own, n, /*keep_own_sum=*/rank_ == 0);
     RETURN_IF_ERROR(Barrier(deadline));
     // Only the leader reads the result, from slot 0, which only the leader writes next:
     // the others may go on and refill their own slots at once (no third barrier).
-    if (rank_ == 0) {
-      std::memcpy(own + hi, Slot(0) + hi, (n - hi) * sizeof(float));
-    }
+    if (rank_ == 0) CopyOthersShares(Slot(0), own, n);
   }
   return absl::OkStatus();
 }

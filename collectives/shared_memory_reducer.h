@@ -61,6 +61,13 @@ class SharedMemoryReducer {
   // `may_poll` false: sleep on the futex at once (for waits known to be long).
   absl::Status Barrier(absl::Time deadline, bool may_poll = true);
   float* Slot(int rank) const;
+  // Elements [lo, hi) of a chunk of n: the share this rank sums.
+  struct Share {
+    size_t lo, hi;
+  };
+  Share OwnShare(size_t n) const;
+  // Copies elements [0, n) of `from` to `to` except this rank's own share.
+  void CopyOthersShares(const float* from, float* to, size_t n) const;
   // This rank's share of the sum of elements [0, n), its own data read from `own` (the
   // others' shares of `own` are in its slot), into slot 0, and into `own` if `keep_own_sum`.
   void SumOwnShare(float* own, size_t n, bool keep_own_sum) const;
