@@ -8,10 +8,14 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <optional>
+#include <set>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/mutex.h"
 #include "gloo/transport/tcp/buffer.h"
 
 namespace cosched::collectives {
@@ -27,20 +31,66 @@ struct BufferInternals : gloo::transport::Buffer {
   }
 };
 
+// The live pairs of one device's contexts, so that FailAllPairs can reach them. Lock order:
+// the registry's mutex, then a pair's own (signalExceptionExternal takes it); nothing that
+// holds a pair's mutex calls in here.
+class PairRegistry {
+ public:
+  // A pair added after FailAll is failed at once.
+  void Add(CheckedTcpPair* pair) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    pairs_.insert(pair);
+    if (failed_.has_value()) pair->Fail(*failed_);
+  }
+  // Before the pair is destroyed: a FailAll running now finishes first.
+  void Remove(CheckedTcpPair* pair) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    pairs_.erase(pair);
+  }
+  void FailAll(const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    if (failed_.has_value()) return;
+    failed_ = reason;
+    // gloo ignores this on a pair that has failed already.
+    for (CheckedTcpPair* pair : pairs_) pair->Fail(reason);
+  }
+
+ private:
+  Mutex mu_;
+  std::set<CheckedTcpPair*> pairs_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::string> failed_ ABSL_GUARDED_BY(mu_);
+};
+
 class CheckedTcpContext : public gloo::transport::tcp::Context {
  public:
   CheckedTcpContext(std::shared_ptr<gloo::transport::tcp::Device> device, int own_rank,
-                    int world_size, TcpPairFactory pair_factory)
-      : Context(std::move(device), own_rank, world_size), pair_factory_(std::move(pair_factory)) {}
+                    int world_size, TcpPairFactory pair_factory, PairRegistry* registry)
+      : Context(std::move(device), own_rank, world_size),
+        pair_factory_(std::move(pair_factory)),
+        registry_(registry) {}
+  // The pairs are destroyed by gloo's destructor, which runs after this one.
+  ~CheckedTcpContext() override {
+    for (const auto& pair : pairs_) {
+      if (pair != nullptr) registry_->Remove(static_cast<CheckedTcpPair*>(pair.get()));
+    }
+  }
 
   // As gloo's own createPair, with the factory's pair in place of a plain one.
   std::unique_ptr<gloo::transport::Pair>& createPair(int peer_rank) override {
-    pairs_[peer_rank] = pair_factory_(this, device_.get(), peer_rank, getTimeout());
+    if (pairs_[peer_rank] != nullptr) {
+      registry_->Remove(static_cast<CheckedTcpPair*>(pairs_[peer_rank].get()));
+    }
+    std::unique_ptr<CheckedTcpPair> pair =
+        pair_factory_(this, device_.get(), peer_rank, getTimeout());
+    CheckedTcpPair* added = pair.get();
+    pairs_[peer_rank] = std::move(pair);
+    registry_->Add(added);
     return pairs_[peer_rank];
   }
 
  private:
   const TcpPairFactory pair_factory_;
+  PairRegistry* const registry_;  // the device's, which outlives this context
 };
 
 class CheckedTcpDevice : public gloo::transport::tcp::Device {
@@ -50,11 +100,14 @@ class CheckedTcpDevice : public gloo::transport::tcp::Device {
 
   std::shared_ptr<gloo::transport::Context> createContext(int own_rank, int world_size) override {
     return std::make_shared<CheckedTcpContext>(shared_from_this(), own_rank, world_size,
-                                               pair_factory_);
+                                               pair_factory_, &registry_);
   }
+
+  PairRegistry& registry() { return registry_; }
 
  private:
   const TcpPairFactory pair_factory_;
+  PairRegistry registry_;
 };
 
 }  // namespace
@@ -159,14 +212,21 @@ std::shared_ptr<gloo::transport::Device> CreateCheckedTcpDevice(const std::strin
   if (!pair_factory) {
     pair_factory = [](gloo::transport::tcp::Context* context, gloo::transport::tcp::Device* device,
                       int peer_rank, std::chrono::milliseconds timeout) {
-      return std::unique_ptr<gloo::transport::tcp::Pair>(
-          std::make_unique<CheckedTcpPair>(context, device, peer_rank, timeout));
+      return std::make_unique<CheckedTcpPair>(context, device, peer_rank, timeout);
     };
   }
   gloo::transport::tcp::attr attr;
   attr.hostname = address;
   return std::make_shared<CheckedTcpDevice>(gloo::transport::tcp::CreateDeviceAttr(attr),
                                             std::move(pair_factory));
+}
+
+void FailAllPairs(gloo::transport::Device& device, const std::string& reason) {
+  auto* checked = dynamic_cast<CheckedTcpDevice*>(&device);
+  if (checked == nullptr) {
+    throw std::invalid_argument("FailAllPairs needs a device made by CreateCheckedTcpDevice");
+  }
+  checked->registry().FailAll(reason);
 }
 
 }  // namespace cosched::collectives

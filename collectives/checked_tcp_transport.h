@@ -34,6 +34,9 @@ class CheckedTcpPair : public gloo::transport::tcp::Pair {
   // gloo's loop thread calls this for every socket event; it cannot let an exception out.
   void handleEvents(int events) override;
 
+  // Fails the pair with `reason` unless it has failed already (see FailAllPairs).
+  void Fail(const std::string& reason) { signalExceptionExternal(reason); }
+
  protected:
   // Reads the header of the next message itself and checks it before gloo reads the payload.
   bool read() override;
@@ -50,7 +53,7 @@ class CheckedTcpPair : public gloo::transport::tcp::Pair {
 
 // Makes the pairs of a CheckedTcpDevice's contexts. Tests substitute a subclass of
 // CheckedTcpPair that writes bad headers, to play a misbehaving peer over a real socket.
-using TcpPairFactory = std::function<std::unique_ptr<gloo::transport::tcp::Pair>(
+using TcpPairFactory = std::function<std::unique_ptr<CheckedTcpPair>(
     gloo::transport::tcp::Context* context, gloo::transport::tcp::Device* device, int peer_rank,
     std::chrono::milliseconds timeout)>;
 
@@ -58,5 +61,12 @@ using TcpPairFactory = std::function<std::unique_ptr<gloo::transport::tcp::Pair>
 // CheckedTcpPairs, or what `pair_factory` makes. Throws what gloo's CreateDevice throws.
 std::shared_ptr<gloo::transport::Device> CreateCheckedTcpDevice(const std::string& address,
                                                                 TcpPairFactory pair_factory = {});
+
+// Fails every pair of `device` (one made by CreateCheckedTcpDevice), and every pair it makes
+// from now on, with `reason`, the way gloo fails a pair on a broken connection: whatever waits
+// on one (a connect, an operation) throws gloo::IoException at once. gloo connects a context's
+// pairs one after another and waits five times its timeout for each peer that does not come; a
+// rank whose generation was superseded calls this to stop waiting now. Thread-safe.
+void FailAllPairs(gloo::transport::Device& device, const std::string& reason);
 
 }  // namespace cosched::collectives

@@ -53,7 +53,7 @@ class CorruptingPair : public CheckedTcpPair {
 TcpPairFactory Corrupting(std::function<void(Header&)> corrupt) {
   return [corrupt](gloo::transport::tcp::Context* context, gloo::transport::tcp::Device* device,
                    int peer_rank, std::chrono::milliseconds timeout) {
-    return std::unique_ptr<gloo::transport::tcp::Pair>(
+    return std::unique_ptr<CheckedTcpPair>(
         std::make_unique<CorruptingPair>(context, device, peer_rank, timeout, corrupt));
   };
 }

@@ -2,14 +2,18 @@
 // without shared memory) and what only gloo has (named algorithms, addresses, descriptors).
 #include "collectives/gloo_group.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <cstring>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <numeric>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "collectives/memory_store.h"
 #include "collectives/testing/collective_group_conformance.h"
+#include "common/rendezvous_keys.h"
+#include "gloo/transport/tcp/address.h"
 
 namespace cosched::collectives {
 namespace {
@@ -160,6 +166,41 @@ TEST(GlooGroupTest, AddressesAndStoreAreChecked) {
   GroupOptions bad_host = Options(&store, 0, 1);
   bad_host.advertise_address = "no-such-host.invalid";
   EXPECT_EQ(CreateGroup(bad_host).status().code(), absl::StatusCode::kUnavailable);
+}
+
+// A rank whose generation is superseded while it waits for a peer to connect stops at once,
+// CANCELLED: the peer published its address and then left for the newer generation, so
+// nothing will connect, and gloo would wait five times its timeout for each such pair in turn.
+TEST(GlooGroupTest, SupersededWhileWaitingForAPeerToConnectStopsAtOnce) {
+  InMemoryStore store;
+  // Rank 1's address, 127.0.0.2, sorts after rank 0's 127.0.0.1: rank 0 is the side of the
+  // pair that waits for rank 1 to connect.
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(9);
+  ASSERT_EQ(inet_pton(AF_INET, "127.0.0.2", &peer.sin_addr), 1);
+  const std::string prefix = GenerationPrefix("test", 0);
+  ASSERT_TRUE(store.Set(prefix + "rank_1", {'h'}).ok());
+  ASSERT_TRUE(store
+                  .Set(prefix + "1", gloo::transport::tcp::Address(
+                                         reinterpret_cast<const sockaddr*>(&peer), sizeof(peer))
+                                         .bytes())
+                  .ok());
+  GroupOptions options = Options(&store, 0, 2);
+  options.advertise_address = "127.0.0.1";
+  // gloo waits five times this for a peer's first connect: only the stop can end the wait
+  // within the minute below.
+  options.timeout = absl::Seconds(30);
+  std::stop_source superseded;
+  options.stop = superseded.get_token();
+  auto forming = std::async(std::launch::async, [&] { return CreateGroup(options).status(); });
+  // Rank 0 publishes its own address right before it connects its pairs.
+  ASSERT_TRUE(store.Wait({prefix + "0"}, absl::Seconds(60)).ok());
+  superseded.request_stop();
+  ASSERT_EQ(forming.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "rank 0 still waits for its peer a minute after the stop";
+  const absl::Status formed = forming.get();
+  EXPECT_EQ(formed.code(), absl::StatusCode::kCancelled) << formed;
 }
 
 namespace testing_backends {

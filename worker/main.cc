@@ -358,7 +358,10 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (absl::Status s = InitLogging(flags.log_level, absl::StrCat("worker-", flags.rank)); !s.ok()) {
+  // Under a scheduler a worker is its node; standalone, its rank.
+  const std::string log_name =
+      flags.scheduler.empty() ? absl::StrCat("worker-", flags.rank) : flags.node_id;
+  if (absl::Status s = InitLogging(flags.log_level, log_name); !s.ok()) {
     std::fprintf(stderr, "cosched-worker: --log-level: %s\n", std::string(s.message()).c_str());
     return 2;
   }
