@@ -10,7 +10,6 @@
 #include <exception>
 #include <optional>
 #include <set>
-#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -221,12 +220,14 @@ std::shared_ptr<gloo::transport::Device> CreateCheckedTcpDevice(const std::strin
                                             std::move(pair_factory));
 }
 
-void FailAllPairs(gloo::transport::Device& device, const std::string& reason) {
+absl::Status FailAllPairs(gloo::transport::Device& device, const std::string& reason) {
   auto* checked = dynamic_cast<CheckedTcpDevice*>(&device);
   if (checked == nullptr) {
-    throw std::invalid_argument("FailAllPairs needs a device made by CreateCheckedTcpDevice");
+    return absl::FailedPreconditionError(
+        "FailAllPairs needs a device made by CreateCheckedTcpDevice");
   }
   checked->registry().FailAll(reason);
+  return absl::OkStatus();
 }
 
 }  // namespace cosched::collectives

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "gloo/transport/tcp/context.h"
 #include "gloo/transport/tcp/device.h"
 #include "gloo/transport/tcp/pair.h"
@@ -66,7 +67,8 @@ std::shared_ptr<gloo::transport::Device> CreateCheckedTcpDevice(const std::strin
 // from now on, with `reason`, the way gloo fails a pair on a broken connection: whatever waits
 // on one (a connect, an operation) throws gloo::IoException at once. gloo connects a context's
 // pairs one after another and waits five times its timeout for each peer that does not come; a
-// rank whose generation was superseded calls this to stop waiting now. Thread-safe.
-void FailAllPairs(gloo::transport::Device& device, const std::string& reason);
+// rank whose generation was superseded calls this to stop waiting now. Thread-safe; never
+// throws (stop callbacks call it). FAILED_PRECONDITION for a device made otherwise.
+absl::Status FailAllPairs(gloo::transport::Device& device, const std::string& reason);
 
 }  // namespace cosched::collectives

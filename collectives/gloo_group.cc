@@ -132,8 +132,10 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
     // times its timeout for each peer that left for the newer generation (15 s a pair with the
     // test jobs' 3 s); every pair fails now instead.
     // Only while forming: a formed group moves on at a step boundary.
-    std::stop_callback stop_connecting(
-        options.stop, [device] { FailAllPairs(*device, "membership moved on (superseded)"); });
+    std::stop_callback stop_connecting(options.stop, [device] {
+      const absl::Status failed = FailAllPairs(*device, "membership moved on (superseded)");
+      if (!failed.ok()) spdlog::error("superseded, but still connecting: {}", failed.ToString());
+    });
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
     context->setTimeout(absl::ToChronoMilliseconds(options.timeout));
     if (options.world_size > 1) {

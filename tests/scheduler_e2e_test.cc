@@ -61,12 +61,6 @@ std::string TestJob(int min_workers, int max_workers, int steps) {
 // (2 cores) it trains about 370 steps a second through the churn, 20,000 in 54 s.
 constexpr int kChurnJobSteps = 30000;
 
-// The workers' log level: warn, or COSCHED_E2E_WORKER_LOG_LEVEL (info to follow a failure).
-std::string WorkerLogLevel() {
-  const char* level = std::getenv("COSCHED_E2E_WORKER_LOG_LEVEL");
-  return level != nullptr && *level != '\0' ? level : "warn";
-}
-
 void WriteVehicleState(const std::string& path, bool eligible) {
   std::ofstream(path + ".tmp") << "{parked: " << (eligible ? "true" : "false")
                                << ", plugged_in: true, battery: 0.9, unmetered_link: true}\n";
@@ -137,7 +131,11 @@ class SchedulerE2eTest : public ::testing::Test {
   void StartWorker(const std::string& node_id, const std::string& kind = "datacenter") {
     std::vector<std::string> argv = {COSCHED_WORKER_BINARY, "--scheduler", address_};
     argv.insert(argv.end(), {"--node-id", node_id, "--kind", kind, "--work-dir", dir_ + "/work"});
-    argv.insert(argv.end(), {"--log-level", WorkerLogLevel()});
+    // Warnings only, unless the environment sets the workers' level (COSCHED_LOG_LEVEL, the
+    // stand-in for --log-level, which children inherit): COSCHED_LOG_LEVEL=info follows a failure.
+    if (std::getenv("COSCHED_LOG_LEVEL") == nullptr) {
+      argv.insert(argv.end(), {"--log-level", "warn"});
+    }
     if (kind == "vehicle") {
       argv.push_back("--vehicle-state");
       argv.push_back(VehicleStatePath(node_id));
