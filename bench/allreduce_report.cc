@@ -43,21 +43,22 @@ std::vector<Comparison> CompareWithRawGloo(const std::vector<Result>& results, i
     }
     if (best == nullptr) continue;
     // Where the ranks run decides cosched's path (GlooGroup::path()): all on one host, the
-    // shared-memory segment (the gloo rule shown is what it would use across hosts); one rank
-    // per host, gloo among all ranks; several hosts holding several ranks, hierarchical, with
-    // gloo only among one leader per host, so the rule is chosen for `hosts` participants.
+    // shared-memory segment (the rule shown is what it would use across hosts); one rank per
+    // host, the rule's algorithm among all ranks; several hosts holding several ranks,
+    // hierarchical, with the rule's algorithm only among one leader per host, so it is chosen
+    // for `hosts` participants.
     std::string auto_choice;
     if (hosts <= 1) {
       auto_choice =
-          absl::StrCat("shared-memory (gloo: ",
+          absl::StrCat("shared-memory (across hosts: ",
                        collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks)), ")");
     } else if (ranks > hosts) {
       auto_choice =
-          absl::StrCat("hierarchical (leaders gloo: ",
+          absl::StrCat("hierarchical (leaders: ",
                        collectives::AlgorithmName(selector.Choose(cosched.size_bytes, hosts)), ")");
     } else {
       auto_choice = absl::StrCat(
-          "gloo: ", collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks)));
+          "all ranks: ", collectives::AlgorithmName(selector.Choose(cosched.size_bytes, ranks)));
     }
     comparisons.push_back({cosched.size_bytes, auto_choice, best->impl.name,
                            best->seconds.median / cosched.seconds.median});

@@ -32,7 +32,8 @@ const char kAllreduceUsage[] =
     "    --op-timeout D     limit for rendezvous and each collective (default 60s)\n";
 const char kAllreduceImplsUsage[] =
     "  implementations: cosched, cosched-<algo>, gloo-<algo>, mpi-shm, mpi-tcp, where <algo>\n"
-    "  is ring, ring-chunked, halving-doubling, bcube, allreduce-ring or allreduce-bcube;\n"
+    "  is ring, ring-chunked, halving-doubling, bcube, allreduce-ring or allreduce-bcube\n"
+    "  (cosched-<algo> also takes cosched's own for 2 ranks, exchange and direct);\n"
     "  with --hosts >= 2, mpi-shm+tcp (shared memory inside a host, TCP between hosts)\n"
     "  replaces mpi-shm\n";
 

@@ -11,7 +11,7 @@
 namespace cosched::collectives {
 namespace {
 
-constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 9> kNames = {{
     {AllreduceAlgorithm::kAuto, "auto"},
     {AllreduceAlgorithm::kRing, "ring"},
     {AllreduceAlgorithm::kRingChunked, "ring-chunked"},
@@ -20,19 +20,20 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 8> kNames
     {AllreduceAlgorithm::kAllreduceRing, "allreduce-ring"},
     {AllreduceAlgorithm::kAllreduceBcube, "allreduce-bcube"},
     {AllreduceAlgorithm::kExchange, "exchange"},
+    {AllreduceAlgorithm::kDirect, "direct"},
 }};
 
 // Measured across two emulated hosts (network namespaces on a bridge, 2 cores) with
 // `cosched-bench allreduce --hosts 2 --ranks 2` and `--ranks 4` (docs/benchmarks.md): on one
 // host the shared-memory path serves every size, so these rules only decide what crosses
-// hosts (between all ranks, or between the hosts' leaders). Between 2 ranks gloo's ring was the
-// fastest of gloo's own at every size or within noise of it (4 KiB: 100 us against 224 for
-// halving-doubling), and cosched's exchange beat it: one round of messages instead of two
-// (4 KiB: 76 us against 118; 16 MiB: 14.5 ms against 25). With 4 ranks, halving-doubling was
-// first or close at every size, and the ring stalled at 64 KiB (about 120 ms a call).
+// hosts (between all ranks, or between the hosts' leaders). Between 2 parties cosched's direct
+// link beat every gloo algorithm at every size (4 KiB: 42 us against 107 for gloo's ring;
+// 16 MiB: 10.7 ms against 15.2 for the best) and Open MPI TCP from 64 KiB. With 4 ranks,
+// halving-doubling was first or close at every size, and the ring stalled at 64 KiB (about
+// 120 ms a call).
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
   return {{0, AllreduceAlgorithm::kHalvingDoubling},
-          {0, AllreduceAlgorithm::kExchange, /*max_world_size=*/2}};
+          {0, AllreduceAlgorithm::kDirect, /*max_world_size=*/2}};
 }
 
 }  // namespace
@@ -44,7 +45,8 @@ const std::vector<AllreduceAlgorithm>& AllAlgorithms() {
                                                       AllreduceAlgorithm::kBcube,
                                                       AllreduceAlgorithm::kAllreduceRing,
                                                       AllreduceAlgorithm::kAllreduceBcube,
-                                                      AllreduceAlgorithm::kExchange};
+                                                      AllreduceAlgorithm::kExchange,
+                                                      AllreduceAlgorithm::kDirect};
   return all;
 }
 
@@ -67,11 +69,24 @@ absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name) {
 
 bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size) {
   const bool power_of_two = world_size > 0 && (world_size & (world_size - 1)) == 0;
+  if (algorithm == AllreduceAlgorithm::kDirect) return world_size <= 2;
   return algorithm != AllreduceAlgorithm::kBcube || power_of_two;
 }
 
+absl::string_view WorldSizeRequirement(AllreduceAlgorithm algorithm) {
+  switch (algorithm) {
+    case AllreduceAlgorithm::kBcube:
+      return "a power-of-two world size";
+    case AllreduceAlgorithm::kDirect:
+      return "at most 2 ranks";
+    default:
+      return "no particular world size";
+  }
+}
+
 bool IsGlooAlgorithm(AllreduceAlgorithm algorithm) {
-  return algorithm != AllreduceAlgorithm::kAuto && algorithm != AllreduceAlgorithm::kExchange;
+  return algorithm != AllreduceAlgorithm::kAuto && algorithm != AllreduceAlgorithm::kExchange &&
+         algorithm != AllreduceAlgorithm::kDirect;
 }
 
 AlgorithmSelector::AlgorithmSelector() : AlgorithmSelector(MeasuredDefaultRules()) {}

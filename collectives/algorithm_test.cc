@@ -52,10 +52,10 @@ TEST(AlgorithmSelectorTest, DefaultCoversEverySize) {
   }
 }
 
-TEST(AlgorithmSelectorTest, DefaultUsesTheExchangeBetweenTwoRanksAndHalvingDoublingBeyond) {
+TEST(AlgorithmSelectorTest, DefaultUsesTheDirectLinkBetweenTwoRanksAndHalvingDoublingBeyond) {
   AlgorithmSelector selector;
   for (uint64_t bytes : {0ull, 4096ull, 1ull << 20, 1ull << 26}) {
-    EXPECT_EQ(selector.Choose(bytes, 2), AllreduceAlgorithm::kExchange) << bytes;
+    EXPECT_EQ(selector.Choose(bytes, 2), AllreduceAlgorithm::kDirect) << bytes;
     EXPECT_EQ(selector.Choose(bytes, 3), AllreduceAlgorithm::kHalvingDoubling) << bytes;
     EXPECT_EQ(selector.Choose(bytes, 8), AllreduceAlgorithm::kHalvingDoubling) << bytes;
   }

@@ -40,8 +40,8 @@ absl::Status CollectiveGroup::Allreduce(absl::Span<float> data, AllreduceAlgorit
   if (algorithm != AllreduceAlgorithm::kAuto &&
       !AlgorithmSupportsWorldSize(algorithm, world_size())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("allreduce algorithm '", AlgorithmName(algorithm),
-                     "' needs a power-of-two world size, not ", world_size()));
+        absl::StrCat("allreduce algorithm '", AlgorithmName(algorithm), "' needs ",
+                     WorldSizeRequirement(algorithm), ", not ", world_size()));
   }
   if (data.empty() || world_size() == 1) return health();
   return DoAllreduce(data, algorithm);

@@ -109,6 +109,17 @@ AllreducePath ChoosePath(const GroupOptions& options, const HostLayout& layout) 
   return layout.single_host() ? AllreducePath::kSharedMemory : AllreducePath::kHierarchical;
 }
 
+// The direct algorithm's link between the two members of a mesh of two (`index` 0 or 1),
+// under `key`.
+absl::StatusOr<std::unique_ptr<DirectAllreduce>> ConnectDirect(const GroupOptions& options,
+                                                               const std::string& key, int index,
+                                                               const std::string& listen_address) {
+  ASSIGN_OR_RETURN(std::unique_ptr<DirectLink> link,
+                   DirectLink::Connect(*options.store, key, index, listen_address, options.timeout,
+                                       options.stop));
+  return std::make_unique<DirectAllreduce>(std::move(link));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CollectiveGroup>> CreateGroup(const GroupOptions& options) {
@@ -142,10 +153,17 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
       GlooStoreAdapter store(options.store, prefix, options.timeout, options.stop);
       context->connectFullMesh(store, device);
     }
-    absl::StatusOr<HostParts> host_parts = FormHostParts(options, device);
+    std::unique_ptr<DirectAllreduce> direct;
+    if (options.world_size == 2) {
+      absl::StatusOr<std::unique_ptr<DirectAllreduce>> connected =
+          ConnectDirect(options, absl::StrCat(prefix, "direct"), options.rank, *listen_address);
+      if (!connected.ok()) return FormError(options, connected.status());
+      direct = *std::move(connected);
+    }
+    absl::StatusOr<HostParts> host_parts = FormHostParts(options, *listen_address, device);
     if (!host_parts.ok()) return FormError(options, host_parts.status());
-    return std::unique_ptr<GlooGroup>(
-        new GlooGroup(options, std::move(device), std::move(context), *std::move(host_parts)));
+    return std::unique_ptr<GlooGroup>(new GlooGroup(options, std::move(device), std::move(context),
+                                                    std::move(direct), *std::move(host_parts)));
   } catch (const StoreError& e) {
     // The rendezvous failed in the store (keys missing at the timeout, the generation
     // superseded): keep the store's code, DEADLINE_EXCEEDED or CANCELLED.
@@ -160,7 +178,8 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
 
 // Called inside Create's try block: connecting the leaders' mesh may throw.
 absl::StatusOr<GlooGroup::HostParts> GlooGroup::FormHostParts(
-    const GroupOptions& options, std::shared_ptr<gloo::transport::Device> device) {
+    const GroupOptions& options, const std::string& listen_address,
+    std::shared_ptr<gloo::transport::Device> device) {
   HostParts parts;
   const std::string prefix = GenerationPrefix(options.job_id, options.generation);
   if (!options.shared_memory || options.world_size < 2) {
@@ -193,12 +212,18 @@ absl::StatusOr<GlooGroup::HostParts> GlooGroup::FormHostParts(
                            options.stop);
     leaders->connectFullMesh(store, device);
     parts.leaders = std::move(leaders);
+    if (layout.host_count() == 2) {
+      ASSIGN_OR_RETURN(parts.leaders_direct,
+                       ConnectDirect(options, absl::StrCat(prefix, "leaders/direct"),
+                                     layout.leader_index, listen_address));
+    }
   }
   return parts;
 }
 
 GlooGroup::GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-                     std::shared_ptr<gloo::Context> context, HostParts host_parts)
+                     std::shared_ptr<gloo::Context> context,
+                     std::unique_ptr<DirectAllreduce> direct, HostParts host_parts)
     : CollectiveGroup(GroupIdentity{options.job_id, options.generation, options.rank,
                                     options.world_size, options.timeout}),
       options_(std::move(options)),
@@ -207,6 +232,8 @@ GlooGroup::GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Devi
       layout_(std::move(host_parts.layout)),
       host_memory_(std::move(host_parts.host_memory)),
       leaders_context_(std::move(host_parts.leaders)),
+      direct_(std::move(direct)),
+      leaders_direct_(std::move(host_parts.leaders_direct)),
       path_(ChoosePath(options_, layout_)) {}
 
 GlooGroup::~GlooGroup() {
@@ -245,6 +272,8 @@ void GlooGroup::Abort(absl::string_view reason) {
   if (host_memory_ != nullptr) host_memory_->Abort();
   ShutdownPairs(*context_);
   if (leaders_context_ != nullptr) ShutdownPairs(*leaders_context_);
+  if (direct_ != nullptr) direct_->Abort();
+  if (leaders_direct_ != nullptr) leaders_direct_->Abort();
 }
 
 template <typename Op>
@@ -295,7 +324,7 @@ absl::Status GlooGroup::DoAllreduce(absl::Span<float> data, AllreduceAlgorithm a
     }
   }
   return Run("allreduce",
-             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunOnGloo(context_, data, algorithm); });
+             [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return RunOnMesh(context_, data, algorithm); });
 }
 
 // Called inside Run(). The non-leaders of a host wait in BroadcastFromLeader while their
@@ -308,7 +337,7 @@ absl::Status GlooGroup::RunHierarchical(absl::Span<float> data) {
   }
   if (leaders_context_ != nullptr) {
     RETURN_IF_ERROR(
-        RunOnGloo(leaders_context_, data, ChosenAlgorithm(data.size() * sizeof(float))));
+        RunOnMesh(leaders_context_, data, ChosenAlgorithm(data.size() * sizeof(float))));
   }
   if (host_memory_ != nullptr) {
     RETURN_IF_ERROR(host_memory_->BroadcastFromLeader(data, deadline - absl::Now()));
@@ -354,9 +383,17 @@ gloo::Algorithm& GlooGroup::Classic(const std::shared_ptr<gloo::Context>& contex
 }
 
 // Called inside Run(), which holds op_mu_ and catches what gloo throws.
-absl::Status GlooGroup::RunOnGloo(const std::shared_ptr<gloo::Context>& context,
+absl::Status GlooGroup::RunOnMesh(const std::shared_ptr<gloo::Context>& context,
                                   absl::Span<float> data, AllreduceAlgorithm algorithm) {
   switch (algorithm) {
+    case AllreduceAlgorithm::kDirect: {
+      DirectAllreduce* direct = context == context_ ? direct_.get() : leaders_direct_.get();
+      if (direct == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the direct algorithm runs between 2 ranks; this mesh has ", context->size));
+      }
+      return direct->Run(data, options_.timeout);
+    }
     case AllreduceAlgorithm::kRing:
     case AllreduceAlgorithm::kRingChunked:
     case AllreduceAlgorithm::kHalvingDoubling:

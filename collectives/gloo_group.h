@@ -10,6 +10,8 @@
 //     their leader through the host's segment, the leaders allreduce over a gloo mesh of
 //     their own, and each leader hands the sum back through its segment;
 //   - one rank per host (or shared memory off): gloo over TCP among all ranks.
+// A mesh of two (2 ranks, or 2 leaders) also gets a DirectLink of its own, for the direct
+// algorithm (direct_allreduce.h), which the measured rules pick between two parties.
 // Named algorithms, broadcast, allgather and barrier always run on the mesh of all ranks.
 //
 // Thread model: one thread runs operations (they are serialized); any thread may Abort().
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "collectives/collective_group.h"
+#include "collectives/direct_allreduce.h"
 #include "collectives/host_layout.h"
 #include "collectives/shared_memory_reducer.h"
 #include "common/mutex.h"
@@ -76,17 +79,20 @@ class GlooGroup final : public CollectiveGroup {
     HostLayout layout;
     std::unique_ptr<SharedMemoryReducer> host_memory;  // null when alone on the host
     std::shared_ptr<gloo::Context> leaders;  // the leaders' mesh, on leaders of hierarchical
+    std::unique_ptr<DirectAllreduce> leaders_direct;  // when that mesh has 2 leaders
   };
   static absl::StatusOr<HostParts> FormHostParts(const GroupOptions& options,
+                                                 const std::string& listen_address,
                                                  std::shared_ptr<gloo::transport::Device> device);
   GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-            std::shared_ptr<gloo::Context> context, HostParts host_parts);
+            std::shared_ptr<gloo::Context> context, std::unique_ptr<DirectAllreduce> direct,
+            HostParts host_parts);
 
   // Runs `op` (which returns a Status and may call into gloo) under the operation lock,
   // turning gloo exceptions into a Status and recording the first failure.
   template <typename Op>
   absl::Status Run(absl::string_view what, Op&& op) ABSL_LOCKS_EXCLUDED(op_mu_, state_mu_);
-  absl::Status RunOnGloo(const std::shared_ptr<gloo::Context>& context, absl::Span<float> data,
+  absl::Status RunOnMesh(const std::shared_ptr<gloo::Context>& context, absl::Span<float> data,
                          AllreduceAlgorithm algorithm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   absl::Status RunHierarchical(absl::Span<float> data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(op_mu_);
   // The next tag on `context`. Each context counts its own: only leaders run operations on
@@ -109,6 +115,9 @@ class GlooGroup final : public CollectiveGroup {
   // This host's segment: null when this rank is alone on its host or shared memory is off.
   std::unique_ptr<SharedMemoryReducer> host_memory_;
   std::shared_ptr<gloo::Context> leaders_context_;  // set on leaders of a hierarchical group
+  // The direct algorithm of each mesh of two: all ranks (a group of 2), the leaders (2 hosts).
+  const std::unique_ptr<DirectAllreduce> direct_;
+  const std::unique_ptr<DirectAllreduce> leaders_direct_;
   const AllreducePath path_;
 
   Mutex op_mu_;  // serializes operations

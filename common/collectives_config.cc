@@ -11,8 +11,9 @@ namespace cosched {
 
 const std::vector<std::string>& AllreduceAlgorithmNames() {
   static const std::vector<std::string> names = {
-      "auto",  "ring",           "ring-chunked",    "halving-doubling",
-      "bcube", "allreduce-ring", "allreduce-bcube", "exchange",
+      "auto",   "ring",           "ring-chunked",    "halving-doubling",
+      "bcube",  "allreduce-ring", "allreduce-bcube", "exchange",
+      "direct",
   };
   return names;
 }

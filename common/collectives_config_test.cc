@@ -77,7 +77,7 @@ TEST(AllreduceConfigTest, BadConfigNamesTheField) {
   EXPECT_THAT(ParseAllreduceConfig(*unknown->Map("allreduce")).status().message(),
               HasSubstr("u.yaml:2: field 'allreduce.algorithm': unknown allreduce algorithm "
                         "'warp' (known: auto, ring, ring-chunked, halving-doubling, bcube, "
-                        "allreduce-ring, allreduce-bcube, exchange)"));
+                        "allreduce-ring, allreduce-bcube, exchange, direct)"));
 
   auto both = ConfigNode::LoadString(
       "allreduce:\n  algorithm: ring\n  rules:\n    - {min_bytes: 0, algorithm: bcube}\n",
