@@ -23,17 +23,15 @@ constexpr std::array<std::pair<AllreduceAlgorithm, absl::string_view>, 9> kNames
     {AllreduceAlgorithm::kDirect, "direct"},
 }};
 
-// Measured across two emulated hosts (network namespaces on a bridge, 2 cores) with
-// `cosched-bench allreduce --hosts 2 --ranks 2` and `--ranks 4` (docs/benchmarks.md): on one
-// host the shared-memory path serves every size, so these rules only decide what crosses
-// hosts (between all ranks, or between the hosts' leaders). Between 2 parties cosched's direct
-// link beat every gloo algorithm at every size (4 KiB: 42 us against 107 for gloo's ring;
-// 16 MiB: 10.7 ms against 15.2 for the best) and Open MPI TCP from 64 KiB. With 4 ranks,
-// halving-doubling was first or close at every size, and the ring stalled at 64 KiB (about
-// 120 ms a call).
+// Measured across emulated hosts (network namespaces on a bridge, 2 cores) with
+// `cosched-bench allreduce --hosts 2 --ranks 2`, `--hosts 2 --ranks 4` and `--hosts 4
+// --ranks 4` (docs/benchmarks.md): on one host the shared-memory path serves every size, so
+// these rules only decide what crosses hosts (between all ranks, or between the hosts'
+// leaders). cosched's direct algorithm beat every gloo algorithm at every size, between 2
+// parties (4 KiB: 42 us against 107 for gloo's ring; 16 MiB: 10.7 ms against 15.2 for the
+// best) and among 4 (4 KiB: 240 us against 700; 16 MiB: 35.9 ms against 40.7).
 std::vector<AlgorithmSelector::Rule> MeasuredDefaultRules() {
-  return {{0, AllreduceAlgorithm::kHalvingDoubling},
-          {0, AllreduceAlgorithm::kDirect, /*max_world_size=*/2}};
+  return {{0, AllreduceAlgorithm::kDirect}};
 }
 
 }  // namespace
@@ -69,7 +67,6 @@ absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name) {
 
 bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size) {
   const bool power_of_two = world_size > 0 && (world_size & (world_size - 1)) == 0;
-  if (algorithm == AllreduceAlgorithm::kDirect) return world_size <= 2;
   return algorithm != AllreduceAlgorithm::kBcube || power_of_two;
 }
 
@@ -77,8 +74,6 @@ absl::string_view WorldSizeRequirement(AllreduceAlgorithm algorithm) {
   switch (algorithm) {
     case AllreduceAlgorithm::kBcube:
       return "a power-of-two world size";
-    case AllreduceAlgorithm::kDirect:
-      return "at most 2 ranks";
     default:
       return "no particular world size";
   }

@@ -27,9 +27,9 @@ enum class AllreduceAlgorithm {
   // what it receives. One step where the ring takes two; between 2 ranks it moves the same
   // bytes as the ring, beyond that (world - 1) times the vector, so the rules keep it to 2.
   kExchange,
-  // cosched's own, between exactly 2 ranks (or 2 hosts' leaders): the same bytes as the ring
-  // over a TCP connection of its own that the calling thread reads and writes itself, with no
-  // gloo loop thread in between (direct_allreduce.h). Other world sizes fall back.
+  // cosched's own, not on gloo: TCP connections of its own that the calling thread reads and
+  // writes itself, with no gloo loop thread in between (direct_algorithm.h). Between 2 ranks
+  // (or 2 hosts' leaders) one link and an exchange of halves, among more a pipelined ring.
   kDirect,
 };
 
@@ -40,10 +40,10 @@ const std::vector<AllreduceAlgorithm>& AllAlgorithms();
 absl::string_view AlgorithmName(AllreduceAlgorithm algorithm);
 absl::StatusOr<AllreduceAlgorithm> ParseAlgorithm(absl::string_view name);
 // gloo's classic AllreduceBcube only reduces correctly when the world size is a power of
-// two (with other sizes it silently drops contributions); direct runs between at most 2 ranks;
-// every other algorithm takes any.
+// two (with other sizes it silently drops contributions); every other algorithm takes any.
 bool AlgorithmSupportsWorldSize(AllreduceAlgorithm algorithm, int world_size);
-// What AlgorithmSupportsWorldSize asks of the world size, for messages: "at most 2 ranks".
+// What AlgorithmSupportsWorldSize asks of the world size, for messages: "a power-of-two
+// world size".
 absl::string_view WorldSizeRequirement(AllreduceAlgorithm algorithm);
 // Whether gloo itself implements the algorithm (the benchmark's raw-gloo references are these).
 bool IsGlooAlgorithm(AllreduceAlgorithm algorithm);

@@ -2,78 +2,20 @@
 #include "collectives/direct_allreduce.h"
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 #include <utility>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "collectives/direct_stream.h"
 #include "common/status_macros.h"
 
 namespace cosched::collectives {
 namespace {
 
-constexpr std::array<char, 8> kMagic = {'c', 'o', 's', 'c', 'h', 'e', 'd', 'A'};
-constexpr char kDone = 'D';
-
-// magic (8 bytes), sequence number, size in bytes (8 bytes each, little-endian).
-using Header = std::array<char, 24>;
-
-void PutU64(char* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-
-uint64_t GetU64(const char* in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
-  return value;
-}
-
-Header MakeHeader(uint64_t sequence, uint64_t bytes) {
-  Header header{};
-  std::copy(kMagic.begin(), kMagic.end(), header.begin());
-  PutU64(header.data() + 8, sequence);
-  PutU64(header.data() + 16, bytes);
-  return header;
-}
-
-// One direction of an operation: byte ranges in the order they cross the wire, addressed by
-// their offset in the stream.
-class Stream {
- public:
-  void Add(char* data, size_t size) {
-    if (size > 0) parts_.push_back({data, size});
-    total_ += size;
-  }
-  size_t total() const { return total_; }
-  // The bytes from stream offset `at`, at most `limit` of them, as the pieces of memory
-  // they are in.
-  // (Inline: a stream has at most four parts, and this runs at every step of an operation.)
-  absl::InlinedVector<absl::Span<char>, 4> At(size_t at, size_t limit) const {
-    absl::InlinedVector<absl::Span<char>, 4> pieces;
-    for (const absl::Span<char>& part : parts_) {
-      if (limit == 0) break;
-      if (at >= part.size()) {
-        at -= part.size();
-        continue;
-      }
-      pieces.push_back(part.subspan(at, std::min(limit, part.size() - at)));
-      limit -= pieces.back().size();
-      at = 0;
-    }
-    return pieces;
-  }
-
- private:
-  absl::InlinedVector<absl::Span<char>, 4> parts_;
-  size_t total_ = 0;
-};
-
 // The state of one Run: what has gone, what has come, what has been summed.
 class Operation {
  public:
   Operation(DirectLink& link, absl::Span<float> data, uint64_t sequence, std::vector<float>& theirs)
-      : link_(link), sequence_(sequence), header_(MakeHeader(sequence, data.size() * 4)) {
+      : link_(link), sequence_(sequence), header_(sequence, data.size() * sizeof(float)) {
     const size_t n = data.size();
     whole_ = n * sizeof(float) < DirectAllreduce::kWholeBelowBytes;
     // Halves: side 0 sums [0, n/2), side 1 the rest; each sends the part it does not sum.
@@ -84,13 +26,13 @@ class Operation {
     theirs.resize(own_.size());
     theirs_ = absl::MakeSpan(theirs);
 
-    send_.Add(header_.data(), header_.size());
+    send_.Add(header_.data(), OperationHeader::kSize);
     send_.Add(Bytes(other), other.size() * sizeof(float));
     raw_end_ = send_.total();
     if (!whole_) send_.Add(Bytes(own_), own_.size() * sizeof(float));
     send_.Add(&done_, 1);
 
-    receive_.Add(peer_header_.data(), peer_header_.size());
+    receive_.Add(peer_header_.data(), OperationHeader::kSize);
     receive_.Add(Bytes(theirs_), theirs_.size() * sizeof(float));
     theirs_end_ = receive_.total();
     if (!whole_) receive_.Add(Bytes(other), other.size() * sizeof(float));
@@ -113,8 +55,8 @@ class Operation {
         received_ += n;
         moved |= n > 0;
       }
-      if (!header_checked_ && received_ >= peer_header_.size()) {
-        RETURN_IF_ERROR(CheckHeader());
+      if (!header_checked_ && received_ >= OperationHeader::kSize) {
+        RETURN_IF_ERROR(header_.Check(peer_header_, link_.peer()));
         header_checked_ = true;
       }
       moved |= SumWhatArrived();
@@ -125,7 +67,7 @@ class Operation {
         RETURN_IF_ERROR(link_.Wait(can_receive > 0, can_send > 0, deadline));
       }
     }
-    if (peer_done_ != kDone) {
+    if (peer_done_ != kDirectDone) {
       return absl::DataLossError(absl::StrCat("peer ", link_.peer(), " ended operation #",
                                               sequence_, " with byte ", int{peer_done_},
                                               ", not the end-of-operation byte"));
@@ -146,9 +88,9 @@ class Operation {
   // was, so no byte of them is taken before that byte has gone (a peer that sends early
   // cannot overwrite what this side has yet to send).
   size_t ReceiveLimit() const {
-    if (!header_checked_) return peer_header_.size();
+    if (!header_checked_) return OperationHeader::kSize;
     if (whole_ || sent_ >= raw_end_) return receive_.total();
-    return theirs_end_ + (sent_ - std::min(sent_, header_.size()));
+    return theirs_end_ + (sent_ - std::min(sent_, OperationHeader::kSize));
   }
 
   // Sums the peer's floats that have arrived, kSumFloats at a time (the last piece whatever
@@ -156,7 +98,7 @@ class Operation {
   bool SumWhatArrived() {
     if (whole_ && sent_ < raw_end_) return false;
     const size_t arrived =
-        (std::min(received_, theirs_end_) - std::min(received_, peer_header_.size())) /
+        (std::min(received_, theirs_end_) - std::min(received_, OperationHeader::kSize)) /
         sizeof(float);
     if (arrived == summed_ ||
         (arrived - summed_ < DirectAllreduce::kSumFloats && arrived < own_.size())) {
@@ -169,27 +111,11 @@ class Operation {
     return true;
   }
 
-  absl::Status CheckHeader() const {
-    if (!std::equal(kMagic.begin(), kMagic.end(), peer_header_.begin())) {
-      return absl::DataLossError(
-          absl::StrCat("peer ", link_.peer(), " sent bytes that are not a direct allreduce"));
-    }
-    const uint64_t sequence = GetU64(peer_header_.data() + 8);
-    const uint64_t bytes = GetU64(peer_header_.data() + 16);
-    const uint64_t own_bytes = GetU64(header_.data() + 16);
-    if (sequence != sequence_ || bytes != own_bytes) {
-      return absl::DataLossError(absl::StrCat("peer ", link_.peer(), " runs allreduce #", sequence,
-                                              " of ", bytes, " bytes; this side #", sequence_,
-                                              " of ", own_bytes, " bytes"));
-    }
-    return absl::OkStatus();
-  }
-
   DirectLink& link_;
   const uint64_t sequence_;
-  Header header_;
-  Header peer_header_{};
-  char done_ = kDone;
+  OperationHeader header_;
+  OperationHeader peer_header_;
+  char done_ = kDirectDone;
   char peer_done_ = 0;
   bool whole_ = false;
   absl::Span<float> own_;     // what this side sums (the whole vector, or its half)

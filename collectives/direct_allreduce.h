@@ -24,11 +24,12 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "collectives/direct_algorithm.h"
 #include "collectives/direct_link.h"
 
 namespace cosched::collectives {
 
-class DirectAllreduce {
+class DirectAllreduce final : public LinkedAllreduce {
  public:
   // Below this a vector goes whole: one round of data instead of two, for twice the sums.
   static constexpr size_t kWholeBelowBytes = 256 << 10;
@@ -41,10 +42,10 @@ class DirectAllreduce {
   // the same number of times with the same sizes. ABORTED after Abort(), DEADLINE_EXCEEDED
   // after `timeout`, UNAVAILABLE when the peer left, DATA_LOSS when its bytes are not the
   // operation this side runs. After an error the link is unusable.
-  absl::Status Run(absl::Span<float> data, absl::Duration timeout);
+  absl::Status Run(absl::Span<float> data, absl::Duration timeout) override;
 
   // Any thread: a running or later Run fails at once, and so does the peer's.
-  void Abort() { link_->Abort(); }
+  void Abort() override { link_->Abort(); }
 
  private:
   std::unique_ptr<DirectLink> link_;

@@ -335,9 +335,45 @@ absl::StatusOr<size_t> DirectLink::ReceiveSome(absl::Span<const absl::Span<char>
 }
 
 absl::Status DirectLink::Wait(bool read, bool write, absl::Time deadline) {
-  const short events = static_cast<short>((read ? POLLIN : 0) | (write ? POLLOUT : 0));
-  return PollUntil(fd_, events, wake_fd_, deadline, absl::AbortedError("direct link aborted"),
-                   absl::StrCat("waiting for ", peer_));
+  const WaitFor wait = {this, read, write};
+  return WaitAny({&wait, 1}, deadline);
+}
+
+absl::Status DirectLink::WaitAny(absl::Span<const WaitFor> waits, absl::Time deadline) {
+  constexpr size_t kMaxLinks = 4;
+  std::array<pollfd, 2 * kMaxLinks> fds{};
+  const size_t count = std::min(waits.size(), kMaxLinks);
+  for (size_t i = 0; i < count; ++i) {
+    const short events =
+        static_cast<short>((waits[i].read ? POLLIN : 0) | (waits[i].write ? POLLOUT : 0));
+    // A link waited for in neither direction still watches its wake-up, not its socket:
+    // poll reports a closed socket even for no events, and the wait would spin.
+    fds[2 * i] = {events != 0 ? waits[i].link->fd_ : -1, events, 0};
+    fds[2 * i + 1] = {waits[i].link->wake_fd_, POLLIN, 0};
+  }
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      std::string peers;
+      for (size_t i = 0; i < count; ++i) {
+        absl::StrAppend(&peers, i == 0 ? "" : ", ", waits[i].link->peer_);
+      }
+      return absl::DeadlineExceededError(absl::StrCat("timed out waiting for ", peers));
+    }
+    // Rounded up, so that a wait of less than a millisecond does not spin.
+    const int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+    const int ready = ::poll(fds.data(), 2 * count, ms);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return Errno("poll");
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (fds[2 * i + 1].revents != 0) return absl::AbortedError("direct link aborted");
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (fds[2 * i].revents != 0) return absl::OkStatus();
+    }
+  }
 }
 
 void DirectLink::Abort() {

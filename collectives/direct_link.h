@@ -59,6 +59,16 @@ class DirectLink {
   // aborted (ABORTED) or `deadline` passes (DEADLINE_EXCEEDED).
   absl::Status Wait(bool read, bool write, absl::Time deadline);
 
+  // What a wait on several links (a ring's two neighbours) watches one of them for.
+  struct WaitFor {
+    DirectLink* link;
+    bool read;
+    bool write;
+  };
+  // Sleeps until one of `waits` can move as asked, one of their links is aborted (ABORTED) or
+  // `deadline` passes (DEADLINE_EXCEEDED naming the peers waited for).
+  static absl::Status WaitAny(absl::Span<const WaitFor> waits, absl::Time deadline);
+
   // Any thread. Every wait and transfer fails from now on; the peer sees the connection close.
   void Abort();
 

@@ -109,17 +109,6 @@ AllreducePath ChoosePath(const GroupOptions& options, const HostLayout& layout) 
   return layout.single_host() ? AllreducePath::kSharedMemory : AllreducePath::kHierarchical;
 }
 
-// The direct algorithm's link between the two members of a mesh of two (`index` 0 or 1),
-// under `key`.
-absl::StatusOr<std::unique_ptr<DirectAllreduce>> ConnectDirect(const GroupOptions& options,
-                                                               const std::string& key, int index,
-                                                               const std::string& listen_address) {
-  ASSIGN_OR_RETURN(std::unique_ptr<DirectLink> link,
-                   DirectLink::Connect(*options.store, key, index, listen_address, options.timeout,
-                                       options.stop));
-  return std::make_unique<DirectAllreduce>(std::move(link));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CollectiveGroup>> CreateGroup(const GroupOptions& options) {
@@ -153,10 +142,11 @@ absl::StatusOr<std::unique_ptr<GlooGroup>> GlooGroup::Create(const GroupOptions&
       GlooStoreAdapter store(options.store, prefix, options.timeout, options.stop);
       context->connectFullMesh(store, device);
     }
-    std::unique_ptr<DirectAllreduce> direct;
-    if (options.world_size == 2) {
-      absl::StatusOr<std::unique_ptr<DirectAllreduce>> connected =
-          ConnectDirect(options, absl::StrCat(prefix, "direct"), options.rank, *listen_address);
+    std::unique_ptr<LinkedAllreduce> direct;
+    if (options.world_size > 1) {
+      absl::StatusOr<std::unique_ptr<LinkedAllreduce>> connected = ConnectDirectAlgorithm(
+          *options.store, absl::StrCat(prefix, "direct/"), options.rank, options.world_size,
+          *listen_address, options.timeout, options.stop);
       if (!connected.ok()) return FormError(options, connected.status());
       direct = *std::move(connected);
     }
@@ -212,18 +202,17 @@ absl::StatusOr<GlooGroup::HostParts> GlooGroup::FormHostParts(
                            options.stop);
     leaders->connectFullMesh(store, device);
     parts.leaders = std::move(leaders);
-    if (layout.host_count() == 2) {
-      ASSIGN_OR_RETURN(parts.leaders_direct,
-                       ConnectDirect(options, absl::StrCat(prefix, "leaders/direct"),
-                                     layout.leader_index, listen_address));
-    }
+    ASSIGN_OR_RETURN(parts.leaders_direct,
+                     ConnectDirectAlgorithm(*options.store, absl::StrCat(prefix, "leaders/direct/"),
+                                            layout.leader_index, layout.host_count(),
+                                            listen_address, options.timeout, options.stop));
   }
   return parts;
 }
 
 GlooGroup::GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
                      std::shared_ptr<gloo::Context> context,
-                     std::unique_ptr<DirectAllreduce> direct, HostParts host_parts)
+                     std::unique_ptr<LinkedAllreduce> direct, HostParts host_parts)
     : CollectiveGroup(GroupIdentity{options.job_id, options.generation, options.rank,
                                     options.world_size, options.timeout}),
       options_(std::move(options)),
@@ -387,10 +376,9 @@ absl::Status GlooGroup::RunOnMesh(const std::shared_ptr<gloo::Context>& context,
                                   absl::Span<float> data, AllreduceAlgorithm algorithm) {
   switch (algorithm) {
     case AllreduceAlgorithm::kDirect: {
-      DirectAllreduce* direct = context == context_ ? direct_.get() : leaders_direct_.get();
-      if (direct == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "the direct algorithm runs between 2 ranks; this mesh has ", context->size));
+      LinkedAllreduce* direct = context == context_ ? direct_.get() : leaders_direct_.get();
+      if (direct == nullptr) {  // a mesh of one: nothing to add
+        return absl::OkStatus();
       }
       return direct->Run(data, options_.timeout);
     }

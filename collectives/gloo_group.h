@@ -10,8 +10,8 @@
 //     their leader through the host's segment, the leaders allreduce over a gloo mesh of
 //     their own, and each leader hands the sum back through its segment;
 //   - one rank per host (or shared memory off): gloo over TCP among all ranks.
-// A mesh of two (2 ranks, or 2 leaders) also gets a DirectLink of its own, for the direct
-// algorithm (direct_allreduce.h), which the measured rules pick between two parties.
+// Each mesh (all ranks; the leaders) also gets the links of the direct algorithm
+// (direct_algorithm.h: a pair's link, or a ring's), which the measured rules pick.
 // Named algorithms, broadcast, allgather and barrier always run on the mesh of all ranks.
 //
 // Thread model: one thread runs operations (they are serialized); any thread may Abort().
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "collectives/collective_group.h"
-#include "collectives/direct_allreduce.h"
+#include "collectives/direct_algorithm.h"
 #include "collectives/host_layout.h"
 #include "collectives/shared_memory_reducer.h"
 #include "common/mutex.h"
@@ -79,13 +79,13 @@ class GlooGroup final : public CollectiveGroup {
     HostLayout layout;
     std::unique_ptr<SharedMemoryReducer> host_memory;  // null when alone on the host
     std::shared_ptr<gloo::Context> leaders;  // the leaders' mesh, on leaders of hierarchical
-    std::unique_ptr<DirectAllreduce> leaders_direct;  // when that mesh has 2 leaders
+    std::unique_ptr<LinkedAllreduce> leaders_direct;  // the direct algorithm among them
   };
   static absl::StatusOr<HostParts> FormHostParts(const GroupOptions& options,
                                                  const std::string& listen_address,
                                                  std::shared_ptr<gloo::transport::Device> device);
   GlooGroup(GroupOptions options, std::shared_ptr<gloo::transport::Device> device,
-            std::shared_ptr<gloo::Context> context, std::unique_ptr<DirectAllreduce> direct,
+            std::shared_ptr<gloo::Context> context, std::unique_ptr<LinkedAllreduce> direct,
             HostParts host_parts);
 
   // Runs `op` (which returns a Status and may call into gloo) under the operation lock,
@@ -115,9 +115,9 @@ class GlooGroup final : public CollectiveGroup {
   // This host's segment: null when this rank is alone on its host or shared memory is off.
   std::unique_ptr<SharedMemoryReducer> host_memory_;
   std::shared_ptr<gloo::Context> leaders_context_;  // set on leaders of a hierarchical group
-  // The direct algorithm of each mesh of two: all ranks (a group of 2), the leaders (2 hosts).
-  const std::unique_ptr<DirectAllreduce> direct_;
-  const std::unique_ptr<DirectAllreduce> leaders_direct_;
+  // The direct algorithm of each mesh: all ranks (null alone), the leaders (on leaders).
+  const std::unique_ptr<LinkedAllreduce> direct_;
+  const std::unique_ptr<LinkedAllreduce> leaders_direct_;
   const AllreducePath path_;
 
   Mutex op_mu_;  // serializes operations

@@ -285,6 +285,8 @@ TEST(GlooGroupTest, HierarchicalAllreduceSumsAcrossUnevenHostsAndLargeMessages) 
       [&](GlooGroup& group) {
         EXPECT_EQ(group.path(), AllreducePath::kHierarchical);
         EXPECT_EQ(group.layout().host_count(), 3);
+        // The three leaders run the direct algorithm's ring among themselves.
+        EXPECT_EQ(group.ChosenAlgorithm(4096), AllreduceAlgorithm::kDirect);
         // The trainer's work cells need every rank in one segment.
         EXPECT_EQ(group.SharedWorkCell(group.rank()), nullptr);
         for (size_t floats : {size_t{1}, size_t{4097}, size_t{50000}}) {
