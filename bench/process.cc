@@ -105,15 +105,20 @@ absl::Status RunChildren(const std::vector<ChildSpec>& specs, absl::Duration tim
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     bool running = false;
+    // Every child that failed by now, not only the first in rank order: a rank that crashed
+    // is often reported a moment after the peer that saw its connection close.
+    std::string failed;
     for (Child& child : children) {
       RETURN_IF_ERROR(CheckExited(child));
       if (!child.exit_code.has_value()) {
         running = true;
       } else if (*child.exit_code != 0) {
-        const std::string what = DescribeExit(child);
-        StopAll(children);
-        return absl::InternalError(absl::StrCat(what, "; its log is above on stderr"));
+        absl::StrAppend(&failed, failed.empty() ? "" : "; ", DescribeExit(child));
       }
+    }
+    if (!failed.empty()) {
+      StopAll(children);
+      return absl::InternalError(absl::StrCat(failed, "; their logs are above on stderr"));
     }
     if (!running) return absl::OkStatus();
     if (absl::Now() >= deadline) {
