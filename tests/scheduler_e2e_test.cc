@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -366,6 +367,24 @@ TEST_F(SchedulerE2eTest, InferenceRoutedByTheSchedulerMeetsDeadlinesWhileTrainin
   EXPECT_GE(admitted, 95);
   EXPECT_EQ(met, admitted);
   EXPECT_GT(correct, admitted / 2);  // the weights of a training job, well above chance
+  // The workers report the service time they measured, which routing then uses (their
+  // estimate before any measurement is exactly 200 us; the scheduler's default 300 us).
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  bool measured = false;
+  std::string reported;
+  while (!measured && absl::Now() < give_up) {
+    reported.clear();
+    grpc::ClientContext nodes_context;
+    cosched::v1::ListNodesReply nodes;
+    ASSERT_TRUE(stub_->ListNodes(&nodes_context, {}, &nodes).ok());
+    for (const cosched::v1::NodeStatus& node : nodes.nodes()) {
+      const double per_image = node.service_seconds_per_image();
+      measured |= per_image > 0 && std::abs(per_image - 200e-6) > 1e-9;
+      absl::StrAppend(&reported, " ", node.node_id(), ": ", per_image * 1e6, " us");
+    }
+    if (!measured) absl::SleepFor(absl::Milliseconds(100));  // the next heartbeat
+  }
+  EXPECT_TRUE(measured) << "no node reported a measured inference service time:" << reported;
   grpc::ClientContext context;
   cosched::v1::CancelJobRequest cancel;
   cancel.set_job_id(id);

@@ -757,6 +757,13 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
       ++rejected["reconnecting"];
       continue;
     }
+    if (node.info.kind == NodeKind::kVehicle) {
+      const std::string not_serving = NotServingReason(node.signals, config_.vehicle);
+      if (!not_serving.empty()) {
+        ++rejected[not_serving];
+        continue;
+      }
+    }
     const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
                                          ? node.service_per_image
                                          : config_.default_service_per_image;

@@ -598,12 +598,31 @@ TEST_F(SchedulerCoreTest, RoutingRefusesAtOnceWithTheReasonWhenNoNodeCanMeetTheD
               HasSubstr("1 no model yet"));
   Heartbeat serving;
   serving.can_serve = true;
+  serving.signals.parked = true;
   ASSERT_TRUE(core_.ReceiveHeartbeat("v1", serving).ok());
   auto refused = core_.RouteInference(1, absl::Milliseconds(5));  // 2 x 15 ms network
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), HasSubstr("no node can answer within 5ms"));
   EXPECT_THAT(refused.status().message(), HasSubstr("1 too slow"));
   EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 2);
+}
+
+TEST_F(SchedulerCoreTest, ADrivingVehicleIsNotRoutedToEvenWithWeightsAndTheRefusalSaysWhy) {
+  AddNode("v1", NodeKind::kVehicle);
+  Heartbeat driving;  // it has weights from a job it left when it drove off
+  driving.can_serve = true;
+  driving.signals = VehicleSignals{false, false, 0.9, false, true};
+  ASSERT_TRUE(core_.ReceiveHeartbeat("v1", driving).ok());
+  auto refused = core_.RouteInference(1, absl::Seconds(1));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("1 not parked"));
+  // Parked again, unplugged: it may not train, but it answers.
+  Heartbeat parked = driving;
+  parked.signals.parked = true;
+  ASSERT_TRUE(core_.ReceiveHeartbeat("v1", parked).ok());
+  auto route = core_.RouteInference(1, absl::Seconds(1));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "v1");
 }
 
 TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThrashing) {

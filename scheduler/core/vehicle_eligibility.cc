@@ -24,6 +24,12 @@ std::string IneligibleReason(const VehicleSignals& signals, const EligibilityPol
   return absl::StrJoin(failures, "; ");
 }
 
+std::string NotServingReason(const VehicleSignals& signals, const EligibilityPolicy& policy) {
+  if (policy.require_parked && !signals.parked) return "not parked";
+  if (policy.require_thermal_ok && !signals.thermal_ok) return "too hot";
+  return "";
+}
+
 absl::StatusOr<EligibilityPolicy> ParseEligibilityPolicy(const ConfigNode& node) {
   RETURN_IF_ERROR(node.RejectUnknownKeys({"require_parked", "require_plugged_in", "min_battery",
                                           "require_unmetered_link", "require_thermal_ok"}));

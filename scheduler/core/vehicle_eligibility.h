@@ -24,6 +24,12 @@ struct EligibilityPolicy {
 // "not plugged in; battery 0.31 below 0.50".
 std::string IneligibleReason(const VehicleSignals& signals, const EligibilityPolicy& policy);
 
+// Empty when a vehicle may answer inference requests on its own chip; otherwise why not:
+// "not parked" (a driving car's compute and link belong to driving) or "too hot". Plugged in
+// or not, battery and link do not matter here: answering costs a tiny fraction of training.
+// The policy's relaxations apply as they do to IneligibleReason.
+std::string NotServingReason(const VehicleSignals& signals, const EligibilityPolicy& policy);
+
 // Reads the `vehicle:` section of configs/scheduler.yaml.
 absl::StatusOr<EligibilityPolicy> ParseEligibilityPolicy(const ConfigNode& node);
 

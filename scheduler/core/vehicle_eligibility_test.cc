@@ -20,6 +20,16 @@ TEST(VehicleEligibilityTest, EveryFailedRequirementIsNamed) {
   EXPECT_EQ(IneligibleReason(VehicleSignals{true, true, 0.3, false, true}, policy), "");
 }
 
+TEST(VehicleEligibilityTest, AParkedCoolCarServesUnpluggedAndOnLowBatteryButNotWhileDriving) {
+  EligibilityPolicy policy;
+  // Unplugged, low battery, metered link: may not train, may still answer.
+  EXPECT_EQ(NotServingReason(VehicleSignals{true, false, 0.1, false, true}, policy), "");
+  EXPECT_EQ(NotServingReason(VehicleSignals{false, true, 0.9, true, true}, policy), "not parked");
+  EXPECT_EQ(NotServingReason(VehicleSignals{true, true, 0.9, true, false}, policy), "too hot");
+  policy.require_parked = false;  // a test fleet's relaxation holds for serving too
+  EXPECT_EQ(NotServingReason(VehicleSignals{false, true, 0.9, true, true}, policy), "");
+}
+
 TEST(VehicleEligibilityTest, ParsesThresholdsAndRejectsBadOnes) {
   auto config =
       ConfigNode::LoadString("min_battery: 0.7\nrequire_unmetered_link: false\n", "vehicle.yaml");

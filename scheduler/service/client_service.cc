@@ -113,6 +113,8 @@ grpc::Status ClientService::ListNodes(grpc::ServerContext*, const cosched::v1::L
       out->set_zone(node->info.zone);
       out->set_seconds_since_heartbeat(absl::ToDoubleSeconds(now - node->last_heartbeat));
       out->set_recent_departures(static_cast<int>(node->departures.size()));
+      out->set_service_seconds_per_image(absl::ToDoubleSeconds(node->service_per_image));
+      out->set_inference_backlog_seconds(absl::ToDoubleSeconds(node->inference_backlog));
     }
     return true;
   });

@@ -23,13 +23,17 @@ int GetNodes(const Context& context) {
     return kExitOk;
   }
   Table table({"NODE", "KIND", "STATE", "JOB", "CPUS", "LINK", "ZONE", "HEARTBEAT", "DEPARTURES",
-               "REASON"});
-  for (size_t column : {4, 5, 7, 8}) table.AlignRight(column);
+               "SERVICE/IMAGE", "REASON"});
+  for (size_t column : {4, 5, 7, 8, 9}) table.AlignRight(column);
   for (const cosched::v1::NodeStatus& node : reply->nodes()) {
     table.AddRow({node.node_id(), node.kind(), node.state(), OrDash(node.job_id()),
                   absl::StrCat(node.cpus()), absl::StrFormat("%.0fMb/s", node.link_mbps()),
                   OrDash(node.zone()), absl::StrCat(Age(node.seconds_since_heartbeat()), " ago"),
-                  absl::StrCat(node.recent_departures()), node.ineligible_reason()});
+                  absl::StrCat(node.recent_departures()),
+                  node.service_seconds_per_image() > 0
+                      ? absl::StrFormat("%.0fus", node.service_seconds_per_image() * 1e6)
+                      : "-",
+                  node.ineligible_reason()});
   }
   Print(table.Render());
   return kExitOk;
@@ -42,7 +46,7 @@ std::vector<Command> NodeCommands() {
            "",
            0,
            0,
-           "list workers: kind, state, job, heartbeat, departures",
+           "list workers: kind, state, job, heartbeat, departures, measured inference service",
            nullptr,
            GetNodes}};
 }

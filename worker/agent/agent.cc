@@ -137,6 +137,16 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
     heartbeat.set_generation_failure(report_.generation_failure);
   }
   heartbeat.set_can_serve(engine_ != nullptr);
+  if (engine_ != nullptr) {
+    // What the scheduler's routing estimate needs, measured here (without it the scheduler
+    // assumes its configured service time and an empty queue).
+    heartbeat.set_inference_backlog_seconds(absl::ToDoubleSeconds(engine_->backlog()));
+    // 0 means "not reported" on the wire, but a small model's measured time per image can be
+    // 0: the fixed cost per request (AdmissionOptions::service_overhead) covers a one-image
+    // compute. Such a node reports the smallest time instead, 1 us.
+    const absl::Duration per_image = std::max(engine_->service_per_image(), absl::Microseconds(1));
+    heartbeat.set_service_seconds_per_image(absl::ToDoubleSeconds(per_image));
+  }
   heartbeat.set_state(membership_ != nullptr ? "training"
                       : engine_ != nullptr   ? "serving"
                                              : "idle");

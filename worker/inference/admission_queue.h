@@ -139,6 +139,16 @@ class AdmissionQueue {
     MutexLock lock(&mu_);
     return queue_.size();
   }
+  // How long a request arriving now would wait before its own service starts, by the
+  // estimates: the rest of the request being served plus every queued one. The scheduler
+  // routes by it (heartbeats carry it), so it leaves the preemption bound out: that is the
+  // scheduler's to add for a training node.
+  absl::Duration Backlog() const ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    absl::Duration backlog = std::max(busy_until_ - clock_->Now(), absl::ZeroDuration());
+    for (const auto& [key, entry] : queue_) backlog += ServiceEstimate(entry.images);
+    return backlog;
+  }
   absl::Duration service_per_image() const ABSL_LOCKS_EXCLUDED(mu_) {
     MutexLock lock(&mu_);
     return measured_ ? per_image_ : options_.initial_service_per_image;

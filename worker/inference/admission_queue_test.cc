@@ -83,6 +83,21 @@ TEST(AdmissionQueueTest, RequestInServiceDelaysNewOnes) {
   EXPECT_TRUE(queue.Admit(now, now + absl::Milliseconds(20), 1, 3).ok());
 }
 
+TEST(AdmissionQueueTest, BacklogIsTheRestOfTheRequestInServicePlusEveryQueuedOne) {
+  SimClock clock(absl::FromUnixSeconds(1000));
+  AdmissionQueue<int> queue(&clock, Options());  // 1 ms an image, no overhead
+  EXPECT_EQ(queue.Backlog(), absl::ZeroDuration());
+  const absl::Time now = clock.Now();
+  ASSERT_TRUE(queue.Admit(now, now + absl::Milliseconds(100), 20, 1).ok());
+  ASSERT_TRUE(queue.Admit(now, now + absl::Milliseconds(100), 5, 2).ok());
+  EXPECT_EQ(queue.Backlog(), absl::Milliseconds(25));
+  ASSERT_TRUE(queue.PopEarliest().has_value());  // 20 images in service
+  clock.Advance(absl::Milliseconds(8));
+  EXPECT_EQ(queue.Backlog(), absl::Milliseconds(12 + 5));
+  clock.Advance(absl::Milliseconds(30));  // overdue by the estimate: nothing left of it
+  EXPECT_EQ(queue.Backlog(), absl::Milliseconds(5));
+}
+
 TEST(AdmissionQueueTest, TheCallerServesAtOnceOnlyWhenNothingElseIsQueuedOrServed) {
   SimClock clock(absl::FromUnixSeconds(1000));
   AdmissionQueue<int> queue(&clock, Options());

@@ -51,6 +51,8 @@ class InferenceEngine {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::Duration service_per_image() const { return queue_.service_per_image(); }
+  // How long a request arriving now would queue (AdmissionQueue::Backlog).
+  absl::Duration backlog() const { return queue_.Backlog(); }
 
  private:
   struct Weights {
