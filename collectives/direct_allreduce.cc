@@ -12,7 +12,7 @@ namespace cosched::collectives {
 namespace {
 
 // The state of one Run: what has gone, what has come, what has been summed.
-class Operation {
+class Operation final : public StreamOperation {
  public:
   Operation(DirectLink& link, absl::Span<float> data, uint64_t sequence, std::vector<float>& theirs)
       : link_(link), sequence_(sequence), header_(sequence, data.size() * sizeof(float)) {
@@ -41,32 +41,7 @@ class Operation {
   }
 
   absl::Status Run(absl::Time deadline) {
-    while (sent_ < send_.total() || received_ < receive_.total()) {
-      bool moved = false;
-      const size_t can_send = SendLimit() - sent_;
-      if (can_send > 0) {
-        ASSIGN_OR_RETURN(const size_t n, link_.SendSome(send_.At(sent_, can_send)));
-        sent_ += n;
-        moved |= n > 0;
-      }
-      const size_t can_receive = ReceiveLimit() - received_;
-      if (can_receive > 0) {
-        ASSIGN_OR_RETURN(const size_t n, link_.ReceiveSome(receive_.At(received_, can_receive)));
-        received_ += n;
-        moved |= n > 0;
-      }
-      if (!header_checked_ && received_ >= OperationHeader::kSize) {
-        RETURN_IF_ERROR(header_.Check(peer_header_, link_.peer()));
-        header_checked_ = true;
-      }
-      moved |= SumWhatArrived();
-      if (!moved) {
-        if (can_send == 0 && can_receive == 0) {
-          return absl::InternalError("direct allreduce can neither send nor receive (a bug)");
-        }
-        RETURN_IF_ERROR(link_.Wait(can_receive > 0, can_send > 0, deadline));
-      }
-    }
+    RETURN_IF_ERROR(DriveStreams(*this, link_, send_, sent_, link_, receive_, received_, deadline));
     if (peer_done_ != kDirectDone) {
       return absl::DataLossError(absl::StrCat("peer ", link_.peer(), " ended operation #",
                                               sequence_, " with byte ", int{peer_done_},
@@ -79,7 +54,7 @@ class Operation {
   static char* Bytes(absl::Span<float> floats) { return reinterpret_cast<char*>(floats.data()); }
 
   // Sends the raw part at once; the summed half as it is summed; "done" once all has arrived.
-  size_t SendLimit() const {
+  size_t SendLimit() const override {
     if (received_ >= data_end_ && summed_ == own_.size()) return send_.total();
     return whole_ ? raw_end_ : raw_end_ + summed_ * sizeof(float);
   }
@@ -87,10 +62,18 @@ class Operation {
   // The header alone until it is checked. The peer's sums land where this side's raw part
   // was, so no byte of them is taken before that byte has gone (a peer that sends early
   // cannot overwrite what this side has yet to send).
-  size_t ReceiveLimit() const {
+  size_t ReceiveLimit() const override {
     if (!header_checked_) return OperationHeader::kSize;
     if (whole_ || sent_ >= raw_end_) return receive_.total();
     return theirs_end_ + (sent_ - std::min(sent_, OperationHeader::kSize));
+  }
+
+  absl::StatusOr<bool> Progress() override {
+    if (!header_checked_ && received_ >= OperationHeader::kSize) {
+      RETURN_IF_ERROR(header_.Check(peer_header_, link_.peer()));
+      header_checked_ = true;
+    }
+    return SumWhatArrived();
   }
 
   // Sums the peer's floats that have arrived, kSumFloats at a time (the last piece whatever

@@ -29,7 +29,7 @@ int Mod(int a, int n) { return ((a % n) + n) % n; }
 char* Bytes(float* floats) { return reinterpret_cast<char*>(floats); }
 
 // The state of one Run. Offsets named "data" leave the OperationHeader out.
-class RingOperation {
+class RingOperation final : public StreamOperation {
  public:
   RingOperation(DirectLink& left, DirectLink& right, int party, int parties, absl::Span<float> data,
                 uint64_t sequence, std::vector<float>& scratch)
@@ -64,34 +64,8 @@ class RingOperation {
   }
 
   absl::Status Run(absl::Time deadline) {
-    while (sent_ < to_right_.total() || received_ < from_left_.total()) {
-      bool moved = false;
-      const size_t can_send = SendLimit() - sent_;
-      if (can_send > 0) {
-        ASSIGN_OR_RETURN(const size_t n, right_.SendSome(to_right_.At(sent_, can_send)));
-        sent_ += n;
-        moved |= n > 0;
-      }
-      const size_t can_receive = ReceiveLimit() - received_;
-      if (can_receive > 0) {
-        ASSIGN_OR_RETURN(const size_t n, left_.ReceiveSome(from_left_.At(received_, can_receive)));
-        received_ += n;
-        moved |= n > 0;
-      }
-      if (!header_checked_ && received_ >= OperationHeader::kSize) {
-        RETURN_IF_ERROR(header_.Check(peer_header_, left_.peer()));
-        header_checked_ = true;
-      }
-      moved |= ProcessWhatArrived();
-      if (!moved) {
-        if (can_send == 0 && can_receive == 0) {
-          return absl::InternalError("direct ring can neither send nor receive (a bug)");
-        }
-        const DirectLink::WaitFor waits[] = {{&left_, can_receive > 0, false},
-                                             {&right_, false, can_send > 0}};
-        RETURN_IF_ERROR(DirectLink::WaitAny(waits, deadline));
-      }
-    }
+    RETURN_IF_ERROR(
+        DriveStreams(*this, right_, to_right_, sent_, left_, from_left_, received_, deadline));
     return ExchangeDone(deadline);
   }
 
@@ -101,14 +75,14 @@ class RingOperation {
 
   // Step k > 0 sends what step k - 1 received, once it is final (added, or landed): the data
   // stream to the right runs first_send_size_ bytes ahead of what is final from the left.
-  size_t SendLimit() const {
+  size_t SendLimit() const override {
     return OperationHeader::kSize +
            std::min(to_right_.total() - OperationHeader::kSize, first_send_size_ + processed_);
   }
 
   // The header alone until it is checked. Allgather step s lands in place on the chunk that
   // reduce-scatter step s sends: no byte of it is taken before that byte has gone.
-  size_t ReceiveLimit() const {
+  size_t ReceiveLimit() const override {
     if (!header_checked_) return OperationHeader::kSize;
     const int n = parties_;
     for (int s = 0; s < n - 1; ++s) {
@@ -117,6 +91,14 @@ class RingOperation {
       if (gone < size) return OperationHeader::kSize + receive_start_[n - 1 + s] + gone;
     }
     return from_left_.total();
+  }
+
+  absl::StatusOr<bool> Progress() override {
+    if (!header_checked_ && received_ >= OperationHeader::kSize) {
+      RETURN_IF_ERROR(header_.Check(peer_header_, left_.peer()));
+      header_checked_ = true;
+    }
+    return ProcessWhatArrived();
   }
 
   // Adds the reduce-scatter's chunks into the data as they arrive, kSumFloats at a time (or

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace cosched::collectives {
 namespace {
@@ -62,6 +63,35 @@ Stream::Pieces Stream::At(size_t at, size_t limit) const {
     at = 0;
   }
   return pieces;
+}
+
+absl::Status DriveStreams(StreamOperation& operation, DirectLink& out, const Stream& send,
+                          size_t& sent, DirectLink& in, const Stream& receive, size_t& received,
+                          absl::Time deadline) {
+  while (sent < send.total() || received < receive.total()) {
+    bool moved = false;
+    const size_t can_send = operation.SendLimit() - sent;
+    if (can_send > 0) {
+      ASSIGN_OR_RETURN(const size_t n, out.SendSome(send.At(sent, can_send)));
+      sent += n;
+      moved |= n > 0;
+    }
+    const size_t can_receive = operation.ReceiveLimit() - received;
+    if (can_receive > 0) {
+      ASSIGN_OR_RETURN(const size_t n, in.ReceiveSome(receive.At(received, can_receive)));
+      received += n;
+      moved |= n > 0;
+    }
+    ASSIGN_OR_RETURN(const bool progressed, operation.Progress());
+    if (moved || progressed) continue;
+    if (can_send == 0 && can_receive == 0) {
+      return absl::InternalError("direct operation can neither send nor receive (a bug)");
+    }
+    const DirectLink::WaitFor waits[] = {{&in, can_receive > 0, false},
+                                         {&out, false, can_send > 0}};
+    RETURN_IF_ERROR(DirectLink::WaitAny(waits, deadline));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cosched::collectives

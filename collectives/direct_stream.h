@@ -1,7 +1,7 @@
 // File: collectives/direct_stream.h
-// What the direct algorithms (direct_allreduce.h, direct_ring.h) put on a DirectLink: one
-// byte stream per direction and operation, made of pieces of memory in the order they cross
-// the wire, behind an operation header that both sides check.
+// What the direct algorithms (direct_allreduce.h, direct_ring.h) put on a DirectLink, and
+// the loop that drives it: one byte stream per direction and operation, made of pieces of
+// memory in the order they cross the wire, behind an operation header that both sides check.
 //
 // The header is the magic "coschedA", the operation's sequence number and its size in bytes
 // (8 bytes each, little-endian). A peer out of step (another operation, another size) then
@@ -15,7 +15,10 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "collectives/direct_link.h"
 
 namespace cosched::collectives {
 
@@ -59,5 +62,25 @@ class Stream {
   absl::InlinedVector<absl::Span<char>, 4> parts_;
   size_t total_ = 0;
 };
+
+// What DriveStreams asks of an operation at every turn: how far each stream may go by now,
+// and what to do with what has arrived.
+class StreamOperation {
+ public:
+  virtual ~StreamOperation() = default;
+  // The send stream's offset up to which bytes may go out now.
+  virtual size_t SendLimit() const = 0;
+  // The receive stream's offset up to which bytes may be taken now.
+  virtual size_t ReceiveLimit() const = 0;
+  // Acts on what has arrived (checks the header, sums); true when that moved anything.
+  virtual absl::StatusOr<bool> Progress() = 0;
+};
+
+// Runs an operation's two streams to the end: `send` out on `out` (progress in `sent`) and
+// `receive` in from `in` (progress in `received`; `in` may be `out`, as between a pair),
+// within the operation's limits, sleeping in poll only when nothing could move.
+absl::Status DriveStreams(StreamOperation& operation, DirectLink& out, const Stream& send,
+                          size_t& sent, DirectLink& in, const Stream& receive, size_t& received,
+                          absl::Time deadline);
 
 }  // namespace cosched::collectives
