@@ -25,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 
 namespace cosched::collectives {
 namespace {
@@ -44,46 +45,31 @@ std::string RandomToken() {
   return token;
 }
 
-// Closes a descriptor when it goes out of scope unless released.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 absl::Status Errno(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+// poll(2) on `fds` until one is ready (true) or `deadline` passes (false), through EINTR.
+absl::StatusOr<bool> PollBefore(absl::Span<pollfd> fds, absl::Time deadline) {
+  while (true) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    // Rounded up, so that a wait of less than a millisecond does not spin.
+    const int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+    const int ready = ::poll(fds.data(), fds.size(), ms);
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return Errno("poll");
+  }
 }
 
 // Sleeps until `fd` has `events`, `wake_fd` is readable (ABORTED or CANCELLED, as `woken`
 // says), or `deadline` (DEADLINE_EXCEEDED naming `waiting_for`).
 absl::Status PollUntil(int fd, short events, int wake_fd, absl::Time deadline,
                        const absl::Status& woken, absl::string_view waiting_for) {
-  while (true) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat("timed out ", waiting_for));
-    }
-    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
-    // Rounded up, so that a wait of less than a millisecond does not spin.
-    const int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-    const int ready = ::poll(fds, 2, ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return Errno("poll");
-    }
-    if (fds[1].revents != 0) return woken;
-    if (fds[0].revents != 0) return absl::OkStatus();
-  }
+  pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+  ASSIGN_OR_RETURN(const bool ready, PollBefore(fds, deadline));
+  if (!ready) return absl::DeadlineExceededError(absl::StrCat("timed out ", waiting_for));
+  return fds[1].revents != 0 ? woken : absl::OkStatus();
 }
 
 absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& host, const std::string& port,
@@ -169,7 +155,7 @@ absl::StatusOr<int> Listen(KeyValueStore& store, const std::string& key,
                            const absl::Status& woken) {
   socklen_t length = 0;
   ASSIGN_OR_RETURN(sockaddr_storage address, ParseAddress(listen_address, "0", length));
-  OwnedFd listener(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd listener(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (listener.get() < 0) return Errno("socket");
   if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
     return Errno(absl::StrCat("bind to ", listen_address));
@@ -188,7 +174,7 @@ absl::StatusOr<int> Listen(KeyValueStore& store, const std::string& key,
     RETURN_IF_ERROR(
         PollUntil(listener.get(), POLLIN, wake_fd, deadline, woken,
                   absl::StrCat("waiting for the peer to connect to ", listen_address, ":", port)));
-    OwnedFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (accepted.get() < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
       return Errno("accept");
@@ -200,7 +186,7 @@ absl::StatusOr<int> Listen(KeyValueStore& store, const std::string& key,
                                               wake_fd, hello_deadline, woken);
     if (hello.ok() && *hello) {
       SetNoDelay(accepted.get());
-      return accepted.release();
+      return accepted.Release();
     }
     if (!hello.ok() && (!absl::IsDeadlineExceeded(hello.status()) || absl::Now() >= deadline)) {
       return hello.status();  // woken, or the rendezvous itself is out of time
@@ -226,7 +212,7 @@ absl::StatusOr<int> Dial(KeyValueStore& store, const std::string& key, absl::Dur
   const std::string peer = absl::StrCat(fields[1], ":", fields[2]);
   socklen_t length = 0;
   ASSIGN_OR_RETURN(sockaddr_storage address, ParseAddress(fields[1], fields[2], length));
-  OwnedFd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Errno("socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
     if (errno != EINPROGRESS) return Errno(absl::StrCat("connect to ", peer));
@@ -242,7 +228,7 @@ absl::StatusOr<int> Dial(KeyValueStore& store, const std::string& key, absl::Dur
   SetNoDelay(fd.get());
   RETURN_IF_ERROR(
       SendAll(fd.get(), absl::StrCat(kHelloMagic, fields[0]), wake_fd, deadline, woken));
-  return fd.release();
+  return fd.Release();
 }
 
 }  // namespace
@@ -255,7 +241,7 @@ absl::StatusOr<std::unique_ptr<DirectLink>> DirectLink::Connect(KeyValueStore& s
   if (side != 0 && side != 1) {
     return absl::InvalidArgumentError(absl::StrCat("direct link side must be 0 or 1, not ", side));
   }
-  OwnedFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (wake.get() < 0) return Errno("eventfd");
   // The superseded generation's stop wakes whichever wait this is in.
   const int wake_fd = wake.get();
@@ -277,7 +263,7 @@ absl::StatusOr<std::unique_ptr<DirectLink>> DirectLink::Connect(KeyValueStore& s
   uint64_t drained = 0;
   [[maybe_unused]] const ssize_t n = ::read(wake_fd, &drained, sizeof(drained));
   return std::unique_ptr<DirectLink>(
-      new DirectLink(*connected, wake.release(), side, PeerName(*connected)));
+      new DirectLink(*connected, wake.Release(), side, PeerName(*connected)));
 }
 
 DirectLink::DirectLink(int fd, int wake_fd, int side, std::string peer)
@@ -351,29 +337,18 @@ absl::Status DirectLink::WaitAny(absl::Span<const WaitFor> waits, absl::Time dea
     fds[2 * i] = {events != 0 ? waits[i].link->fd_ : -1, events, 0};
     fds[2 * i + 1] = {waits[i].link->wake_fd_, POLLIN, 0};
   }
-  while (true) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      std::string peers;
-      for (size_t i = 0; i < count; ++i) {
-        absl::StrAppend(&peers, i == 0 ? "" : ", ", waits[i].link->peer_);
-      }
-      return absl::DeadlineExceededError(absl::StrCat("timed out waiting for ", peers));
-    }
-    // Rounded up, so that a wait of less than a millisecond does not spin.
-    const int ms = static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-    const int ready = ::poll(fds.data(), 2 * count, ms);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return Errno("poll");
-    }
+  ASSIGN_OR_RETURN(const bool ready, PollBefore(absl::MakeSpan(fds.data(), 2 * count), deadline));
+  if (!ready) {
+    std::string peers;
     for (size_t i = 0; i < count; ++i) {
-      if (fds[2 * i + 1].revents != 0) return absl::AbortedError("direct link aborted");
+      absl::StrAppend(&peers, i == 0 ? "" : ", ", waits[i].link->peer_);
     }
-    for (size_t i = 0; i < count; ++i) {
-      if (fds[2 * i].revents != 0) return absl::OkStatus();
-    }
+    return absl::DeadlineExceededError(absl::StrCat("timed out waiting for ", peers));
   }
+  for (size_t i = 0; i < count; ++i) {
+    if (fds[2 * i + 1].revents != 0) return absl::AbortedError("direct link aborted");
+  }
+  return absl::OkStatus();
 }
 
 void DirectLink::Abort() {

@@ -10,26 +10,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/unique_fd.h"
 
 namespace cosched::scheduler {
 
-// Owns a file descriptor and closes it.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  int Release();
-
- private:
-  int fd_ = -1;
-};
+using ::cosched::UniqueFd;  // common/unique_fd.h
 
 // An error for the current errno: "<what> <path>: <strerror>", with errno's status code.
 absl::Status ErrnoError(absl::string_view what, absl::string_view path);
