@@ -14,8 +14,12 @@ namespace {
 // The state of one Run: what has gone, what has come, what has been summed.
 class Operation final : public StreamOperation {
  public:
-  Operation(DirectLink& link, absl::Span<float> data, uint64_t sequence, std::vector<float>& theirs)
-      : link_(link), sequence_(sequence), header_(sequence, data.size() * sizeof(float)) {
+  Operation(DirectLink& link, LinkedAllreduce* inner, absl::Span<float> data, uint64_t sequence,
+            std::vector<float>& theirs)
+      : link_(link),
+        inner_(inner),
+        sequence_(sequence),
+        header_(sequence, data.size() * sizeof(float)) {
     const size_t n = data.size();
     whole_ = n * sizeof(float) < DirectAllreduce::kWholeBelowBytes;
     // Halves: side 0 sums [0, n/2), side 1 the rest; each sends the part it does not sum.
@@ -41,6 +45,7 @@ class Operation final : public StreamOperation {
   }
 
   absl::Status Run(absl::Time deadline) {
+    deadline_ = deadline;
     RETURN_IF_ERROR(DriveStreams(*this, link_, send_, sent_, link_, receive_, received_, deadline));
     if (peer_done_ != kDirectDone) {
       return absl::DataLossError(absl::StrCat("peer ", link_.peer(), " ended operation #",
@@ -53,10 +58,12 @@ class Operation final : public StreamOperation {
  private:
   static char* Bytes(absl::Span<float> floats) { return reinterpret_cast<char*>(floats.data()); }
 
-  // Sends the raw part at once; the summed half as it is summed; "done" once all has arrived.
+  // Sends the raw part at once; the summed half as it is summed (with an inner allreduce, once
+  // that has run); "done" once all has arrived.
   size_t SendLimit() const override {
-    if (received_ >= data_end_ && summed_ == own_.size()) return send_.total();
-    return whole_ ? raw_end_ : raw_end_ + summed_ * sizeof(float);
+    if (received_ >= data_end_ && summed_ == own_.size() && !InnerPending()) return send_.total();
+    if (whole_ || InnerPending()) return raw_end_;
+    return raw_end_ + summed_ * sizeof(float);
   }
 
   // The header alone until it is checked. The peer's sums land where this side's raw part
@@ -73,8 +80,18 @@ class Operation final : public StreamOperation {
       RETURN_IF_ERROR(header_.Check(peer_header_, link_.peer()));
       header_checked_ = true;
     }
-    return SumWhatArrived();
+    const bool summed = SumWhatArrived();
+    // Both directions of the raw part are through: the peer waits for nothing of this side's
+    // while the inner allreduce runs (nor does any other pair, so no cycle can form).
+    if (InnerPending() && summed_ == own_.size() && sent_ >= raw_end_) {
+      RETURN_IF_ERROR(inner_->Run(own_, deadline_ - absl::Now()));
+      inner_done_ = true;
+      return true;
+    }
+    return summed;
   }
+
+  bool InnerPending() const { return inner_ != nullptr && !inner_done_; }
 
   // Sums the peer's floats that have arrived, kSumFloats at a time (the last piece whatever
   // is left). Whole vectors are summed in place only once they have gone out.
@@ -95,6 +112,9 @@ class Operation final : public StreamOperation {
   }
 
   DirectLink& link_;
+  LinkedAllreduce* const inner_;  // null at the innermost level
+  bool inner_done_ = false;
+  absl::Time deadline_;
   const uint64_t sequence_;
   OperationHeader header_;
   OperationHeader peer_header_;
@@ -116,12 +136,22 @@ class Operation final : public StreamOperation {
 
 }  // namespace
 
-DirectAllreduce::DirectAllreduce(std::unique_ptr<DirectLink> link) : link_(std::move(link)) {}
+DirectAllreduce::DirectAllreduce(std::unique_ptr<DirectLink> link,
+                                 std::unique_ptr<LinkedAllreduce> inner)
+    : link_(std::move(link)), inner_(std::move(inner)) {}
 
 absl::Status DirectAllreduce::Run(absl::Span<float> data, absl::Duration timeout) {
   if (data.empty()) return absl::OkStatus();
-  Operation operation(*link_, data, next_sequence_++, theirs_);
-  return operation.Run(absl::Now() + timeout);
+  Operation operation(*link_, inner_.get(), data, next_sequence_++, theirs_);
+  const absl::Status status = operation.Run(absl::Now() + timeout);
+  // The peer (and through `inner`, the other pairs) fail now rather than at their timeout.
+  if (!status.ok()) Abort();
+  return status;
+}
+
+void DirectAllreduce::Abort() {
+  link_->Abort();
+  if (inner_ != nullptr) inner_->Abort();
 }
 
 }  // namespace cosched::collectives

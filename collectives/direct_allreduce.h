@@ -15,6 +15,12 @@
 //             its peer received everything too, so a peer that aborts mid-operation fails both
 //             (the same rule as ExchangeAllreduce).
 // Both sides get the same bits: with two operands a + b and b + a are the same float.
+//
+// With an `inner` allreduce the pair is one level of recursive halving and doubling
+// (Rabenseifner's allreduce, direct_algorithm.h builds it): once this side's part holds the
+// pair's sum, and its raw part has gone, `inner` sums that part across the other pairs, and
+// only then does it go back to the peer. A large vector then crosses each level in halves,
+// so each party sends 2(n-1)/n of it in 2 log2(n) steps instead of a ring's 2(n-1).
 #pragma once
 
 #include <cstdint>
@@ -36,19 +42,25 @@ class DirectAllreduce final : public LinkedAllreduce {
   // How many received floats are summed (and, for halves, sent back) at a time.
   static constexpr size_t kSumFloats = 16 << 10;
 
-  explicit DirectAllreduce(std::unique_ptr<DirectLink> link);
+  // `inner`, when given, sums this side's part across the other pairs (see above); side 0 of
+  // every pair at this level must own the same part, so the link's side must be the party's
+  // bit for this level.
+  explicit DirectAllreduce(std::unique_ptr<DirectLink> link,
+                           std::unique_ptr<LinkedAllreduce> inner = nullptr);
 
   // Sums `data` with the peer's vector of the same size in place. Both sides must call Run
   // the same number of times with the same sizes. ABORTED after Abort(), DEADLINE_EXCEEDED
   // after `timeout`, UNAVAILABLE when the peer left, DATA_LOSS when its bytes are not the
-  // operation this side runs. After an error the link is unusable.
+  // operation this side runs. After an error this side aborts (the link and `inner`), so
+  // every party fails at once, and the allreduce is unusable.
   absl::Status Run(absl::Span<float> data, absl::Duration timeout) override;
 
   // Any thread: a running or later Run fails at once, and so does the peer's.
-  void Abort() override { link_->Abort(); }
+  void Abort() override;
 
  private:
   std::unique_ptr<DirectLink> link_;
+  std::unique_ptr<LinkedAllreduce> inner_;
   uint64_t next_sequence_ = 0;
   std::vector<float> theirs_;  // the peer's copy of the part this side sums
 };

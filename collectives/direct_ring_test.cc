@@ -8,13 +8,13 @@
 
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <future>
 #include <stop_token>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "collectives/direct_test_support.h"
 #include "collectives/memory_store.h"
 
 namespace cosched::collectives {
@@ -22,6 +22,8 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using testing_support::OnEveryParty;
+using testing_support::PartyData;
 
 constexpr char kPrefix[] = "job/test/gen/0/direct/ring/";
 constexpr absl::Duration kTimeout = absl::Seconds(30);
@@ -41,24 +43,6 @@ std::vector<std::unique_ptr<DirectRing>> ConnectRing(InMemoryStore& store, int p
   }
   if (ring.size() != static_cast<size_t>(parties)) ring.clear();
   return ring;
-}
-
-// Runs `run(p)` for every party on a thread of its own; the statuses in party order.
-std::vector<absl::Status> OnEveryParty(int parties, const std::function<absl::Status(int)>& run) {
-  std::vector<std::future<absl::Status>> running;
-  for (int p = 0; p < parties; ++p) running.push_back(std::async(std::launch::async, run, p));
-  std::vector<absl::Status> statuses;
-  for (auto& party : running) statuses.push_back(party.get());
-  return statuses;
-}
-
-// Values whose sums are inexact, different on each party.
-std::vector<float> PartyData(int party, size_t n, int round) {
-  std::vector<float> data(n);
-  for (size_t i = 0; i < n; ++i) {
-    data[i] = 1.0f / static_cast<float>(party * 7 + static_cast<int>(i % 23) + round + 3);
-  }
-  return data;
 }
 
 class DirectRingSums : public ::testing::TestWithParam<int> {};
