@@ -8,7 +8,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <future>
 #include <memory>
 #include <string>
@@ -23,8 +22,8 @@ namespace cosched::collectives {
 namespace {
 
 using ::testing::AnyOf;
+using testing_support::ExpectEveryPartyGetsTheSumWithTheSameBits;
 using testing_support::OnEveryParty;
-using testing_support::PartyData;
 
 constexpr char kPrefix[] = "job/test/gen/0/direct/";
 constexpr absl::Duration kTimeout = absl::Seconds(30);
@@ -62,28 +61,9 @@ TEST_P(DirectAlgorithmSums, EveryPartyGetsTheSumWithTheSameBits) {
                                      whole_below + 1,
                                      whole_below * parties + 5,
                                      DirectAllreduce::kSumFloats * parties * 4 + 7};
-  for (int round = 0; round < 2; ++round) {  // a second pass reuses the links and buffers
-    for (size_t n : sizes) {
-      SCOPED_TRACE("floats " + std::to_string(n) + ", round " + std::to_string(round));
-      std::vector<std::vector<float>> data;
-      std::vector<double> exact(n, 0.0);
-      for (int p = 0; p < parties; ++p) {
-        data.push_back(PartyData(p, n, round));
-        for (size_t i = 0; i < n; ++i) exact[i] += data.back()[i];
-      }
-      for (const absl::Status& status : OnEveryParty(
-               parties, [&](int p) { return all[p]->Run(absl::MakeSpan(data[p]), kTimeout); })) {
-        ASSERT_TRUE(status.ok()) << status;
-      }
-      for (size_t i = 0; i < n; ++i) {
-        ASSERT_NEAR(data[0][i], exact[i], 1e-5 * exact[i]) << "float " << i;
-      }
-      for (int p = 1; p < parties; ++p) {
-        ASSERT_EQ(std::memcmp(data[p].data(), data[0].data(), n * sizeof(float)), 0)
-            << "party " << p << " differs from party 0";
-      }
-    }
-  }
+  std::vector<LinkedAllreduce*> each;
+  for (const auto& party : all) each.push_back(party.get());
+  ExpectEveryPartyGetsTheSumWithTheSameBits(each, sizes, kTimeout);
 }
 
 INSTANTIATE_TEST_SUITE_P(Parties, DirectAlgorithmSums, ::testing::Values(2, 4, 8),

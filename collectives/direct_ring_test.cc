@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <future>
 #include <stop_token>
 #include <string>
@@ -22,8 +21,8 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using testing_support::ExpectEveryPartyGetsTheSumWithTheSameBits;
 using testing_support::OnEveryParty;
-using testing_support::PartyData;
 
 constexpr char kPrefix[] = "job/test/gen/0/direct/ring/";
 constexpr absl::Duration kTimeout = absl::Seconds(30);
@@ -55,28 +54,9 @@ TEST_P(DirectRingSums, EveryPartyGetsTheSumWithTheSameBits) {
   // Fewer floats than parties (empty chunks), odd sizes, and chunks of several summing pieces.
   const size_t pieces = DirectRing::kSumFloats * static_cast<size_t>(parties) * 3;
   const std::vector<size_t> sizes = {1, 2, 1001, pieces + 7, 300001};
-  for (int round = 0; round < 2; ++round) {  // a second pass reuses the links and buffers
-    for (size_t n : sizes) {
-      SCOPED_TRACE("floats " + std::to_string(n) + ", round " + std::to_string(round));
-      std::vector<std::vector<float>> data;
-      std::vector<double> exact(n, 0.0);
-      for (int p = 0; p < parties; ++p) {
-        data.push_back(PartyData(p, n, round));
-        for (size_t i = 0; i < n; ++i) exact[i] += data.back()[i];
-      }
-      for (const absl::Status& status : OnEveryParty(
-               parties, [&](int p) { return ring[p]->Run(absl::MakeSpan(data[p]), kTimeout); })) {
-        ASSERT_TRUE(status.ok()) << status;
-      }
-      for (size_t i = 0; i < n; ++i) {
-        ASSERT_NEAR(data[0][i], exact[i], 1e-5 * exact[i]) << "float " << i;
-      }
-      for (int p = 1; p < parties; ++p) {
-        ASSERT_EQ(std::memcmp(data[p].data(), data[0].data(), n * sizeof(float)), 0)
-            << "party " << p << " differs from party 0";
-      }
-    }
-  }
+  std::vector<LinkedAllreduce*> all;
+  for (const auto& party : ring) all.push_back(party.get());
+  ExpectEveryPartyGetsTheSumWithTheSameBits(all, sizes, kTimeout);
 }
 
 INSTANTIATE_TEST_SUITE_P(Parties, DirectRingSums, ::testing::Values(3, 4, 5),

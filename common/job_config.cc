@@ -16,7 +16,7 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(const ConfigNode job, root.Map("job"));
   RETURN_IF_ERROR(
       job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data", "checkpoint",
-                             "workers", "inference", "collectives", "scheduling"}));
+                             "workers", "inference", "serving", "collectives", "scheduling"}));
   JobConfig config;
   ASSIGN_OR_RETURN(config.name, job.String("name", config.name));
   if (config.name.empty() || config.name.find('/') != std::string::npos) {
@@ -74,6 +74,23 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
                    inference.Duration("preemption_bound", config.inference.preemption_bound));
   ASSIGN_OR_RETURN(config.inference.resume_within,
                    inference.Duration("resume_within", config.inference.resume_within));
+
+  ASSIGN_OR_RETURN(const ConfigNode serving, job.Map("serving"));
+  RETURN_IF_ERROR(serving.RejectUnknownKeys(
+      {"model", "publish_every_steps", "max_staleness_steps", "promote"}));
+  ASSIGN_OR_RETURN(config.serving.model, serving.String("model", config.name));
+  if (config.serving.model.empty() || config.serving.model.find('/') != std::string::npos) {
+    return serving.Error("model", "must be non-empty and contain no '/'");
+  }
+  ASSIGN_OR_RETURN(config.serving.publish_every_steps,
+                   serving.Int("publish_every_steps", 50, 1, kMaxInt));
+  ASSIGN_OR_RETURN(config.serving.max_staleness_steps,
+                   serving.Int("max_staleness_steps", 0, 0, kMaxInt));
+  if (config.serving.max_staleness_steps == 0) {
+    config.serving.max_staleness_steps = 2 * config.serving.publish_every_steps;
+  }
+  ASSIGN_OR_RETURN(config.serving.promote,
+                   serving.Enum("promote", "newest", {"newest", "better_accuracy"}));
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
   ASSIGN_OR_RETURN(config.collectives, ParseCollectivesConfig(collectives));

@@ -30,6 +30,19 @@ struct InferenceConfig {
   absl::Duration resume_within = absl::Milliseconds(1);
 };
 
+// What the job serves while it trains: versions of the model `model`, each one the weights of
+// a committed step, taken every `publish_every_steps` steps and after every evaluation (with
+// its test accuracy). Inference is routed for a model only to nodes whose version is within
+// `max_staleness_steps` of the serving one. `promote` picks the serving version: "newest",
+// or "better_accuracy" (a version is promoted only if its evaluated test accuracy beats the
+// serving one's).
+struct ServingConfig {
+  std::string model;  // empty in the YAML: the job's name
+  int64_t publish_every_steps = 50;
+  int64_t max_staleness_steps = 0;  // 0 in the YAML: twice publish_every_steps
+  std::string promote = "newest";
+};
+
 // How the scheduler places the job (ignored by standalone runs).
 struct SchedulingConfig {
   int64_t priority = 0;      // higher first
@@ -63,6 +76,7 @@ struct JobConfig {
   int64_t min_workers = 1;
   int64_t max_workers = 1;
   InferenceConfig inference;
+  ServingConfig serving;
   CollectivesConfig collectives;
   SchedulingConfig scheduling;
 };

@@ -51,6 +51,30 @@ TEST(JobConfigTest, SchedulingSectionIsCheckedFieldByField) {
   EXPECT_THAT(Parse("job:\n  scheduling: {zone: a}\n").message(), HasSubstr("unknown field"));
 }
 
+TEST(JobConfigTest, ServingSectionNamesTheModelAndItsCadence) {
+  auto defaults = ParseJobConfigText("job:\n  name: digits\n", "submitted job");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->serving.model, "digits");  // the job's name
+  EXPECT_EQ(defaults->serving.publish_every_steps, 50);
+  EXPECT_EQ(defaults->serving.max_staleness_steps, 100);  // twice the cadence
+  EXPECT_EQ(defaults->serving.promote, "newest");
+  auto job = ParseJobConfigText(
+      "job:\n  serving: {model: mlp-a, publish_every_steps: 20, max_staleness_steps: 30, "
+      "promote: better_accuracy}\n",
+      "submitted job");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->serving.model, "mlp-a");
+  EXPECT_EQ(job->serving.publish_every_steps, 20);
+  EXPECT_EQ(job->serving.max_staleness_steps, 30);
+  EXPECT_EQ(job->serving.promote, "better_accuracy");
+  EXPECT_THAT(Parse("job:\n  serving: {model: a/b}\n").message(),
+              HasSubstr("field 'job.serving.model': must be non-empty and contain no '/'"));
+  EXPECT_THAT(Parse("job:\n  serving: {publish_every_steps: 0}\n").message(),
+              HasSubstr("job.serving.publish_every_steps"));
+  EXPECT_THAT(Parse("job:\n  serving: {promote: oldest}\n").message(),
+              HasSubstr("field 'job.serving.promote'"));
+}
+
 TEST(JobConfigTest, BadSectionsAreErrorsNotCrashes) {
   EXPECT_THAT(Parse("job:\n  name: x\n  model: 5\n").message(),
               HasSubstr("job.yaml:3: field 'job.model': expected a mapping"));

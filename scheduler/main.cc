@@ -71,7 +71,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
   // Before the server starts, so no worker registers ahead of the jobs it belongs to.
   RETURN_IF_ERROR(runner.Call("restore", [&](SchedulerCore& core) {
     core.set_journal(&journal);
-    return core.Restore(std::move(recovered->jobs), recovered->next_job_number);
+    return core.Restore(std::move(recovered->jobs), recovered->next_job_number, recovered->models);
   }));
   const int jobs_recovered = runner.Call(
       "count_jobs", [](SchedulerCore& core) { return static_cast<int>(core.Jobs().size()); });
@@ -81,7 +81,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
       recovered->warnings.empty() ? ""
                                   : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
   RendezvousService rendezvous(&kv);
-  ClientService clients(&runner, &hub);
+  ClientService clients(&runner, &hub, &metrics);
   WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

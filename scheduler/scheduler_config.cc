@@ -21,8 +21,9 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
   ASSIGN_OR_RETURN(const ConfigNode vehicle, node.Map("vehicle"));
   ASSIGN_OR_RETURN(config.core.vehicle, ParseEligibilityPolicy(vehicle));
   ASSIGN_OR_RETURN(const ConfigNode inference, node.Map("inference"));
-  RETURN_IF_ERROR(inference.RejectUnknownKeys(
-      {"datacenter_network", "vehicle_network", "preemption_bound", "default_service_per_image"}));
+  RETURN_IF_ERROR(
+      inference.RejectUnknownKeys({"datacenter_network", "vehicle_network", "preemption_bound",
+                                   "default_service_per_image", "default_model"}));
   CoreConfig& core = config.core;
   ASSIGN_OR_RETURN(core.datacenter_network,
                    inference.Duration("datacenter_network", core.datacenter_network));
@@ -32,6 +33,7 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
                    inference.Duration("preemption_bound", core.preemption_bound));
   ASSIGN_OR_RETURN(core.default_service_per_image,
                    inference.Duration("default_service_per_image", core.default_service_per_image));
+  ASSIGN_OR_RETURN(core.default_model, inference.String("default_model", ""));
   ASSIGN_OR_RETURN(const ConfigNode preemption, node.Map("preemption"));
   RETURN_IF_ERROR(preemption.RejectUnknownKeys({"window", "reclaim_at", "reclaim_interval",
                                                 "give_back_after", "min_hold", "notice_budget"}));

@@ -33,6 +33,7 @@
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
+#include "tests/scheduler_cluster.h"
 #include "tests/support/http_get.h"
 #include "tools/standalone_job.h"
 #include "worker/data/idx_reader.h"
@@ -43,166 +44,11 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// The test job (configs/jobs/test-short.yaml) with its worker range and length replaced.
-std::string TestJob(int min_workers, int max_workers, int steps) {
-  std::string yaml = ReadFile(COSCHED_TEST_JOB);
-  yaml = absl::StrReplaceAll(
-      yaml, {{"    min: 1\n    max: 4\n",
-              absl::StrCat("    min: ", min_workers, "\n    max: ", max_workers, "\n")},
-             {"    steps: 400\n", absl::StrCat("    steps: ", steps, "\n")}});
-  return yaml;
-}
-
 // Long enough that the churn test's job is still training when its minute of churn ends: here
 // (2 cores) it trains about 370 steps a second through the churn, 20,000 in 54 s.
 constexpr int kChurnJobSteps = 30000;
 
-void WriteVehicleState(const std::string& path, bool eligible) {
-  std::ofstream(path + ".tmp") << "{parked: " << (eligible ? "true" : "false")
-                               << ", plugged_in: true, battery: 0.9, unmetered_link: true}\n";
-  std::filesystem::rename(path + ".tmp", path);
-}
-
-class SchedulerE2eTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/scheduler_e2e_", ::getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    StartScheduler("127.0.0.1:0");
-  }
-  // Starts cosched-scheduler on `listen` with this test's data directory.
-  void StartScheduler(const std::string& listen,
-                      const std::string& config = COSCHED_SCHEDULER_CONFIG) {
-    auto scheduler = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config",
-                                        config, "--data-dir", dir_ + "/data", "--metrics-address",
-                                        "127.0.0.1:0", "--log-level", "warn"});
-    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
-    scheduler_ = *std::move(scheduler);
-    auto line = scheduler_->ReadLine(absl::Now() + absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status();
-    const json ready = json::parse(*line);
-    address_ = ready.value("address", "");
-    jobs_recovered_ = ready.value("jobs_recovered", -1);
-    metrics_port_ = ready.value("metrics_port", 0);
-    stub_ = cosched::v1::Scheduler::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  }
-  // Restarts the scheduler on configs/scheduler.yaml with `edits` (text, replacement) made.
-  void RestartSchedulerWith(const std::map<std::string, std::string>& edits) {
-    std::string config = ReadFile(COSCHED_SCHEDULER_CONFIG);
-    for (const auto& [text, replacement] : edits) {
-      const size_t at = config.find(text);
-      ASSERT_NE(at, std::string::npos) << "configs/scheduler.yaml no longer has '" << text << "'";
-      config.replace(at, text.size(), replacement);
-    }
-    const std::string path = dir_ + "/scheduler.yaml";
-    std::ofstream(path) << config;
-    scheduler_.reset();
-    StartScheduler("127.0.0.1:0", path);
-  }
-  // Sends `n` requests with a 1 ms deadline, which no node can meet: inference demand.
-  // Returns how many were refused.
-  int SendUnanswerableRequests(int n) {
-    int refused = 0;
-    for (int i = 0; i < n; ++i) {
-      cosched::v1::InferRequest request;
-      request.add_images(std::string(784, '\0'));
-      request.set_deadline_ms(1);
-      grpc::ClientContext context;
-      cosched::v1::InferReply reply;
-      refused += stub_->Infer(&context, request, &reply).error_code() ==
-                 grpc::StatusCode::RESOURCE_EXHAUSTED;
-    }
-    return refused;
-  }
-  void TearDown() override {
-    workers_.clear();
-    scheduler_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  void StartWorker(const std::string& node_id, const std::string& kind = "datacenter") {
-    std::vector<std::string> argv = {COSCHED_WORKER_BINARY, "--scheduler", address_};
-    argv.insert(argv.end(), {"--node-id", node_id, "--kind", kind, "--work-dir", dir_ + "/work"});
-    // Warnings only, unless the environment sets the workers' level (COSCHED_LOG_LEVEL, the
-    // stand-in for --log-level, which children inherit): COSCHED_LOG_LEVEL=info follows a failure.
-    if (std::getenv("COSCHED_LOG_LEVEL") == nullptr) {
-      argv.insert(argv.end(), {"--log-level", "warn"});
-    }
-    if (kind == "vehicle") {
-      argv.push_back("--vehicle-state");
-      argv.push_back(VehicleStatePath(node_id));
-    }
-    auto worker = Subprocess::Spawn(argv);
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    workers_[node_id] = *std::move(worker);
-  }
-  // Starts a data-center worker that serves /metrics; returns its port.
-  int StartWorkerWithMetrics(const std::string& node_id) {
-    auto worker = Subprocess::Spawn({COSCHED_WORKER_BINARY, "--scheduler", address_, "--node-id",
-                                     node_id, "--kind", "datacenter", "--work-dir", dir_ + "/work",
-                                     "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
-    EXPECT_TRUE(worker.ok()) << worker.status();
-    if (!worker.ok()) return 0;
-    auto started = tools::AwaitEvent(**worker, "worker_started", absl::Now() + absl::Seconds(30));
-    EXPECT_TRUE(started.ok()) << started.status();
-    workers_[node_id] = *std::move(worker);
-    return started.ok() ? started->value("metrics_port", 0) : 0;
-  }
-  std::string VehicleStatePath(const std::string& node_id) const {
-    return dir_ + "/" + node_id + ".yaml";
-  }
-
-  std::string Submit(const std::string& yaml) {
-    grpc::ClientContext context;
-    cosched::v1::SubmitJobRequest request;
-    request.set_job_yaml(yaml);
-    cosched::v1::SubmitJobReply reply;
-    const grpc::Status status = stub_->SubmitJob(&context, request, &reply);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return reply.job_id();
-  }
-  cosched::v1::JobStatus GetJob(const std::string& id) {
-    grpc::ClientContext context;
-    cosched::v1::GetJobRequest request;
-    request.set_job_id(id);
-    cosched::v1::JobStatus reply;
-    EXPECT_TRUE(stub_->GetJob(&context, request, &reply).ok());
-    return reply;
-  }
-  // Polls the job until `done` holds or `timeout` passes; returns the last status seen.
-  template <typename Predicate>
-  cosched::v1::JobStatus WaitFor(const std::string& id, absl::Duration timeout, Predicate done) {
-    const absl::Time deadline = absl::Now() + timeout;
-    cosched::v1::JobStatus job = GetJob(id);
-    while (!done(job) && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(100));  // polling a remote state, not waiting on time
-      job = GetJob(id);
-    }
-    return job;
-  }
-  static std::string Events(const cosched::v1::JobStatus& job) {
-    std::string out;
-    for (const auto& e : job.events()) absl::StrAppend(&out, "\n  ", e.what());
-    return out;
-  }
-
-  std::string dir_;
-  std::unique_ptr<Subprocess> scheduler_;
-  std::string address_;
-  int jobs_recovered_ = -1;
-  int metrics_port_ = 0;
-  std::unique_ptr<cosched::v1::Scheduler::Stub> stub_;
-  std::map<std::string, std::unique_ptr<Subprocess>> workers_;
-};
+using SchedulerE2eTest = SchedulerCluster;
 
 TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   StartWorker("dc-1");

@@ -57,6 +57,8 @@ class Tally {
       ++report_.admitted;
       report_.met += call.reply.deadline_met() ? 1 : 0;
       report_.correct += call.reply.classes_size() > 0 && call.reply.classes(0) == call.label;
+      ++report_
+            .answers_by_version[absl::StrCat(call.reply.model(), "@", call.reply.weights_step())];
       report_.latency_ms.push_back(latency_ms);
       report_.preemption_ms.push_back(call.reply.queue_seconds() * 1e3);
       report_.compute_ms.push_back(call.reply.compute_seconds() * 1e3);

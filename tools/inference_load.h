@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,16 +35,22 @@ struct LoadOptions {
 struct LoadReport {
   int64_t sent = 0;
   int64_t admitted = 0;
-  int64_t refused = 0;             // RESOURCE_EXHAUSTED: the worker said the deadline cannot be met
-  int64_t unavailable = 0;         // no worker serving: it shut down or is gone (UNAVAILABLE,
-                                   // or CANCELLED by a server shutting down)
-  int64_t errors = 0;              // any other failure
-  int64_t met = 0;                 // admitted and answered before the deadline
-  int64_t correct = 0;             // predicted class equals the label
-  std::vector<double> latency_ms;  // client-side, admitted requests
+  int64_t refused = 0;      // RESOURCE_EXHAUSTED: the worker said the deadline cannot be met
+  int64_t unavailable = 0;  // no worker serving: it shut down or is gone (UNAVAILABLE,
+                            // or CANCELLED by a server shutting down)
+  int64_t errors = 0;       // any other failure
+  int64_t met = 0;          // admitted and answered before the deadline
+  int64_t correct = 0;      // predicted class equals the label
+  // Answers by the model version that gave them ("model@step").
+  std::map<std::string, int64_t> answers_by_version;
+  std::vector<double> latency_ms;     // client-side, admitted requests
   std::vector<double> preemption_ms;  // worker-side arrival to compute start
   std::vector<double> compute_ms;
   std::string first_error;
+  // The fraction of answers that were correct (scored against the test labels); -1: none.
+  double accuracy() const {
+    return admitted > 0 ? static_cast<double>(correct) / static_cast<double>(admitted) : -1;
+  }
   double deadline_attainment() const {
     return admitted > 0 ? static_cast<double>(met) / static_cast<double>(admitted) : 1.0;
   }

@@ -223,8 +223,6 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   options.host_id = flags.host_id;
   spdlog::info("rank {} advertises {} to its peers", initial.rank, advertise_address);
   ASSIGN_OR_RETURN(auto trainer, Trainer::Create(std::move(options)));
-  // Serve from the start: the initial (or restored) weights answer until the first step.
-  engine.PublishWeights(trainer->parameters(), trainer->step());
   const std::string host = flags.inference_address.substr(0, flags.inference_address.rfind(':'));
   PrintLine(json({{"event", "inference_ready"},
                   {"rank", initial.rank},

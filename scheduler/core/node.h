@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -29,7 +30,8 @@ struct Node {
   // Taken back from training for inference (cluster preemption); placement skips it until
   // demand falls and it is given back.
   bool reserved_for_inference = false;
-  bool can_serve = false;  // it has model weights to answer with (it has trained a job)
+  // The model version its inference engine answers with (it has trained a job); none before.
+  std::optional<ServedVersion> served;
   // Its worker session is open. A member whose session closed while its job recovers from a
   // failed generation has died (its peers' connections to it closed at the same moment).
   bool connected = true;

@@ -25,6 +25,16 @@ absl::Status ValidateSpec(const JobSpec& spec) {
     return absl::InvalidArgumentError("resource requests must not be negative");
   }
   if (spec.max_failures < 0) return absl::InvalidArgumentError("max_failures must be >= 0");
+  if (!spec.serving.model.empty()) {
+    if (absl::StatusOr<PromotionPolicy> policy = ParsePromotionPolicy(spec.serving.promote);
+        !policy.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("serving.promote: ", policy.status().message()));
+    }
+    if (spec.serving.max_staleness_steps < 0) {
+      return absl::InvalidArgumentError("serving.max_staleness_steps must be >= 0");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -152,7 +162,8 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   NoteHeartbeat(node, clock_->Now());
   node.signals = heartbeat.signals;
   node.inference_backlog = heartbeat.inference_backlog;
-  node.can_serve = heartbeat.can_serve;
+  node.served = heartbeat.served;
+  if (node.served.has_value()) models_.Observe(*node.served, clock_->Now());
   if (heartbeat.service_per_image > absl::ZeroDuration()) {
     node.service_per_image = heartbeat.service_per_image;
   }
@@ -256,6 +267,15 @@ absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
   if (absl::Status valid = ValidateSpec(spec); !valid.ok()) return valid;
   // Restored ids are never reused, even if a journal's next number lagged behind them.
   while (jobs_.contains(absl::StrCat("j-", next_job_))) ++next_job_;
+  if (!spec.serving.model.empty()) {
+    for (const auto& [other_id, other] : jobs_) {
+      if (!IsTerminal(other.state) && other.spec.serving.model == spec.serving.model) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("model '", spec.serving.model, "' is trained by job ", other_id,
+                         " already; give this job another serving.model"));
+      }
+    }
+  }
   const uint64_t order = next_job_++;
   const JobId id = absl::StrCat("j-", order);
   Job& job = jobs_[id];
@@ -263,6 +283,7 @@ absl::StatusOr<JobId> SchedulerCore::SubmitJob(const JobSpec& spec) {
   job.spec = spec;
   job.submit_order = order;
   job.submitted = clock_->Now();
+  DeclareModel(job);
   Record(job, absl::StrCat("submitted: ", spec.min_workers, "-", spec.max_workers, " workers, ",
                            KindPreferenceName(spec.kind), " nodes, priority ", spec.priority));
   queue_.insert(&job);
@@ -631,7 +652,8 @@ void SchedulerCore::Flush() {
   for (const auto& [job, generation] : ended) outbox_->GenerationsEnded(job, generation);
 }
 
-absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number) {
+absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number,
+                                    const std::vector<ModelChoice>& models) {
   if (!nodes_.empty() || !jobs_.empty()) {
     return absl::FailedPreconditionError(
         "restore: the core already has nodes or jobs (restore before any node registers)");
@@ -675,6 +697,7 @@ absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t nex
   for (JournaledJob& restored : jobs) {
     Job& job = jobs_[restored.job.id] = std::move(restored.job);
     if (!IsTerminal(job.state)) queue_.insert(&job);
+    DeclareModel(job);
     next_job_ = std::max(next_job_, job.submit_order + 1);
     for (size_t i = 0; i < job.members.size(); ++i) {
       Node& node = nodes_[job.members[i]];
@@ -696,6 +719,7 @@ absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t nex
     }
   }
   next_job_ = std::max(next_job_, next_job_number);
+  for (const ModelChoice& choice : models) models_.RestoreChoice(choice);
   placement_pass_due_ = true;
   dirty_.clear();  // nothing changed that the journal does not hold
   return absl::OkStatus();
@@ -735,7 +759,44 @@ void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previ
   ended_generations_.emplace_back(job.id, job.generation);
 }
 
-absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Duration budget) {
+void SchedulerCore::DeclareModel(const Job& job) {
+  const ServingSpec& serving = job.spec.serving;
+  if (serving.model.empty()) return;
+  // A finished job's model keeps serving, but a running job's rules win over its.
+  if (IsTerminal(job.state) && models_.Find(serving.model) != nullptr) return;
+  const absl::StatusOr<PromotionPolicy> policy = ParsePromotionPolicy(serving.promote);
+  models_.Declare(serving.model, job.id, policy.value_or(PromotionPolicy::kNewest),
+                  serving.max_staleness_steps);
+}
+
+absl::StatusOr<std::string> SchedulerCore::ResolveModel(const std::string& requested) const {
+  if (!requested.empty()) return requested;
+  if (!config_.default_model.empty()) return config_.default_model;
+  const std::vector<const ServedModel*> models = models_.Models();
+  if (models.size() == 1) return models.front()->name;
+  std::vector<std::string> names;
+  for (const ServedModel* model : models) names.push_back(model->name);
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request names no model and the scheduler has no default_model; models: ",
+                   names.empty() ? "none yet" : absl::StrJoin(names, ", ")));
+}
+
+absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& requested_model,
+                                                            int images, absl::Duration budget) {
+  if (nodes_.empty()) {  // the first thing to fix, whatever the model
+    ++counters_.inference_refused["no_nodes"];
+    return absl::ResourceExhaustedError("no worker is registered");
+  }
+  absl::StatusOr<std::string> model = ResolveModel(requested_model);
+  if (!model.ok()) {
+    ++counters_.inference_refused["no_model"];
+    return model.status();
+  }
+  absl::StatusOr<VersionRange> versions = models_.Acceptable(*model);
+  if (!versions.ok()) {
+    ++counters_.inference_refused["no_model"];
+    return versions.status();
+  }
   struct Option {
     double cost;
     absl::Duration estimate;
@@ -749,8 +810,16 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
       ++rejected["lost"];
       continue;
     }
-    if (!node.can_serve) {
+    if (!node.served.has_value()) {
       ++rejected["no model yet"];
+      continue;
+    }
+    if (node.served->model != *model) {
+      ++rejected["serves another model"];
+      continue;
+    }
+    if (!versions->Contains(node.served->version)) {
+      ++rejected[node.served->version < versions->min ? "version too old" : "version not serving"];
       continue;
     }
     if (placeholders_.contains(id)) {
@@ -791,12 +860,10 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
     }
   }
   if (!best.has_value()) {
-    const std::string reason = nodes_.empty() ? "no_nodes" : "deadline";
-    ++counters_.inference_refused[reason];
-    if (!nodes_.empty()) demand_.Record(clock_->Now());
-    if (nodes_.empty()) return absl::ResourceExhaustedError("no worker is registered");
+    ++counters_.inference_refused["deadline"];
+    demand_.Record(clock_->Now());
     return absl::ResourceExhaustedError(absl::StrCat(
-        "no node can answer within ", absl::FormatDuration(budget), " (",
+        "no node can answer for model '", *model, "' within ", absl::FormatDuration(budget), " (",
         SummarizeRejections(rejected), "; fastest estimate ",
         fastest == absl::InfiniteDuration() ? "none" : absl::FormatDuration(fastest), ")"));
   }
@@ -805,7 +872,27 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(int images, absl::Du
   ++counters_.inference_routed;
   if (!chosen.free()) ++counters_.inference_routed_to_training;
   if (!chosen.free()) demand_.Record(clock_->Now());  // it pauses a training rank
-  return RouteDecision{chosen.info.id, best->estimate, !chosen.free()};
+  ++counters_.inference_routed_by_model[*model];
+  return RouteDecision{chosen.info.id, best->estimate, !chosen.free(), *model, *versions};
+}
+
+absl::Status SchedulerCore::PromoteModel(const std::string& model, int64_t version) {
+  return JournalModel(model, models_.Promote(model, version, clock_->Now()));
+}
+
+absl::Status SchedulerCore::RollbackModel(const std::string& model) {
+  return JournalModel(model, models_.Rollback(model, clock_->Now()));
+}
+
+absl::Status SchedulerCore::UnpinModel(const std::string& model) {
+  return JournalModel(model, models_.Unpin(model, clock_->Now()));
+}
+
+absl::Status SchedulerCore::JournalModel(const std::string& model, absl::Status changed) {
+  // Before the caller hears of it, as for jobs: what a user was told is never newer than what
+  // a restart recovers.
+  if (changed.ok() && journal_ != nullptr) journal_->ModelChanged(models_.ChoiceOf(model));
+  return changed;
 }
 
 void SchedulerCore::InferenceDone(const NodeId& id, int images) {

@@ -30,6 +30,7 @@
 #include "common/clock.h"
 #include "scheduler/core/available_nodes.h"
 #include "scheduler/core/inference_demand.h"
+#include "scheduler/core/model_registry.h"
 #include "scheduler/core/node.h"
 #include "scheduler/core/placer.h"
 #include "scheduler/core/types.h"
@@ -53,6 +54,8 @@ struct CoreConfig {
   // nothing the workers do not report again.
   absl::Duration progress_journal_interval = absl::Seconds(5);
   DemandPolicy demand;  // when to take nodes back from training for inference
+  // The model of requests that name none; empty: the only model there is, if there is one.
+  std::string default_model;
 };
 
 // What a member must run: sent on every member change of its job.
@@ -138,6 +141,8 @@ class JobJournal {
  public:
   virtual ~JobJournal() = default;
   virtual void JobChanged(const Job& job, const std::vector<NodeKind>& member_kinds) = 0;
+  // A model's serving choice was changed by hand (promote, rollback, unpin).
+  virtual void ModelChanged(const ModelChoice& /*choice*/) {}
 };
 
 // A job as a journal hands it back for SchedulerCore::Restore.
@@ -152,7 +157,7 @@ struct Heartbeat {
   VehicleSignals signals;               // vehicles only
   absl::Duration inference_backlog;     // queued inference work on the worker
   absl::Duration service_per_image;     // its measured service time; 0 if unknown
-  bool can_serve = false;               // it has model weights to answer inference with
+  std::optional<ServedVersion> served;  // the model version it answers inference with
   std::optional<JobProgress> progress;  // when it trains a job
   int64_t generation = -1;              // of the job it trains, with `progress`
   bool job_finished = false;            // the job reached its end on this member (rank 0 reports)
@@ -167,6 +172,8 @@ struct RouteDecision {
   NodeId node;
   absl::Duration estimate;  // arrival to answer, as estimated
   bool preempts_training = false;
+  std::string model;      // the one the request named, or the default
+  VersionRange versions;  // of `model`, the ones the node may answer with
 };
 
 struct CoreCounters {
@@ -175,7 +182,8 @@ struct CoreCounters {
   int64_t placements_without_room = 0;                // ... that placed nothing
   int64_t heartbeats = 0;
   int64_t inference_routed = 0;
-  int64_t inference_routed_to_training = 0;          // ... to a node that pauses a training rank
+  int64_t inference_routed_to_training = 0;  // ... to a node that pauses a training rank
+  std::map<std::string, int64_t> inference_routed_by_model;
   std::map<std::string, int64_t> inference_refused;  // by reason
   std::map<std::string, int64_t> preemptions;        // nodes taken back from training, by reason
   int64_t given_back = 0;                            // nodes returned to training
@@ -196,7 +204,10 @@ class SchedulerCore {
   // assignment; one that runs nothing departs as a restarted worker; one that never returns
   // is lost after the heartbeat TTL. Placeholders are never placed or routed to. The journal
   // does not hear of restored jobs until they change.
-  absl::Status Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number);
+  // `models`: the serving choices made by hand that the journal kept; they apply after the
+  // jobs have declared their models.
+  absl::Status Restore(std::vector<JournaledJob> jobs, uint64_t next_job_number,
+                       const std::vector<ModelChoice>& models = {});
   uint64_t next_job_number() const { return next_job_; }
 
   // A worker connects (or reconnects). A node that the core believes is a member of a job
@@ -212,12 +223,22 @@ class SchedulerCore {
   // Periodic work: expires nodes that missed the TTL, then reconciles.
   void Tick();
 
-  // Picks the node that answers `images` images within `budget` at least cost to training:
-  // an idle node first, then the training rank whose pause costs its job least (the largest
-  // job, the lowest priority). RESOURCE_EXHAUSTED with the reason when no node can.
-  absl::StatusOr<RouteDecision> RouteInference(int images, absl::Duration budget);
+  // Picks the node that answers `images` images for `model` (empty: the default model) within
+  // `budget` at least cost to training, among the nodes fit to serve that hold an acceptable
+  // version of it (ModelRegistry::Acceptable): an idle node first, then the training rank
+  // whose pause costs its job least (the largest job, the lowest priority).
+  // RESOURCE_EXHAUSTED with the reason when no node can; INVALID_ARGUMENT, NOT_FOUND or
+  // UNAVAILABLE (from the registry) when the model cannot be served at all.
+  absl::StatusOr<RouteDecision> RouteInference(const std::string& model, int images,
+                                               absl::Duration budget);
   // A routed request finished (answered or failed) on `node`.
   void InferenceDone(const NodeId& node, int images);
+
+  // The served models (coschedctl get models), and promotion by hand (ModelRegistry's).
+  const ModelRegistry& models() const { return models_; }
+  absl::Status PromoteModel(const std::string& model, int64_t version);
+  absl::Status RollbackModel(const std::string& model);
+  absl::Status UnpinModel(const std::string& model);
 
   const Job* FindJob(const JobId& id) const;
   // Why `job` is pending or short of workers, for Explain and `coschedctl describe`: "needs 4
@@ -257,6 +278,12 @@ class SchedulerCore {
   // a new generation.
   void GenerationFailed(Job& job, const Node& reporter, const std::string& why);
   void Record(Job& job, std::string what);
+  // Tells the registry that `job` trains its spec's model.
+  void DeclareModel(const Job& job);
+  // Hands the journal `model`'s choice if `changed` is OK; returns `changed`.
+  absl::Status JournalModel(const std::string& model, absl::Status changed);
+  // The model a request is for: the one it names, or the default.
+  absl::StatusOr<std::string> ResolveModel(const std::string& requested) const;
   // Whether `job` still cannot get `needed` nodes: it found fewer at an earlier epoch and too
   // few of the nodes that became available since pass its filters. Cheap: it looks only at
   // those arrivals, where a placement would look at every available node.
@@ -318,6 +345,7 @@ class SchedulerCore {
   std::map<JobId, Reshape> reshaped_;
   CoreCounters counters_;
   InferenceDemand demand_;
+  ModelRegistry models_;
 
   JobJournal* journal_ = nullptr;
   std::set<JobId> dirty_;           // durable fields changed in this call

@@ -112,7 +112,7 @@ class RandomDriver {
     Heartbeat heartbeat;
     heartbeat.signals =
         VehicleSignals{Pick(0, 4) > 0, Pick(0, 4) > 0, Pick(0, 4) > 0 ? 0.9 : 0.1, true, true};
-    heartbeat.can_serve = true;
+    heartbeat.served = ServedVersion{AnyModel(), Pick(0, 100), -1, absl::Time(), ""};
     (void)core_.ReceiveHeartbeat(id, heartbeat);  // NotFound for unknown or lost nodes
     return absl::StrCat("heartbeat ", id);
   }
@@ -126,6 +126,8 @@ class RandomDriver {
     spec.min_link_mbps = Pick(0, 1) * 200;
     spec.priority = Pick(0, 3);
     spec.max_failures = 20;
+    spec.serving.model = absl::StrCat("m", submitted_);
+    spec.serving.max_staleness_steps = Pick(0, 50);
     auto id = core_.SubmitJob(spec);
     EXPECT_TRUE(id.ok()) << id.status();
     ++submitted_;
@@ -139,8 +141,11 @@ class RandomDriver {
     return absl::StrCat("cancel ", id);
   }
 
+  // A model some job trains (or trained), or one nobody does.
+  std::string AnyModel() { return absl::StrCat("m", Pick(0, submitted_)); }
+
   std::string Route() {
-    (void)core_.RouteInference(1, absl::Milliseconds(Pick(1, 40)));
+    (void)core_.RouteInference(AnyModel(), 1, absl::Milliseconds(Pick(1, 40)));
     return "route inference";
   }
 

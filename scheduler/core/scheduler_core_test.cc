@@ -112,10 +112,13 @@ class SchedulerCoreTest : public ::testing::Test {
     spec.kind = kind;
     spec.priority = priority;
     spec.max_failures = max_failures;
+    spec.serving.model = absl::StrCat("fashion-", ++models_declared_);  // ModelOf(job)
+    spec.serving.max_staleness_steps = 100;
     auto id = core_.SubmitJob(spec);
     EXPECT_TRUE(id.ok()) << id.status();
     return *id;
   }
+  int models_declared_ = 0;
   // Whatever a test did, the index of available nodes must agree with the nodes.
   void TearDown() override { EXPECT_TRUE(core_.CheckInvariants().ok()) << core_.CheckInvariants(); }
   const Job& GetJob(const JobId& id) { return *core_.FindJob(id); }
@@ -548,6 +551,17 @@ TEST_F(SchedulerCoreTest, RestoreRefusesInconsistentRecordsAndALiveCore) {
 }
 
 // Keeps every node heartbeating while virtual time passes (so none is lost), then ticks.
+// The model `job` trains, and a heartbeat that serves version `version` of it.
+std::string ModelOf(const SchedulerCore& core, const JobId& job) {
+  return core.FindJob(job)->spec.serving.model;
+}
+Heartbeat Serving(const std::string& model, int64_t version) {
+  Heartbeat heartbeat;
+  heartbeat.served = ServedVersion{model, version, -1, absl::Time(), ""};
+  return heartbeat;
+}
+
+// Members report their job's model at version 10 (a node that has left keeps its last).
 void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
   for (absl::Duration passed; passed < total; passed += absl::Seconds(1)) {
     clock.Advance(absl::Seconds(1));
@@ -555,7 +569,10 @@ void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
       if (node->state != NodeState::kLost) {
         Heartbeat heartbeat;
         heartbeat.signals = VehicleSignals{true, true, 0.9, true, true};
-        heartbeat.can_serve = true;
+        heartbeat.served = node->served;
+        if (!node->free())
+          heartbeat.served =
+              ServedVersion{ModelOf(core, node->job), 10, -1, absl::Time(), node->job};
         EXPECT_TRUE(core.ReceiveHeartbeat(node->info.id, heartbeat).ok());
       }
     }
@@ -564,65 +581,155 @@ void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
 }
 
 TEST_F(SchedulerCoreTest, RoutingPrefersAnIdleNodeThenTheRankWhosePauseCostsLeast) {
-  for (const char* id : {"n1", "n2", "n3"}) AddNode(id);
-  const JobId small = Submit(1, 1, KindPreference::kAny, /*priority=*/0);
-  const JobId big = Submit(2, 2, KindPreference::kAny, /*priority=*/0);
-  ASSERT_EQ(GetJob(small).members.size(), 1u);
-  ASSERT_EQ(GetJob(big).members.size(), 2u);
-  AddNode("idle");
+  for (const char* id : {"n1", "n2"}) AddNode(id);
+  const JobId job = Submit(2, 2);
+  ASSERT_EQ(GetJob(job).members.size(), 2u);
+  const std::string model = ModelOf(core_, job);
+  AddNode("idle");   // it trained this model before and holds its serving version
   AddNode("fresh");  // has trained nothing: no weights to answer with
-  Heartbeat serving;
-  serving.can_serve = true;
-  for (const char* id : {"n1", "n2", "n3", "idle"})
-    ASSERT_TRUE(core_.ReceiveHeartbeat(id, serving).ok());
-  auto route = core_.RouteInference(1, absl::Milliseconds(20));
+  for (const char* id : {"n1", "n2", "idle"}) {
+    ASSERT_TRUE(core_.ReceiveHeartbeat(id, Serving(model, 40)).ok());
+  }
+  auto route = core_.RouteInference(model, 1, absl::Milliseconds(20));
   ASSERT_TRUE(route.ok()) << route.status();
   EXPECT_EQ(route->node, "idle");
   EXPECT_FALSE(route->preempts_training);
-  Heartbeat busy;  // the idle node reports a long backlog: it can no longer meet 20 ms
+  EXPECT_EQ(route->model, model);
+  EXPECT_EQ(route->versions.min, 40 - 100);  // the serving version less the staleness bound
+  Heartbeat busy = Serving(model, 40);       // a long backlog: it can no longer meet 20 ms
   busy.inference_backlog = absl::Milliseconds(50);
-  busy.can_serve = true;
   ASSERT_TRUE(core_.ReceiveHeartbeat("idle", busy).ok());
-  route = core_.RouteInference(1, absl::Milliseconds(20));
+  route = core_.RouteInference(model, 1, absl::Milliseconds(20));
   ASSERT_TRUE(route.ok()) << route.status();
   EXPECT_TRUE(route->preempts_training);
-  // Pausing one of two ranks costs less than pausing a job's only rank.
-  EXPECT_EQ(core_.FindNode(route->node)->job, big);
+  EXPECT_EQ(core_.FindNode(route->node)->job, job);
+  EXPECT_EQ(core_.counters().inference_routed_by_model.at(model), 2);
 }
 
 TEST_F(SchedulerCoreTest, RoutingRefusesAtOnceWithTheReasonWhenNoNodeCanMeetTheDeadline) {
-  EXPECT_THAT(core_.RouteInference(1, absl::Milliseconds(20)).status().message(),
+  EXPECT_THAT(core_.RouteInference("", 1, absl::Milliseconds(20)).status().message(),
               HasSubstr("no worker is registered"));
+  AddNode("n1", NodeKind::kVehicle);  // never eligible to train: it sends no signals
+  EXPECT_THAT(core_.RouteInference("", 1, absl::Milliseconds(20)).status().message(),
+              HasSubstr("the request names no model"));
+  const JobId job = Submit(1, 1, KindPreference::kDatacenter);  // pending: no data-center node
+  const std::string model = ModelOf(core_, job);
+  EXPECT_EQ(core_.RouteInference(model, 1, absl::Milliseconds(20)).status().code(),
+            absl::StatusCode::kUnavailable);  // no version of it yet
   AddNode("v1", NodeKind::kVehicle);
-  EXPECT_THAT(core_.RouteInference(1, absl::Milliseconds(20)).status().message(),
-              HasSubstr("1 no model yet"));
-  Heartbeat serving;
-  serving.can_serve = true;
+  Heartbeat serving = Serving(model, 10);
   serving.signals.parked = true;
   ASSERT_TRUE(core_.ReceiveHeartbeat("v1", serving).ok());
-  auto refused = core_.RouteInference(1, absl::Milliseconds(5));  // 2 x 15 ms network
+  auto refused = core_.RouteInference("", 1, absl::Milliseconds(5));  // 2 x 15 ms network
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(refused.status().message(), HasSubstr("no node can answer within 5ms"));
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("no node can answer for model '" + model + "' within 5ms"));
   EXPECT_THAT(refused.status().message(), HasSubstr("1 too slow"));
-  EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 2);
+  EXPECT_EQ(core_.counters().inference_refused.at("deadline"), 1);
 }
 
 TEST_F(SchedulerCoreTest, ADrivingVehicleIsNotRoutedToEvenWithWeightsAndTheRefusalSaysWhy) {
+  const std::string model = ModelOf(core_, Submit(1, 1, KindPreference::kDatacenter));
   AddNode("v1", NodeKind::kVehicle);
-  Heartbeat driving;  // it has weights from a job it left when it drove off
-  driving.can_serve = true;
+  Heartbeat driving = Serving(model, 10);  // weights from the job it left when it drove off
   driving.signals = VehicleSignals{false, false, 0.9, false, true};
   ASSERT_TRUE(core_.ReceiveHeartbeat("v1", driving).ok());
-  auto refused = core_.RouteInference(1, absl::Seconds(1));
+  auto refused = core_.RouteInference(model, 1, absl::Seconds(1));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), HasSubstr("1 not parked"));
   // Parked again, unplugged: it may not train, but it answers.
   Heartbeat parked = driving;
   parked.signals.parked = true;
   ASSERT_TRUE(core_.ReceiveHeartbeat("v1", parked).ok());
-  auto route = core_.RouteInference(1, absl::Seconds(1));
+  auto route = core_.RouteInference(model, 1, absl::Seconds(1));
   ASSERT_TRUE(route.ok()) << route.status();
   EXPECT_EQ(route->node, "v1");
+}
+
+TEST_F(SchedulerCoreTest, ARequestGoesOnlyToNodesHoldingAFreshVersionOfItsModel) {
+  for (const char* id : {"a1", "b1"}) AddNode(id);
+  const JobId a = Submit(1, 1);
+  const JobId b = Submit(1, 1);
+  const std::string model_a = ModelOf(core_, a);
+  const std::string model_b = ModelOf(core_, b);
+  const NodeId member_a = GetJob(a).members.front();
+  const NodeId member_b = GetJob(b).members.front();
+  AddNode("left");  // it left job a long ago and holds an old version of model a
+  ASSERT_TRUE(core_.ReceiveHeartbeat("left", Serving(model_a, 100)).ok());
+  ASSERT_TRUE(core_.ReceiveHeartbeat(member_a, Serving(model_a, 500)).ok());
+  ASSERT_TRUE(core_.ReceiveHeartbeat(member_b, Serving(model_b, 70)).ok());
+  // Two models, no default: the request must name one.
+  auto unnamed = core_.RouteInference("", 1, absl::Seconds(1));
+  EXPECT_EQ(unnamed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unnamed.status().message(), HasSubstr(model_a + ", " + model_b));
+  EXPECT_EQ(core_.RouteInference("nobody-trains-it", 1, absl::Seconds(1)).status().code(),
+            absl::StatusCode::kNotFound);
+  for (int i = 0; i < 5; ++i) {
+    auto to_a = core_.RouteInference(model_a, 1, absl::Seconds(1));
+    ASSERT_TRUE(to_a.ok()) << to_a.status();
+    EXPECT_EQ(to_a->node, member_a);  // not "left" (stale), though it is idle, nor b's member
+    auto to_b = core_.RouteInference(model_b, 1, absl::Seconds(1));
+    ASSERT_TRUE(to_b.ok()) << to_b.status();
+    EXPECT_EQ(to_b->node, member_b);
+  }
+  // Loaded with a version within the bound, the idle node is preferred to the training one.
+  ASSERT_TRUE(core_.ReceiveHeartbeat("left", Serving(model_a, 450)).ok());
+  auto idle = core_.RouteInference(model_a, 1, absl::Seconds(1));
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_EQ(idle->node, "left");
+  // Only the stale node can answer: the refusal says so.
+  core_.CancelJob(a).IgnoreError();
+  ASSERT_TRUE(core_.ReceiveHeartbeat("left", Serving(model_a, 100)).ok());
+  ASSERT_TRUE(core_.ReceiveHeartbeat(member_a, Serving(model_b, 70)).ok());  // now serves b's
+  auto stale = core_.RouteInference(model_a, 1, absl::Seconds(1));
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(stale.status().message(), HasSubstr("1 version too old"));
+  EXPECT_THAT(stale.status().message(), HasSubstr("serves another model"));
+}
+
+TEST_F(SchedulerCoreTest, APromotedVersionPinsRoutingAndRollbackUndoesIt) {
+  AddNode("n1");
+  AddNode("n2");
+  const JobId job = Submit(1, 1);
+  const std::string model = ModelOf(core_, job);
+  const NodeId member = GetJob(job).members.front();
+  const NodeId other = member == "n1" ? "n2" : "n1";
+  ASSERT_TRUE(core_.ReceiveHeartbeat(other, Serving(model, 200)).ok());
+  ASSERT_TRUE(core_.ReceiveHeartbeat(member, Serving(model, 300)).ok());
+  EXPECT_EQ(core_.models().Find(model)->serving, 300);
+  // Pinned to 200: the member, fresher, no longer answers; the node holding 200 does.
+  ASSERT_TRUE(core_.PromoteModel(model, 200).ok());
+  auto route = core_.RouteInference(model, 1, absl::Seconds(1));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, other);
+  EXPECT_EQ(route->versions.max, 200);
+  ASSERT_TRUE(core_.ReceiveHeartbeat(member, Serving(model, 400)).ok());
+  EXPECT_EQ(core_.models().Find(model)->serving, 200);  // the policy rests while pinned
+  // Rollback undoes the promotion: the policy serves the newest again.
+  ASSERT_TRUE(core_.RollbackModel(model).ok());
+  EXPECT_EQ(core_.models().Find(model)->serving, 400);
+  EXPECT_FALSE(core_.models().Find(model)->pinned);
+  route = core_.RouteInference(model, 1, absl::Seconds(1));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, member);
+  ASSERT_TRUE(core_.PromoteModel(model, 200).ok());
+  ASSERT_TRUE(core_.UnpinModel(model).ok());  // the newest again
+  EXPECT_EQ(core_.models().Find(model)->serving, 400);
+  EXPECT_EQ(core_.PromoteModel(model, 999).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(core_.PromoteModel("nope", 200).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerCoreTest, AModelIsTrainedByOneRunningJobAtATime) {
+  JobSpec spec;
+  spec.name = "x";
+  spec.serving.model = "shared";
+  ASSERT_TRUE(core_.SubmitJob(spec).ok());
+  const auto second = core_.SubmitJob(spec);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("model 'shared' is trained by job j-1"));
+  spec.serving.promote = "best";
+  spec.serving.model = "other";
+  EXPECT_THAT(core_.SubmitJob(spec).status().message(), HasSubstr("serving.promote"));
 }
 
 TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThrashing) {
@@ -633,7 +740,7 @@ TEST_F(SchedulerCoreTest, InferenceDemandTakesANodeBackAndGivesItBackWithoutThra
   KeepAlive(clock_, core_, absl::Seconds(1));  // they report weights to answer with
   auto refuse_many = [&] {
     for (int i = 0; i < 25; ++i) {
-      EXPECT_FALSE(core_.RouteInference(1, absl::Microseconds(1)).ok());
+      EXPECT_FALSE(core_.RouteInference(ModelOf(core_, job), 1, absl::Microseconds(1)).ok());
     }
   };
   refuse_many();

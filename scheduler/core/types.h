@@ -38,6 +38,15 @@ struct VehicleSignals {
   bool thermal_ok = true;
 };
 
+// The model version a node's inference engine answers with, as its worker reports it.
+struct ServedVersion {
+  std::string model;
+  int64_t version = 0;        // the training step whose weights these are
+  double test_accuracy = -1;  // evaluated at exactly that step; -1: not evaluated
+  absl::Time published;       // when its trainer took it
+  JobId job;                  // the job that trained it
+};
+
 enum class NodeState {
   kReady,       // heartbeating; may host a rank
   kIneligible,  // a vehicle that is connected but may not train (driving, unplugged, ...)
@@ -62,6 +71,13 @@ bool CountsAsFailure(DepartureReason reason);
 enum class KindPreference { kAny, kDatacenter, kVehicle };
 const char* KindPreferenceName(KindPreference preference);
 
+// What a job serves while it trains (its YAML's serving section; model_registry.h).
+struct ServingSpec {
+  std::string model;  // empty: the job serves no model (specs from before models existed)
+  std::string promote = "newest";
+  int64_t max_staleness_steps = 0;
+};
+
 struct JobSpec {
   std::string name;
   int priority = 0;  // higher first
@@ -73,6 +89,7 @@ struct JobSpec {
   double min_link_mbps = 0;
   int max_failures = 3;  // crashes tolerated before the job fails
   std::string job_yaml;  // handed to workers unchanged
+  ServingSpec serving;
 };
 
 enum class JobState { kPending, kRunning, kSucceeded, kFailed, kCancelled };

@@ -5,6 +5,7 @@
 #include "common/grpc_status.h"
 #include "common/job_config.h"
 #include "common/status_macros.h"
+#include "scheduler/service/model_status.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -52,6 +53,9 @@ absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
   spec.min_link_mbps = config.scheduling.min_link_mbps;
   spec.max_failures = static_cast<int>(config.scheduling.max_failures);
   spec.job_yaml = yaml;
+  spec.serving.model = config.serving.model;
+  spec.serving.promote = config.serving.promote;
+  spec.serving.max_staleness_steps = config.serving.max_staleness_steps;
   return spec;
 }
 
@@ -115,6 +119,10 @@ grpc::Status ClientService::ListNodes(grpc::ServerContext*, const cosched::v1::L
       out->set_recent_departures(static_cast<int>(node->departures.size()));
       out->set_service_seconds_per_image(absl::ToDoubleSeconds(node->service_per_image));
       out->set_inference_backlog_seconds(absl::ToDoubleSeconds(node->inference_backlog));
+      if (node->served.has_value()) {
+        out->set_served_model(node->served->model);
+        out->set_served_version(node->served->version);
+      }
     }
     return true;
   });
@@ -133,20 +141,38 @@ grpc::Status ClientService::Infer(grpc::ServerContext* context,
   }
   const absl::Duration budget = absl::Milliseconds(request->deadline_ms());
   const int images = request->images_size();
-  absl::StatusOr<RouteDecision> route = runner_->Call(
-      "route_inference", [&](SchedulerCore& core) { return core.RouteInference(images, budget); });
+  absl::StatusOr<RouteDecision> route = runner_->Call("route_inference", [&](SchedulerCore& core) {
+    return core.RouteInference(request->model(), images, budget);
+  });
   if (!route.ok()) return ToGrpcStatus(route.status());
-  // The worker gets what is left of the budget after routing.
-  cosched::v1::InferRequest forwarded = *request;
+  // The worker gets what is left of the budget after routing, and the versions it may answer
+  // with.
+  cosched::v1::InferenceWork work;
+  cosched::v1::InferRequest& forwarded = *work.mutable_request();
+  forwarded = *request;
+  forwarded.set_model(route->model);
   const absl::Duration left = budget - (absl::Now() - arrival);
   forwarded.set_deadline_ms(
       static_cast<uint32_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(left))));
+  work.set_min_version(route->versions.min);
+  if (route->versions.max != VersionRange().max) work.set_max_version(route->versions.max);
   absl::StatusOr<cosched::v1::InferReply> answer =
-      hub_->Infer(route->node, forwarded, arrival + budget + absl::Seconds(1));
+      hub_->Infer(route->node, std::move(work), arrival + budget + absl::Seconds(1));
   runner_->Post("inference_done", [node = route->node, images](SchedulerCore& core) {
     core.InferenceDone(node, images);
   });
   if (!answer.ok()) return ToGrpcStatus(answer.status());
+  // The worker checked the model; a reply that names another is a broken worker, not an
+  // answer.
+  if (answer->model() != route->model) {
+    return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                        absl::StrCat("node ", route->node, " answered with model '",
+                                     answer->model(), "', not '", route->model, "'"));
+  }
+  answer->set_node_id(route->node);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveAnswer(route->model, absl::Seconds(answer->version_age_seconds()));
+  }
   *reply = *std::move(answer);
   return grpc::Status::OK;
 }
@@ -172,6 +198,53 @@ grpc::Status ClientService::Explain(grpc::ServerContext*,
     return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", request->job_id()));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status ClientService::ListModels(grpc::ServerContext*,
+                                       const cosched::v1::ListModelsRequest* request,
+                                       cosched::v1::ListModelsReply* reply) {
+  const absl::Status status = runner_->Call("list_models", [&](SchedulerCore& core) {
+    if (!request->model().empty()) {
+      const ServedModel* model = core.models().Find(request->model());
+      if (model == nullptr) {
+        return absl::NotFoundError(absl::StrCat("no model '", request->model(), "'"));
+      }
+      FillModelStatus(core, *model, reply->add_models());
+      return absl::OkStatus();
+    }
+    for (const ServedModel* model : core.models().Models()) {
+      FillModelStatus(core, *model, reply->add_models());
+    }
+    return absl::OkStatus();
+  });
+  return ToGrpcStatus(status);
+}
+
+grpc::Status ClientService::PromoteModel(grpc::ServerContext*,
+                                         const cosched::v1::PromoteModelRequest* request,
+                                         cosched::v1::ModelStatus* reply) {
+  const absl::Status status = runner_->Call("promote_model", [&](SchedulerCore& core) {
+    const std::string& model = request->model();
+    absl::Status changed;
+    switch (request->to_case()) {
+      case cosched::v1::PromoteModelRequest::kVersion:
+        changed = core.PromoteModel(model, request->version());
+        break;
+      case cosched::v1::PromoteModelRequest::kRollback:
+        changed = core.RollbackModel(model);
+        break;
+      case cosched::v1::PromoteModelRequest::kPolicy:
+        changed = core.UnpinModel(model);
+        break;
+      case cosched::v1::PromoteModelRequest::TO_NOT_SET:
+        changed = absl::InvalidArgumentError("give a version, rollback or policy");
+        break;
+    }
+    if (!changed.ok()) return changed;
+    FillModelStatus(core, *core.models().Find(model), reply);
+    return absl::OkStatus();
+  });
+  return ToGrpcStatus(status);
 }
 
 }  // namespace cosched::scheduler

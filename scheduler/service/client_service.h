@@ -6,13 +6,16 @@
 
 #include "proto/scheduler.grpc.pb.h"
 #include "scheduler/service/core_runner.h"
+#include "scheduler/service/scheduler_metrics.h"
 #include "scheduler/service/session_hub.h"
 
 namespace cosched::scheduler {
 
 class ClientService final : public cosched::v1::Scheduler::Service {
  public:
-  ClientService(CoreRunner* runner, SessionHub* hub) : runner_(runner), hub_(hub) {}
+  // `metrics` may be null.
+  ClientService(CoreRunner* runner, SessionHub* hub, SchedulerMetrics* metrics = nullptr)
+      : runner_(runner), hub_(hub), metrics_(metrics) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const cosched::v1::SubmitJobRequest* request,
                          cosched::v1::SubmitJobReply* reply) override;
@@ -28,10 +31,17 @@ class ClientService final : public cosched::v1::Scheduler::Service {
                      cosched::v1::InferReply* reply) override;
   grpc::Status Explain(grpc::ServerContext* context, const cosched::v1::ExplainRequest* request,
                        cosched::v1::ExplainReply* reply) override;
+  grpc::Status ListModels(grpc::ServerContext* context,
+                          const cosched::v1::ListModelsRequest* request,
+                          cosched::v1::ListModelsReply* reply) override;
+  grpc::Status PromoteModel(grpc::ServerContext* context,
+                            const cosched::v1::PromoteModelRequest* request,
+                            cosched::v1::ModelStatus* reply) override;
 
  private:
   CoreRunner* const runner_;
   SessionHub* const hub_;
+  SchedulerMetrics* const metrics_;
 };
 
 // The job spec a submitted job YAML asks for (workers and scheduling sections).

@@ -21,7 +21,7 @@
 namespace cosched::scheduler {
 
 // One heartbeat that gives the core what it would get from `older` then `newer`:
-//   - the node's state (vehicle signals, inference backlog, can_serve) from `newer`: it is
+//   - the node's state (vehicle signals, inference backlog, served version) from `newer`: it is
 //     the worker's latest report and the core keeps only the latest;
 //   - the service time per image from `newer`, or from `older` when `newer` does not know it
 //     (0): the core keeps the last known value;

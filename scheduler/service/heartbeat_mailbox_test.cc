@@ -24,17 +24,17 @@ TEST(MergeHeartbeatsTest, NodeStateComesFromTheNewest) {
   Heartbeat older;
   older.signals = VehicleSignals{true, true, 0.9, true, true};
   older.inference_backlog = absl::Seconds(2);
-  older.can_serve = false;
   Heartbeat newer;
   newer.signals = VehicleSignals{false, false, 0.5, false, true};  // driving away
   newer.inference_backlog = absl::ZeroDuration();
-  newer.can_serve = true;
+  newer.served = ServedVersion{"mlp", 50, -1, absl::Time(), "j-1"};
   const Heartbeat merged = MergeHeartbeats(older, newer);
   EXPECT_FALSE(merged.signals.parked);
   EXPECT_FALSE(merged.signals.plugged_in);
   EXPECT_DOUBLE_EQ(merged.signals.battery_fraction, 0.5);
   EXPECT_EQ(merged.inference_backlog, absl::ZeroDuration());
-  EXPECT_TRUE(merged.can_serve);
+  ASSERT_TRUE(merged.served.has_value());
+  EXPECT_EQ(merged.served->version, 50);
 }
 
 TEST(MergeHeartbeatsTest, AnUnknownServiceTimeKeepsTheLastKnownOne) {
@@ -74,12 +74,12 @@ TEST(MergeHeartbeatsTest, TheFirstFailureIsKeptAndLaterJobFactsDropped) {
   Heartbeat later = WithProgress(41);
   later.failure = "allreduce: timeout";
   later.job_finished = true;
-  later.can_serve = true;
+  later.served = ServedVersion{"mlp", 40, -1, absl::Time(), "j-1"};
   const Heartbeat merged = MergeHeartbeats(crashed, later);
   EXPECT_EQ(merged.failure, "allreduce: peer reset");
   EXPECT_FALSE(merged.job_finished);  // reported after the failure, about the same job
   EXPECT_EQ(merged.progress->step, 40);
-  EXPECT_TRUE(merged.can_serve);  // node state is still the newest
+  EXPECT_TRUE(merged.served.has_value());  // node state is still the newest
   // A plain heartbeat does not erase the failure.
   EXPECT_EQ(MergeHeartbeats(crashed, Heartbeat()).failure, "allreduce: peer reset");
   // A finish followed by a failure report stays a finish.

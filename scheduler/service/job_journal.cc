@@ -112,6 +112,9 @@ v1::JobRecord JobToRecord(const Job& job, const std::vector<NodeKind>& member_ki
   spec.set_min_link_mbps(job.spec.min_link_mbps);
   spec.set_max_failures(job.spec.max_failures);
   spec.set_job_yaml(job.spec.job_yaml);
+  spec.set_model(job.spec.serving.model);
+  spec.set_promote(job.spec.serving.promote);
+  spec.set_max_staleness_steps(job.spec.serving.max_staleness_steps);
   record.set_state(ToStored(job.state));
   record.set_generation(job.generation);
   for (size_t i = 0; i < job.members.size(); ++i) {
@@ -167,6 +170,9 @@ absl::StatusOr<JournaledJob> JobFromRecord(const v1::JobRecord& record) {
   job.spec.min_link_mbps = spec.min_link_mbps();
   job.spec.max_failures = spec.max_failures();
   job.spec.job_yaml = spec.job_yaml();
+  job.spec.serving.model = spec.model();
+  if (!spec.promote().empty()) job.spec.serving.promote = spec.promote();
+  job.spec.serving.max_staleness_steps = spec.max_staleness_steps();
   absl::StatusOr<JobState> state = FromStored(record.state());
   if (!state.ok()) return bad(state.status());
   job.state = *state;
@@ -205,6 +211,41 @@ absl::StatusOr<JournaledJob> JobFromRecord(const v1::JobRecord& record) {
   return out;
 }
 
+cosched::v1::ModelRecord ModelToRecord(const ModelChoice& choice) {
+  v1::ModelRecord record;
+  record.set_model(choice.model);
+  record.set_pinned(choice.pinned);
+  if (choice.serving.has_value()) {
+    v1::StoredModelVersion& serving = *record.mutable_serving();
+    serving.set_version(choice.serving->version);
+    serving.set_job_id(choice.serving->job);
+    serving.set_published_unix_micros(absl::ToUnixMicros(choice.serving->published));
+    serving.set_test_accuracy(choice.serving->test_accuracy);
+  }
+  for (const ServedModel::Served& served : choice.previous) {
+    v1::StoredServed& out = *record.add_previous();
+    out.set_version(served.version);
+    out.set_pinned(served.pinned);
+  }
+  return record;
+}
+
+ModelChoice ModelFromRecord(const cosched::v1::ModelRecord& record) {
+  ModelChoice choice;
+  choice.model = record.model();
+  choice.pinned = record.pinned();
+  if (record.has_serving()) {
+    const v1::StoredModelVersion& serving = record.serving();
+    choice.serving = ModelVersionRecord{serving.version(), serving.job_id(),
+                                        absl::FromUnixMicros(serving.published_unix_micros()),
+                                        serving.test_accuracy()};
+  }
+  for (const v1::StoredServed& served : record.previous()) {
+    choice.previous.push_back({served.version(), served.pinned()});
+  }
+  return choice;
+}
+
 absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store) {
   ASSIGN_OR_RETURN(StateStore::Recovered recovered, store.Recover());
   RecoveredJobs out;
@@ -223,6 +264,7 @@ absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store) {
     bool from_snapshot = false;
   };
   std::map<JobId, Latest> latest;
+  std::map<std::string, v1::ModelRecord> models;  // the latest record of each model
   if (recovered.snapshot_sequence != 0) {
     v1::SchedulerSnapshot snapshot;
     if (!snapshot.ParseFromString(recovered.snapshot)) {
@@ -240,6 +282,9 @@ absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store) {
                                                 "' twice"));
       }
     }
+    for (v1::ModelRecord& record : *snapshot.mutable_models()) {
+      models[record.model()] = std::move(record);
+    }
   }
   for (auto& [sequence, bytes] : recovered.records) {
     v1::StateLogRecord log;
@@ -251,6 +296,14 @@ absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store) {
       case v1::StateLogRecord::kJob: {
         const JobId id = log.job().job_id();
         latest[id] = Latest{std::move(*log.mutable_job()), sequence, false};
+        break;
+      }
+      case v1::StateLogRecord::kModel: {
+        if (log.model().model().empty()) {
+          return absl::DataLossError(
+              absl::StrCat("state store: record ", sequence, " holds a model without a name"));
+        }
+        models[log.model().model()] = std::move(*log.mutable_model());
         break;
       }
       default:
@@ -273,6 +326,7 @@ absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store) {
   std::sort(out.jobs.begin(), out.jobs.end(), [](const JournaledJob& a, const JournaledJob& b) {
     return a.job.submit_order < b.job.submit_order;
   });
+  for (const auto& [name, record] : models) out.models.push_back(ModelFromRecord(record));
   return out;
 }
 
@@ -287,25 +341,37 @@ StoreJobJournal::StoreJobJournal(StateStore* store, const RecoveredJobs& recover
   for (const JournaledJob& job : recovered.jobs) {
     jobs_[job.job.id] = JobToRecord(job.job, job.member_kinds);
   }
+  for (const ModelChoice& model : recovered.models) models_[model.model] = ModelToRecord(model);
 }
 
 void StoreJobJournal::JobChanged(const Job& job, const std::vector<NodeKind>& member_kinds) {
   v1::StateLogRecord log;
   *log.mutable_job() = JobToRecord(job, member_kinds);
+  jobs_[job.id] = log.job();
+  next_job_number_ = std::max(next_job_number_, job.submit_order + 1);
+  Append(log, absl::StrCat("job ", job.id));
+}
+
+void StoreJobJournal::ModelChanged(const ModelChoice& choice) {
+  v1::StateLogRecord log;
+  *log.mutable_model() = ModelToRecord(choice);
+  models_[choice.model] = log.model();
+  Append(log, absl::StrCat("model ", choice.model));
+}
+
+void StoreJobJournal::Append(const v1::StateLogRecord& log, const std::string& what) {
   std::string bytes;
   absl::StatusOr<uint64_t> sequence =
       log.SerializeToString(&bytes)
           ? store_->Append(bytes)
           : absl::StatusOr<uint64_t>(absl::InternalError("the record does not serialize"));
-  jobs_[job.id] = std::move(*log.mutable_job());
-  next_job_number_ = std::max(next_job_number_, job.submit_order + 1);
   changed_since_snapshot_ = true;
   if (!sequence.ok()) {
     ++failed_appends_;
     spdlog::error(
-        "state store: could not record job {} ({} failed appends so far): {}; its state is lost "
+        "state store: could not record {} ({} failed appends so far): {}; its state is lost "
         "if the scheduler stops before the next snapshot",
-        job.id, failed_appends_, sequence.status().ToString());
+        what, failed_appends_, sequence.status().ToString());
     return;
   }
   ++appends_;
@@ -332,6 +398,7 @@ absl::Status StoreJobJournal::WriteSnapshot() {
     return a->submit_order() < b->submit_order();
   });
   for (const v1::JobRecord* record : ordered) *snapshot.add_jobs() = *record;
+  for (const auto& [name, record] : models_) *snapshot.add_models() = record;
   snapshot.set_next_job_number(next_job_number_);
   std::string bytes;
   absl::Status status = snapshot.SerializeToString(&bytes)

@@ -20,7 +20,8 @@ namespace cosched::scheduler {
 
 // What a store held, ready for SchedulerCore::Restore.
 struct RecoveredJobs {
-  std::vector<JournaledJob> jobs;  // submission order
+  std::vector<JournaledJob> jobs;   // submission order
+  std::vector<ModelChoice> models;  // serving choices made by hand, by model name
   uint64_t next_job_number = 1;
   uint64_t last_sequence = 0;  // the newest record or snapshot read; 0 for an empty store
   uint64_t snapshot_sequence = 0;
@@ -37,6 +38,8 @@ absl::StatusOr<RecoveredJobs> RecoverJobs(StateStore& store);
 // names the job and the field it cannot use.
 cosched::v1::JobRecord JobToRecord(const Job& job, const std::vector<NodeKind>& member_kinds);
 absl::StatusOr<JournaledJob> JobFromRecord(const cosched::v1::JobRecord& record);
+cosched::v1::ModelRecord ModelToRecord(const ModelChoice& choice);
+ModelChoice ModelFromRecord(const cosched::v1::ModelRecord& record);
 
 struct JobJournalOptions {
   int64_t snapshot_every = 1000;  // appends between snapshots
@@ -54,6 +57,8 @@ class StoreJobJournal final : public JobJournal {
   // Appends the job's record. A failed append must not stop the scheduler: it is logged as an
   // error and counted, and the job's state still goes into the next snapshot.
   void JobChanged(const Job& job, const std::vector<NodeKind>& member_kinds) override;
+  // Appends the model's choice, the same way.
+  void ModelChanged(const ModelChoice& choice) override;
 
   // Snapshots every job now, unless nothing changed since the last snapshot (clean shutdown).
   absl::Status WriteSnapshot();
@@ -64,10 +69,14 @@ class StoreJobJournal final : public JobJournal {
   int64_t failed_snapshots() const { return failed_snapshots_; }
 
  private:
+  // Appends one record (`what` names it in errors) and snapshots when it is time.
+  void Append(const cosched::v1::StateLogRecord& log, const std::string& what);
+
   StateStore* const store_;
   const JobJournalOptions options_;
   // The latest record of every job: what the next snapshot holds.
   std::map<JobId, cosched::v1::JobRecord> jobs_;
+  std::map<std::string, cosched::v1::ModelRecord> models_;
   uint64_t next_job_number_;
   uint64_t last_sequence_;  // the newest record appended (or recovered)
   int64_t since_snapshot_;  // appends since the last snapshot (recovered records count)

@@ -91,7 +91,7 @@ class JobJournalTest : public ::testing::Test {
     s.journal = std::make_unique<StoreJobJournal>(s.store.get(), s.recovered, options);
     s.core = std::make_unique<SchedulerCore>(&clock_, CoreConfig(),
                                              Placer(DefaultPlacementProfile()), &s.outbox);
-    ASSERT_OK(s.core->Restore(s.recovered.jobs, s.recovered.next_job_number));
+    ASSERT_OK(s.core->Restore(s.recovered.jobs, s.recovered.next_job_number, s.recovered.models));
     s.core->set_journal(s.journal.get());
   }
 
@@ -235,6 +235,47 @@ TEST_F(JobJournalTest, JobsSurviveARestartWithStateGenerationMembersAndProgress)
   EXPECT_EQ(s->recovered.records_replayed, 0u);
   EXPECT_THAT(s->core->Jobs(), SizeIs(4));
   EXPECT_EQ(s->recovered.next_job_number, 5u);
+}
+
+// Heartbeats report versions again after a restart; a choice made by hand is only in the log.
+TEST_F(JobJournalTest, APromotionByHandOutlivesARestartThroughTheLogAndTheSnapshot) {
+  auto serving = [](int64_t version) {
+    Heartbeat heartbeat;
+    heartbeat.served = ServedVersion{"mlp", version, -1, absl::UnixEpoch(), "j-1"};
+    return heartbeat;
+  };
+  {
+    std::unique_ptr<Scheduler> s;
+    Start(s, JobJournalOptions{/*snapshot_every=*/2});
+    JobSpec spec = Spec(1, 1);
+    spec.serving.model = "mlp";
+    spec.serving.max_staleness_steps = 10;
+    ASSERT_OK(s->core->SubmitJob(spec).status());
+    ASSERT_OK(s->core->RegisterNode(Info("n1")));
+    ASSERT_OK(s->core->ReceiveHeartbeat("n1", serving(100)));
+    ASSERT_OK(s->core->ReceiveHeartbeat("n1", serving(200)));
+    ASSERT_OK(s->core->PromoteModel("mlp", 100));
+  }  // a crash
+  std::unique_ptr<Scheduler> s;
+  Start(s, JobJournalOptions{/*snapshot_every=*/2});
+  ASSERT_THAT(s->recovered.models, SizeIs(1));
+  const ServedModel* model = s->core->models().Find("mlp");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->serving, 100);
+  EXPECT_TRUE(model->pinned);
+  ASSERT_OK(s->core->ReceiveHeartbeat("n1", serving(300)));  // the worker is back, further on
+  EXPECT_EQ(model->serving, 100);                            // still pinned
+  // Rollback undoes the promotion made before the restart: the newest serves again.
+  ASSERT_OK(s->core->RollbackModel("mlp"));
+  EXPECT_EQ(model->serving, 300);
+  EXPECT_FALSE(model->pinned);
+  // A clean shutdown snapshots the choice too.
+  ASSERT_OK(s->journal->WriteSnapshot());
+  Start(s);
+  EXPECT_EQ(s->recovered.records_replayed, 0u);
+  ASSERT_THAT(s->recovered.models, SizeIs(1));
+  EXPECT_FALSE(s->recovered.models.front().pinned);
+  EXPECT_EQ(s->core->models().Find("mlp")->serving, 300);
 }
 
 TEST_F(JobJournalTest, ATornLogTailIsCutWithAWarningAndTheSchedulerCarriesOn) {

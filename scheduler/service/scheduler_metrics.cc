@@ -100,7 +100,19 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
   Advance(kRouted, kRoutedHelp, {{"target", "idle"}},
           c.inference_routed - c.inference_routed_to_training);
   Advance(kRouted, kRoutedHelp, {{"target", "training"}}, c.inference_routed_to_training);
-  for (const char* reason : {"deadline", "no_nodes"}) {
+  for (const auto& [model, routed] : c.inference_routed_by_model) {
+    Advance("cosched_scheduler_inference_requests_total",
+            "Inference requests routed to a node, by the model they asked for.", {{"model", model}},
+            routed);
+  }
+  for (const ServedModel* model : core.models().Models()) {
+    registry_
+        ->Gauge("cosched_scheduler_model_serving_version",
+                "The version (training step) of each model that serves requests.",
+                {{"model", model->name}})
+        .Set(model->serving.has_value() ? static_cast<double>(*model->serving) : -1);
+  }
+  for (const char* reason : {"deadline", "no_nodes", "no_model"}) {
     const auto it = c.inference_refused.find(reason);
     Advance("cosched_scheduler_inference_refused_total", "Inference requests refused, by reason.",
             {{"reason", reason}}, it == c.inference_refused.end() ? 0 : it->second);
@@ -118,6 +130,18 @@ void SchedulerMetrics::CountHeartbeats(int64_t messages) {
   // Not the core's counters().heartbeats: that counts its ReceiveHeartbeat calls, and the
   // service hands it several coalesced heartbeats in one call.
   heartbeats_.Increment(static_cast<double>(messages));
+}
+
+void SchedulerMetrics::ObserveAnswer(const std::string& model, absl::Duration age) {
+  // Versions are taken every few steps: from milliseconds to minutes old.
+  static const std::vector<double> kAgeBuckets = {0.05, 0.1, 0.25, 0.5, 1,   2,   5,
+                                                  10,   30,  60,   120, 300, 900, 3600};
+  registry_
+      ->Histogram("cosched_scheduler_inference_version_age_seconds",
+                  "Age of the model version that answered a routed request (staleness), "
+                  "by model.",
+                  kAgeBuckets, {{"model", model}})
+      .Observe(absl::ToDoubleSeconds(age));
 }
 
 void SchedulerMetrics::ObserveDecision(absl::string_view handler, absl::Duration took) {

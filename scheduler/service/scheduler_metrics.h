@@ -26,6 +26,9 @@ class SchedulerMetrics {
   void ObserveDecision(absl::string_view handler, absl::Duration took);
   // Heartbeat messages received from workers and handed to the core, coalesced or not.
   void CountHeartbeats(int64_t messages);
+  // An answer to a routed request for `model`, from a version taken `age` before it (any
+  // thread).
+  void ObserveAnswer(const std::string& model, absl::Duration age);
 
  private:
   // Counters only grow: add what the core counted since the last update.

@@ -97,7 +97,7 @@ void SessionHub::Revoke(const NodeId& node, const Revocation& revocation) {
 }
 
 absl::StatusOr<cosched::v1::InferReply> SessionHub::Infer(const NodeId& node,
-                                                          const cosched::v1::InferRequest& request,
+                                                          cosched::v1::InferenceWork work,
                                                           absl::Time deadline) {
   auto pending = std::make_shared<PendingInference>();
   uint64_t id = 0;
@@ -107,8 +107,8 @@ absl::StatusOr<cosched::v1::InferReply> SessionHub::Infer(const NodeId& node,
     pending_[id] = pending;
   }
   cosched::v1::SchedulerMessage message;
-  message.mutable_inference_work()->set_request_id(id);
-  *message.mutable_inference_work()->mutable_request() = request;
+  work.set_request_id(id);
+  *message.mutable_inference_work() = std::move(work);
   std::optional<cosched::v1::InferenceResult> result;
   if (Send(node, std::move(message))) {
     MutexLock lock(&pending->mu);

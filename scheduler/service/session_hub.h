@@ -54,9 +54,9 @@ class SessionHub final : public CoreOutbox {
   void Assign(const NodeId& node, const Assignment& assignment) override;
   void Revoke(const NodeId& node, const Revocation& revocation) override;
 
-  // Sends `request` to `node` and waits for its answer until `deadline`.
-  absl::StatusOr<cosched::v1::InferReply> Infer(const NodeId& node,
-                                                const cosched::v1::InferRequest& request,
+  // Sends `work` (its request id is set here) to `node` and waits for its answer until
+  // `deadline`.
+  absl::StatusOr<cosched::v1::InferReply> Infer(const NodeId& node, cosched::v1::InferenceWork work,
                                                 absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
   // A worker's answer to InferenceWork.
   void CompleteInference(const cosched::v1::InferenceResult& result) ABSL_LOCKS_EXCLUDED(mu_);

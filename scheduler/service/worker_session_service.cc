@@ -52,7 +52,12 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
     heartbeat.generation_failure = message.generation_failure();
   }
   heartbeat.job_finished = message.job_finished();
-  heartbeat.can_serve = message.can_serve();
+  if (message.has_served()) {
+    const cosched::v1::ServedVersion& served = message.served();
+    heartbeat.served =
+        ServedVersion{served.model(), served.version(), served.test_accuracy(),
+                      absl::FromUnixSeconds(served.published_unix_seconds()), served.job_id()};
+  }
   heartbeat.inference_backlog = absl::Seconds(message.inference_backlog_seconds());
   heartbeat.service_per_image = absl::Seconds(message.service_seconds_per_image());
   heartbeat.failure = message.failure();

@@ -97,6 +97,8 @@ void ChurnRun::SubmitJob() {
   spec.min_workers = config_.min_workers;
   spec.max_workers = config_.max_workers;
   spec.max_failures = config_.max_failures;
+  spec.serving.model = "churn";  // members serve versions of it (SimWorker's heartbeats)
+  spec.serving.max_staleness_steps = 100;
   absl::StatusOr<scheduler::JobId> id = core->SubmitJob(spec);
   if (!id.ok()) {
     world_.Violation(absl::StrCat("the job was refused: ", id.status().ToString()));
@@ -199,7 +201,7 @@ void ChurnRun::SendInference(absl::Time until) {
   if (world_.Now() >= until || world_.Now() >= churn_ends_) return;
   if (scheduler::SchedulerCore* core = world_.core(); core != nullptr) {
     absl::StatusOr<scheduler::RouteDecision> route =
-        core->RouteInference(1, absl::Milliseconds(100));
+        core->RouteInference("churn", 1, absl::Milliseconds(100));
     if (route.ok()) {
       const int64_t incarnation = world_.scheduler_incarnation();
       world_.After(route->estimate, "inference done", [this, node = route->node, incarnation] {

@@ -166,7 +166,12 @@ scheduler::Heartbeat SimWorker::MakeHeartbeat() const {
   if (is_vehicle()) {
     heartbeat.signals = scheduler::VehicleSignals{eligible_, eligible_, 0.9, true, true};
   }
-  heartbeat.can_serve = !state_.empty();
+  // What a real worker's engine holds: the version of the last state it trained or received
+  // (a member serves its job's model; one that left keeps its last version).
+  if (!state_.empty()) {
+    heartbeat.served =
+        scheduler::ServedVersion{"churn", state_.step(), -1, absl::UnixEpoch(), job_};
+  }
   heartbeat.job = report_.job;
   if (!report_.job.empty()) {
     heartbeat.progress = scheduler::JobProgress{report_.step, 0, -1, ""};

@@ -115,8 +115,8 @@ void SimWorld::StartScheduler() {
       next->cleanup.get());
   next->core->set_journal(next->journal.get());
   if (!recovered->jobs.empty()) {
-    const absl::Status restored =
-        next->core->Restore(std::move(recovered->jobs), recovered->next_job_number);
+    const absl::Status restored = next->core->Restore(
+        std::move(recovered->jobs), recovered->next_job_number, recovered->models);
     if (!restored.ok()) {
       Violation(absl::StrCat("the scheduler cannot restore its jobs: ", restored.ToString()));
     }

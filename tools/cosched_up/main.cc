@@ -7,7 +7,8 @@
 // With --demo it also submits the Fashion-MNIST job, drives inference with deadlines at the
 // scheduler, shows live progress (members, generation, step, accuracy, deadline attainment,
 // vehicles) and ends when the job does, with one JSON line:
-//   {"event":"demo_finished","test_accuracy":...,"deadline_attainment":...,
+//   {"event":"demo_finished","test_accuracy":...,"inference_accuracy":...,
+//    "served_versions":{"<model>@<step>":answers,...},"deadline_attainment":...,
 //    "membership_changes":...,"preemptions":...,"wall_seconds":...}
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -270,12 +272,37 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
       static_cast<long long>(report->refused), static_cast<long long>(report->unavailable),
       static_cast<long long>(report->errors), report->deadline_attainment(),
       Percentile(report->latency_ms, 50), Percentile(report->latency_ms, 99));
+  // Answers scored against the test labels, next to the job's own test accuracy: early
+  // answers come from early versions, so they score below the final model.
+  // Versions are "model@step": the human line names each model's range of steps (the JSON
+  // line has every version with its count).
+  std::map<std::string, std::pair<int64_t, int64_t>> steps;  // model -> first, last step
+  for (const auto& [version, answers] : report->answers_by_version) {
+    const size_t at = version.rfind('@');
+    int64_t step = 0;
+    if (at == std::string::npos || !absl::SimpleAtoi(version.substr(at + 1), &step)) continue;
+    auto [range, fresh] = steps.try_emplace(version.substr(0, at), step, step);
+    range->second.first = std::min(range->second.first, step);
+    range->second.second = std::max(range->second.second, step);
+  }
+  std::vector<std::string> served;
+  for (const auto& [model, range] : steps) {
+    served.push_back(absl::StrCat(model, " steps ", range.first, "-", range.second));
+  }
+  std::printf(
+      "inference accuracy %.4f over %lld answers (job test accuracy %.4f) from %zu versions: "
+      "%s\n",
+      report->accuracy(), static_cast<long long>(report->admitted), job.test_accuracy(),
+      report->answers_by_version.size(),
+      served.empty() ? "none" : absl::StrJoin(served, ", ").c_str());
   if (job.state() != "succeeded") {
     return absl::DeadlineExceededError(absl::StrCat("job ", job_id, " is ", job.state(), " after ",
                                                     absl::FormatDuration(flags.timeout)));
   }
   return json({{"event", "demo_finished"},
                {"test_accuracy", job.test_accuracy()},
+               {"inference_accuracy", report->accuracy()},
+               {"served_versions", report->answers_by_version},
                {"deadline_attainment", report->deadline_attainment()},
                {"inference_answered", report->admitted},
                {"inference_refused", report->refused},

@@ -41,6 +41,7 @@ struct Options {
   std::string image;
   std::string data_dir;
   absl::Duration deadline = absl::Milliseconds(20);
+  std::string model;
   // wait
   absl::Duration wait_for = absl::Minutes(10);
 };
@@ -66,6 +67,7 @@ std::vector<Command> JobCommands();
 std::vector<Command> WaitCommands();
 std::vector<Command> NodeCommands();
 std::vector<Command> InferCommands();
+std::vector<Command> ModelCommands();
 
 // --scheduler, --output/-o and --timeout.
 void RegisterGlobalFlags(FlagParser& parser, Options& options);

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -45,6 +46,14 @@ std::string ShortDuration(double seconds) {
   if (ms < 10) return absl::StrFormat("%.2fms", ms);
   if (ms < 1000) return absl::StrFormat("%.1fms", ms);
   return absl::StrFormat("%.2fs", seconds);
+}
+
+std::string Accuracy(double accuracy) {
+  return accuracy < 0 ? "-" : absl::StrFormat("%.1f%%", accuracy * 100);
+}
+
+double SecondsSince(double unix_seconds) {
+  return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) - unix_seconds;
 }
 
 }  // namespace cosched::coschedctl

@@ -25,5 +25,9 @@ std::string LocalTime(double unix_seconds);
 std::string Age(double seconds);
 // "0.42ms", "12.3ms", "1.50s": short durations such as inference queue and compute times.
 std::string ShortDuration(double seconds);
+// "85.8%"; "-" for a negative accuracy (not measured).
+std::string Accuracy(double accuracy);
+// Seconds from `unix_seconds` to now.
+double SecondsSince(double unix_seconds);
 
 }  // namespace cosched::coschedctl

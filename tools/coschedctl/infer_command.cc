@@ -1,6 +1,7 @@
 // File: tools/coschedctl/infer_command.cc
-// `infer (--image-index N | --image FILE) [--deadline 20ms]`: sends one image through the
-// scheduler, which routes it to a worker or refuses at once, and shows the answer.
+// `infer (--image-index N | --image FILE) [--deadline 20ms] [--model NAME]`: sends one image
+// through the scheduler, which routes it to a worker that holds a fresh version of the model
+// or refuses at once, and shows the answer and who served it with which version.
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -21,6 +22,8 @@ void InferFlags(FlagParser& parser, Options& options) {
   options.data_dir = worker::kFashionMnistDir;
   parser.String("data-dir", &options.data_dir, "where the Fashion-MNIST files are");
   parser.Duration("deadline", &options.deadline, "answer within this long or be refused");
+  parser.String("model", &options.model,
+                "the model to answer with (default: the scheduler's default model)");
 }
 
 std::string Label(int64_t label) {
@@ -61,6 +64,7 @@ int Infer(const Context& context) {
   cosched::v1::InferRequest request;
   request.add_images(image.pixels);
   request.set_deadline_ms(static_cast<uint32_t>(deadline_ms));
+  request.set_model(options.model);
   absl::StatusOr<cosched::v1::InferReply> reply = context.client->Infer(request);
   if (!reply.ok()) return ReportFailure(context, "infer", reply.status());
   if (reply->classes_size() != 1) {
@@ -74,6 +78,11 @@ int Infer(const Context& context) {
     nlohmann::ordered_json out = {
         {"class", predicted},
         {"label", FashionMnistClassName(predicted)},
+        {"node", reply->node_id()},
+        {"model", reply->model()},
+        {"version", reply->weights_step()},
+        {"version_age_seconds", reply->version_age_seconds()},
+        {"version_test_accuracy", reply->version_test_accuracy()},
         {"weights_step", reply->weights_step()},
         {"queue_seconds", reply->queue_seconds()},
         {"compute_seconds", reply->compute_seconds()},
@@ -94,7 +103,9 @@ int Infer(const Context& context) {
         {"True label:",
          absl::StrCat(Label(image.label), image.label == predicted ? ", correct" : ", wrong")});
   }
-  fields.AddRow({"Weights step:", absl::StrCat(reply->weights_step())});
+  fields.AddRow({"Served by:", reply->node_id()});
+  fields.AddRow({"Model:", absl::StrCat(reply->model(), " version ", reply->weights_step(), " (",
+                                        ShortDuration(reply->version_age_seconds()), " old)")});
   fields.AddRow({"Queue:", ShortDuration(reply->queue_seconds())});
   fields.AddRow({"Compute:", ShortDuration(reply->compute_seconds())});
   fields.AddRow(

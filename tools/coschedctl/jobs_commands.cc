@@ -61,14 +61,6 @@ std::string Workers(const cosched::v1::JobStatus& job) {
   return absl::StrCat(job.members_size(), " (", job.min_workers(), "-", job.max_workers(), ")");
 }
 
-std::string Accuracy(double accuracy) {
-  return accuracy < 0 ? "-" : absl::StrFormat("%.1f%%", accuracy * 100);
-}
-
-double SecondsSince(double unix_seconds) {
-  return absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()) - unix_seconds;
-}
-
 int GetJobs(const Context& context) {
   absl::StatusOr<cosched::v1::ListJobsReply> reply = context.client->ListJobs();
   if (!reply.ok()) return ReportFailure(context, "get jobs", reply.status());

@@ -18,7 +18,7 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {JobCommands, WaitCommands, NodeCommands, InferCommands}) {
+  for (auto group : {JobCommands, WaitCommands, NodeCommands, InferCommands, ModelCommands}) {
     for (Command& command : group()) all.push_back(std::move(command));
   }
   return all;

@@ -23,7 +23,7 @@ int GetNodes(const Context& context) {
     return kExitOk;
   }
   Table table({"NODE", "KIND", "STATE", "JOB", "CPUS", "LINK", "ZONE", "HEARTBEAT", "DEPARTURES",
-               "SERVICE/IMAGE", "REASON"});
+               "SERVICE/IMAGE", "MODEL", "REASON"});
   for (size_t column : {4, 5, 7, 8, 9}) table.AlignRight(column);
   for (const cosched::v1::NodeStatus& node : reply->nodes()) {
     table.AddRow({node.node_id(), node.kind(), node.state(), OrDash(node.job_id()),
@@ -33,6 +33,9 @@ int GetNodes(const Context& context) {
                   node.service_seconds_per_image() > 0
                       ? absl::StrFormat("%.0fus", node.service_seconds_per_image() * 1e6)
                       : "-",
+                  node.served_model().empty()
+                      ? "-"
+                      : absl::StrCat(node.served_model(), "@", node.served_version()),
                   node.ineligible_reason()});
   }
   Print(table.Render());
@@ -46,7 +49,7 @@ std::vector<Command> NodeCommands() {
            "",
            0,
            0,
-           "list workers: kind, state, job, heartbeat, departures, measured inference service",
+           "list workers: kind, state, job, heartbeat, departures, inference service, model",
            nullptr,
            GetNodes}};
 }

@@ -97,6 +97,19 @@ absl::StatusOr<cosched::v1::ExplainReply> SchedulerClient::Explain(const std::st
       &cosched::v1::Scheduler::Stub::Explain, request);
 }
 
+absl::StatusOr<cosched::v1::ListModelsReply> SchedulerClient::ListModels(const std::string& model) {
+  cosched::v1::ListModelsRequest request;
+  request.set_model(model);
+  return Call<cosched::v1::ListModelsRequest, cosched::v1::ListModelsReply>(
+      &cosched::v1::Scheduler::Stub::ListModels, request);
+}
+
+absl::StatusOr<cosched::v1::ModelStatus> SchedulerClient::PromoteModel(
+    const cosched::v1::PromoteModelRequest& request) {
+  return Call<cosched::v1::PromoteModelRequest, cosched::v1::ModelStatus>(
+      &cosched::v1::Scheduler::Stub::PromoteModel, request);
+}
+
 bool IsUnreachable(const absl::Status& status) {
   return status.GetPayload(kUnreachablePayload).has_value();
 }

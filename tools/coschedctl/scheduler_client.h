@@ -32,6 +32,10 @@ class SchedulerClient {
   absl::StatusOr<cosched::v1::ListNodesReply> ListNodes();
   absl::StatusOr<cosched::v1::InferReply> Infer(const cosched::v1::InferRequest& request);
   absl::StatusOr<cosched::v1::ExplainReply> Explain(const std::string& job_id);
+  // `model` empty: every model.
+  absl::StatusOr<cosched::v1::ListModelsReply> ListModels(const std::string& model);
+  absl::StatusOr<cosched::v1::ModelStatus> PromoteModel(
+      const cosched::v1::PromoteModelRequest& request);
 
  private:
   template <typename Request, typename Reply, typename Method>

@@ -136,7 +136,16 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
     heartbeat.set_failed_generation(report_.failed_generation);
     heartbeat.set_generation_failure(report_.generation_failure);
   }
-  heartbeat.set_can_serve(engine_ != nullptr);
+  const std::optional<ModelVersion> served =
+      engine_ != nullptr ? engine_->version() : std::optional<ModelVersion>();
+  if (served.has_value()) {
+    cosched::v1::ServedVersion& version = *heartbeat.mutable_served();
+    version.set_model(served->model);
+    version.set_version(served->step);
+    version.set_test_accuracy(served->test_accuracy);
+    version.set_published_unix_seconds(absl::ToUnixSeconds(served->published));
+    version.set_job_id(engine_job_);
+  }
   if (engine_ != nullptr) {
     // What the scheduler's routing estimate needs, measured here (without it the scheduler
     // assumes its configured service time and an empty queue).
@@ -254,9 +263,11 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
     MutexLock lock(&mu_);
     model_ = shared_model;
     engine_ = engine;
+    engine_job_ = job_id;
     report_.checkpoint_dir = job.checkpoint_dir;
   }
-  engine->PublishWeights((*trainer)->parameters(), (*trainer)->step());
+  // The engine serves nothing until the trainer publishes its first version, once this
+  // member holds the generation's committed state (not its own initial weights).
   spdlog::info("job {}: generation {}, rank {} of {} ({})", job_id, assignment.generation(),
                assignment.rank(), assignment.world(), assignment.reason());
   absl::StatusOr<TrainingResult> result = (*trainer)->Run();
@@ -308,10 +319,13 @@ cosched::v1::InferenceResult Agent::Answer(const cosched::v1::InferenceWork& wor
   }
   absl::StatusOr<std::vector<float>> pixels = DecodeImages(work.request(), model->input_size());
   if (!pixels.ok()) return refuse(pixels.status());
+  VersionWanted wanted{work.request().model(), work.min_version()};
+  if (work.max_version() > 0) wanted.max_step = work.max_version();
   absl::StatusOr<InferenceResult> answer = engine->Infer(
-      *std::move(pixels), RequestDeadline(work.request(), arrival, absl::Milliseconds(20)));
+      *std::move(pixels), RequestDeadline(work.request(), arrival, absl::Milliseconds(20)), wanted);
   if (!answer.ok()) return refuse(answer.status());
   FillReply(*answer, result.mutable_reply());
+  result.mutable_reply()->set_node_id(options_.node_id);
   return result;
 }
 

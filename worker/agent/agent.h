@@ -100,6 +100,7 @@ class Agent {
   // The model and engine of the latest job; they outlive the job so the node keeps serving.
   std::shared_ptr<const Mlp> model_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<InferenceEngine> engine_ ABSL_GUARDED_BY(mu_);
+  std::string engine_job_ ABSL_GUARDED_BY(mu_);  // the job whose versions engine_ serves
   std::unique_ptr<SchedulerSession> session_;
   std::vector<std::thread> inference_threads_;
 };

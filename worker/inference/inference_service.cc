@@ -25,7 +25,7 @@ class InferenceServer::Service final : public cosched::v1::Inference::Service {
     if (!pixels.ok()) return ToGrpcStatus(pixels.status());
     const absl::Time deadline = std::min(RequestDeadline(*request, arrival, default_deadline_),
                                          absl::FromChrono(context->deadline()));
-    auto result = engine_->Infer(*std::move(pixels), deadline);
+    auto result = engine_->Infer(*std::move(pixels), deadline, VersionWanted{request->model()});
     if (!result.ok()) return ToGrpcStatus(result.status());
     FillReply(*result, reply);
     return grpc::Status::OK;

@@ -30,7 +30,10 @@ absl::Time RequestDeadline(const cosched::v1::InferRequest& request, absl::Time 
 void FillReply(const InferenceResult& result, cosched::v1::InferReply* reply) {
   for (uint32_t c : result.classes) reply->add_classes(c);
   for (float s : result.scores) reply->add_scores(s);
-  reply->set_weights_step(result.weights_step);
+  reply->set_weights_step(result.version.step);
+  reply->set_model(result.version.model);
+  reply->set_version_age_seconds(absl::ToDoubleSeconds(absl::Now() - result.version.published));
+  reply->set_version_test_accuracy(result.version.test_accuracy);
   reply->set_queue_seconds(absl::ToDoubleSeconds(result.queue));
   reply->set_compute_seconds(absl::ToDoubleSeconds(result.compute));
   reply->set_deadline_met(result.deadline_met);

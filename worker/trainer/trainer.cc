@@ -443,6 +443,21 @@ absl::Status Trainer::MaybeCheckpoint() {
   return WriteCheckpoint(job.checkpoint_dir, Snapshot()).status();
 }
 
+void Trainer::MaybePublishVersion(double test_accuracy) {
+  if (options_.inference == nullptr) return;
+  const bool due =
+      published_step_ < 0 || test_accuracy >= 0 ||
+      (step_ != published_step_ && step_ % options_.job.serving.publish_every_steps == 0);
+  if (!due) return;
+  ModelVersion version;
+  version.model = options_.job.serving.model;
+  version.step = step_;
+  version.test_accuracy = test_accuracy;
+  version.published = absl::Now();
+  options_.inference->PublishVersion(std::move(version), params_);
+  published_step_ = step_;
+}
+
 absl::StatusOr<TrainingResult> Trainer::Run() {
   const absl::Time start = absl::Now();
   // Training is batch work: inference threads take this core the moment they wake.
@@ -463,7 +478,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   int64_t evaluated_epochs = epochs_completed_;
 
   while (!left_job_) {
-    if (options_.inference != nullptr) options_.inference->PublishWeights(params_, step_);
+    MaybePublishVersion(-1);
     if (epochs_completed_ > evaluated_epochs || (Finished() && accuracy < 0)) {
       auto evaluated = Evaluate();
       if (!evaluated.ok()) {
@@ -472,6 +487,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
       }
       accuracy = *evaluated;
       evaluated_epochs = epochs_completed_;
+      MaybePublishVersion(accuracy);
       if (options_.metrics != nullptr) options_.metrics->test_accuracy.Set(accuracy);
       if (options_.on_progress) {
         TrainingProgress progress{TrainingProgress::Kind::kEpoch};

@@ -78,8 +78,10 @@ struct TrainerOptions {
   std::string host_id;
   MembershipSource* membership = nullptr;
   ComputeToken* token = nullptr;
-  InferenceEngine* inference = nullptr;  // optional: gets each committed step's weights
-  WorkerMetrics* metrics = nullptr;      // optional
+  // Optional: gets a version of the model (job.serving) every job.serving.publish_every_steps
+  // steps, after every evaluation and once this rank holds the job's state.
+  InferenceEngine* inference = nullptr;
+  WorkerMetrics* metrics = nullptr;                          // optional
   std::function<void(const TrainingProgress&)> on_progress;  // optional
 };
 
@@ -125,6 +127,10 @@ class Trainer {
   // and on to newer ones while the one it tries cannot form for reasons not its own.
   absl::Status ChangeMembership();
   absl::Status MaybeCheckpoint();
+  // Hands the inference engine the committed weights as a version of the job's model, when
+  // the cadence (or a new accuracy, `test_accuracy` >= 0) calls for one. One copy of the
+  // parameters per version, not per step: training does not pay for serving.
+  void MaybePublishVersion(double test_accuracy);
   bool Finished() const;
   // Fraction of the job done, from replicated state (drives the learning-rate schedule).
   double Progress() const;
@@ -140,6 +146,7 @@ class Trainer {
   std::vector<uint8_t> batch_labels_;
   Mlp::Workspace workspace_;
   int64_t step_ = 0;
+  int64_t published_step_ = -1;  // the step of the last version handed to inference
   int64_t epochs_completed_ = 0;
   int64_t preempted_steps_ = 0;
   absl::Duration allreduce_time_;  // in the step's allreduce, including waiting for peers

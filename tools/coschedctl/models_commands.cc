@@ -1,0 +1,184 @@
+// File: tools/coschedctl/models_commands.cc
+// The model commands: `get models`, `describe model NAME` (its versions, which serves, which
+// nodes hold each), `promote NAME VERSION`, `rollback NAME` and `unpin NAME` (the model's
+// policy picks the serving version again).
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tools/coschedctl/command.h"
+#include "tools/coschedctl/format.h"
+#include "tools/coschedctl/table.h"
+
+namespace cosched::coschedctl {
+namespace {
+
+std::string Serving(const cosched::v1::ModelStatus& model) {
+  if (model.serving_version() < 0) return "-";
+  return absl::StrCat(model.serving_version(), model.pinned() ? " (pinned)" : "");
+}
+
+std::string Accepted(const cosched::v1::ModelStatus& model) {
+  if (model.serving_version() < 0) return "-";
+  return model.acceptable_max_version() > 0
+             ? absl::StrCat(model.acceptable_min_version(), "-", model.acceptable_max_version())
+             : absl::StrCat(">=", model.acceptable_min_version());
+}
+
+int NodesServing(const cosched::v1::ModelStatus& model) {
+  int nodes = 0;
+  for (const cosched::v1::ModelVersionStatus& version : model.versions()) {
+    const bool accepted = version.version() >= model.acceptable_min_version() &&
+                          (model.acceptable_max_version() == 0 ||
+                           version.version() <= model.acceptable_max_version());
+    if (accepted) nodes += version.nodes_size();
+  }
+  return nodes;
+}
+
+int GetModels(const Context& context) {
+  absl::StatusOr<cosched::v1::ListModelsReply> reply = context.client->ListModels("");
+  if (!reply.ok()) return ReportFailure(context, "get models", reply.status());
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(ProtoToJson(*reply));
+    return kExitOk;
+  }
+  if (reply->models().empty()) {
+    Print("No models: no job has declared one (a job's serving.model, or its name).\n");
+    return kExitOk;
+  }
+  Table table({"MODEL", "JOB", "POLICY", "SERVING", "ACCEPTED", "NODES", "VERSIONS", "NEWEST"});
+  for (size_t column : {5, 6}) table.AlignRight(column);
+  for (const cosched::v1::ModelStatus& model : reply->models()) {
+    table.AddRow({model.model(), model.job_id(), model.policy(), Serving(model), Accepted(model),
+                  absl::StrCat(NodesServing(model)), absl::StrCat(model.versions_size()),
+                  model.versions().empty() ? "-" : absl::StrCat(model.versions(0).version())});
+  }
+  Print(table.Render());
+  return kExitOk;
+}
+
+void PrintModel(const cosched::v1::ModelStatus& model) {
+  Table fields;
+  fields.AddRow({"Model:", model.model()});
+  fields.AddRow({"Trained by:", model.job_id()});
+  fields.AddRow(
+      {"Policy:", absl::StrCat(model.policy(), model.pinned() ? ", pinned by hand" : "")});
+  fields.AddRow({"Serving:", Serving(model)});
+  if (model.serving_version() >= 0) {
+    fields.AddRow(
+        {"Since:", absl::StrCat(LocalTime(model.serving_since_unix_seconds()), " (",
+                                Age(SecondsSince(model.serving_since_unix_seconds())), " ago)")});
+  }
+  fields.AddRow({"Accepted:", absl::StrCat(Accepted(model), " (staleness bound ",
+                                           model.max_staleness_steps(), " steps)")});
+  std::string out = fields.Render();
+  absl::StrAppend(&out, "Versions:\n");
+  Table versions({"  VERSION", "SERVING", "ACCURACY", "PUBLISHED", "NODES"});
+  for (const cosched::v1::ModelVersionStatus& version : model.versions()) {
+    versions.AddRow({absl::StrCat("  ", version.version()), version.serving() ? "yes" : "",
+                     Accuracy(version.test_accuracy()),
+                     absl::StrCat(Age(SecondsSince(version.published_unix_seconds())), " ago"),
+                     version.nodes().empty() ? "-" : absl::StrJoin(version.nodes(), " ")});
+  }
+  absl::StrAppend(&out, versions.Render());
+  Print(out);
+}
+
+int DescribeModel(const Context& context) {
+  const std::string& name = context.args[0];
+  absl::StatusOr<cosched::v1::ListModelsReply> reply = context.client->ListModels(name);
+  if (!reply.ok())
+    return ReportFailure(context, absl::StrCat("describe model ", name), reply.status());
+  if (reply->models_size() != 1) {
+    return ReportFailure(context, absl::StrCat("describe model ", name),
+                         absl::InternalError("the scheduler answered with no model"));
+  }
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(ProtoToJson(reply->models(0)));
+    return kExitOk;
+  }
+  PrintModel(reply->models(0));
+  return kExitOk;
+}
+
+int Change(const Context& context, const cosched::v1::PromoteModelRequest& request,
+           const std::string& what) {
+  absl::StatusOr<cosched::v1::ModelStatus> model = context.client->PromoteModel(request);
+  if (!model.ok()) return ReportFailure(context, what, model.status());
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(ProtoToJson(*model));
+    return kExitOk;
+  }
+  Print(absl::StrCat("model ", model->model(), " now serves version ", Serving(*model), "\n"));
+  return kExitOk;
+}
+
+int Promote(const Context& context) {
+  cosched::v1::PromoteModelRequest request;
+  request.set_model(context.args[0]);
+  int64_t version = 0;
+  if (!absl::SimpleAtoi(context.args[1], &version) || version < 0) {
+    return ReportUsage(
+        absl::StrCat("promote: VERSION must be a training step, not '", context.args[1], "'"));
+  }
+  request.set_version(version);
+  return Change(context, request, absl::StrCat("promote ", context.args[0]));
+}
+
+int Rollback(const Context& context) {
+  cosched::v1::PromoteModelRequest request;
+  request.set_model(context.args[0]);
+  request.set_rollback(true);
+  return Change(context, request, absl::StrCat("rollback ", context.args[0]));
+}
+
+int Unpin(const Context& context) {
+  cosched::v1::PromoteModelRequest request;
+  request.set_model(context.args[0]);
+  request.set_policy(true);
+  return Change(context, request, absl::StrCat("unpin ", context.args[0]));
+}
+
+}  // namespace
+
+std::vector<Command> ModelCommands() {
+  return {
+      {{"get", "models"},
+       "",
+       0,
+       0,
+       "list served models: policy, serving version, accepted versions, nodes holding them",
+       nullptr,
+       GetModels},
+      {{"describe", "model"},
+       "NAME",
+       1,
+       1,
+       "a model's versions: accuracy, age, which serves, which nodes hold each",
+       nullptr,
+       DescribeModel},
+      {{"promote"},
+       "NAME VERSION",
+       2,
+       2,
+       "serve VERSION of model NAME from now on (pinned: its policy rests)",
+       nullptr,
+       Promote},
+      {{"rollback"},
+       "NAME",
+       1,
+       1,
+       "serve the version that served before (pinned)",
+       nullptr,
+       Rollback},
+      {{"unpin"},
+       "NAME",
+       1,
+       1,
+       "let the model's policy pick the serving version again",
+       nullptr,
+       Unpin},
+  };
+}
+
+}  // namespace cosched::coschedctl
