@@ -85,4 +85,22 @@ absl::StatusOr<OptimizerConfig> ParseOptimizerConfig(const ConfigNode& section) 
   return config;
 }
 
+absl::StatusOr<size_t> MlpParameterCount(const std::vector<int>& layer_sizes) {
+  if (layer_sizes.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an MLP has at least 2 layer sizes, not ", layer_sizes.size()));
+  }
+  size_t count = 0;
+  for (size_t l = 0; l < layer_sizes.size(); ++l) {
+    if (layer_sizes[l] < 1 || layer_sizes[l] > kMaxMlpLayerWidth) {
+      return absl::InvalidArgumentError(absl::StrCat("MLP layer ", l, " has size ", layer_sizes[l],
+                                                     "; must be in [1, ", kMaxMlpLayerWidth, "]"));
+    }
+    if (l > 0) {
+      count += static_cast<size_t>(layer_sizes[l - 1] + 1) * static_cast<size_t>(layer_sizes[l]);
+    }
+  }
+  return count;
+}
+
 }  // namespace cosched

@@ -31,6 +31,11 @@ struct MlpConfig {
 
 absl::StatusOr<MlpConfig> ParseMlpConfig(const ConfigNode& section);
 
+// How many parameters (weights and biases) an MLP of `layer_sizes` has: what a peer's weights
+// must hold. INVALID_ARGUMENT for fewer than 2 sizes, or a size outside [1,
+// kMaxMlpLayerWidth].
+absl::StatusOr<size_t> MlpParameterCount(const std::vector<int>& layer_sizes);
+
 // The `optimizer:` section of a job config:
 //   optimizer:
 //     name: adam            # sgd | adam | adamw (adamw: decoupled weight decay)

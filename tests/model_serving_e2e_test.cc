@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -86,6 +87,24 @@ class ModelServingTest : public SchedulerCluster {
       if (node.node_id() == id) return node;
     }
     return {};
+  }
+
+  // Polls `done` (a remote state) until it holds or a minute passes; returns the last answer.
+  static bool WaitUntil(const std::function<bool()>& done) {
+    for (absl::Time until = absl::Now() + absl::Minutes(1); absl::Now() < until;) {
+      if (done()) return true;
+      absl::SleepFor(absl::Milliseconds(100));  // the next heartbeat
+    }
+    return done();
+  }
+
+  // The vehicle stays parked but is unplugged: it may not train (it leaves its job at a step
+  // boundary) but may still answer, with the version it left with.
+  void Unplug(const std::string& vehicle) {
+    const std::string state = VehicleStatePath(vehicle);
+    std::ofstream(state + ".tmp")
+        << "{parked: true, plugged_in: false, battery: 0.9, unmetered_link: true}\n";
+    std::filesystem::rename(state + ".tmp", state);
   }
 
   grpc::Status Promote(const cosched::v1::PromoteModelRequest& request) {
@@ -178,8 +197,7 @@ TEST_F(ModelServingTest, TwoJobsServeTwoModelsAndEveryAnswerComesFromTheModelNam
 TEST_F(ModelServingTest, ANodeThatLeftAnswersOnlyOncePromotedAndRollbackUndoesThePromotion) {
   StartWorker("dc-1");
   StartWorker("dc-2");
-  const std::string vehicle_state = VehicleStatePath("v-1");
-  WriteVehicleState(vehicle_state, true);
+  WriteVehicleState(VehicleStatePath("v-1"), true);
   StartWorker("v-1", "vehicle");
   const std::string id = Submit(
       ServingJob(2, 3, 100000,
@@ -188,14 +206,8 @@ TEST_F(ModelServingTest, ANodeThatLeftAnswersOnlyOncePromotedAndRollbackUndoesTh
   ASSERT_EQ(job.members_size(), 3) << Events(job);
   // The vehicle serves a version, then is unplugged: it may not train, so it leaves the job,
   // but it is parked, so it may still answer, with the version it left with.
-  auto holds = [&] { return Node("v-1").served_model() == "fleet"; };
-  for (absl::Time until = absl::Now() + absl::Minutes(1); !holds() && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(100));  // the next heartbeat
-  }
-  ASSERT_TRUE(holds());
-  std::ofstream(vehicle_state + ".tmp")
-      << "{parked: true, plugged_in: false, battery: 0.9, unmetered_link: true}\n";
-  std::filesystem::rename(vehicle_state + ".tmp", vehicle_state);
+  ASSERT_TRUE(WaitUntil([&] { return Node("v-1").served_model() == "fleet"; }));
+  Unplug("v-1");
   job = WaitFor(id, absl::Minutes(1), [](const auto& j) { return j.members_size() == 2; });
   ASSERT_EQ(job.members_size(), 2) << Events(job);
   absl::SleepFor(absl::Seconds(1));  // its last heartbeat as a member has passed
@@ -244,6 +256,50 @@ TEST_F(ModelServingTest, ANodeThatLeftAnswersOnlyOncePromotedAndRollbackUndoesTh
   missing.set_model("fleet");
   missing.set_version(left_with + 7);  // never published (not on the cadence)
   EXPECT_EQ(Promote(missing).error_code(), grpc::StatusCode::NOT_FOUND);
+  Cancel(id);
+}
+
+// The scheduler loads a version onto an idle node when no node fit to serve holds it: the
+// weights come from the node that does (a vehicle that drove off), over both sessions.
+TEST_F(ModelServingTest, APromotedVersionNoFitNodeHoldsIsLoadedOntoAnIdleNode) {
+  StartWorker("dc-1");  // idle throughout: the job trains on vehicles only
+  for (const char* vehicle : {"v-1", "v-2"}) {
+    WriteVehicleState(VehicleStatePath(vehicle), true);
+    StartWorker(vehicle, "vehicle");
+  }
+  const std::string id = Submit(absl::StrCat(
+      ServingJob(1, 2, 100000,
+                 "    model: cars\n    publish_every_steps: 20\n    max_staleness_steps: 40\n"),
+      "  scheduling:\n    kind: vehicle\n"));
+  auto job = WaitFor(id, absl::Minutes(2), [](const auto& j) { return j.members_size() == 2; });
+  ASSERT_EQ(job.members_size(), 2) << Events(job);
+  ASSERT_TRUE(WaitUntil([&] { return Node("v-1").served_model() == "cars"; }));
+  // v-1 is unplugged (it leaves the job, parked, keeping its version) and that version is
+  // promoted; then it drives off, so nobody fit to serve holds it.
+  Unplug("v-1");
+  job = WaitFor(id, absl::Minutes(1), [](const auto& j) { return j.members_size() == 1; });
+  ASSERT_EQ(job.members_size(), 1) << Events(job);
+  absl::SleepFor(absl::Seconds(1));  // its last heartbeat as a member has passed
+  const int64_t left_with = Node("v-1").served_version();
+  cosched::v1::PromoteModelRequest promote;
+  promote.set_model("cars");
+  promote.set_version(left_with);
+  const grpc::Status promoted = Promote(promote);
+  ASSERT_TRUE(promoted.ok()) << promoted.error_message();
+  WriteVehicleState(VehicleStatePath("v-1"), false);  // driving
+  // Fetched from v-1, loaded onto dc-1, reported in dc-1's heartbeat.
+  ASSERT_TRUE(WaitUntil([&] {
+    const cosched::v1::NodeStatus node = Node("dc-1");
+    return node.served_model() == "cars" && node.served_version() == left_with;
+  })) << "dc-1 serves "
+      << Node("dc-1").served_model() << " version " << Node("dc-1").served_version();
+  for (int i = 0; i < 20; ++i) {
+    cosched::v1::InferReply reply;
+    const grpc::Status status = Infer("cars", i, &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(reply.node_id(), "dc-1");
+    EXPECT_EQ(reply.weights_step(), left_with);
+  }
   Cancel(id);
 }
 

@@ -156,6 +156,28 @@ absl::StatusOr<VersionRange> ModelRegistry::Acceptable(const std::string& model)
   return range;
 }
 
+void ModelRegistry::KeepWeights(const std::string& model, int64_t version,
+                                std::shared_ptr<const std::string> weights) {
+  auto it = models_.find(model);
+  if (it == models_.end() || weights == nullptr) return;
+  ServedModel& entry = it->second;
+  entry.weights[version] = std::move(weights);
+  for (auto old = entry.weights.begin();
+       entry.weights.size() > kKeptWeights && old != entry.weights.end();) {
+    old = entry.serving == old->first ? std::next(old) : entry.weights.erase(old);
+  }
+}
+
+std::optional<int64_t> ModelRegistry::LoadableVersion(const std::string& model,
+                                                      const VersionRange& range) const {
+  const ServedModel* entry = Find(model);
+  if (entry == nullptr) return std::nullopt;
+  for (auto it = entry->weights.rbegin(); it != entry->weights.rend(); ++it) {
+    if (range.Contains(it->first)) return it->first;
+  }
+  return std::nullopt;
+}
+
 ModelChoice ModelRegistry::ChoiceOf(const std::string& model) const {
   const ServedModel& entry = models_.at(model);
   ModelChoice choice;

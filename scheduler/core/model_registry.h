@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,8 @@ struct ServedModel {
   };
   std::vector<Served> previous;  // what served before, oldest first (for rollback)
   absl::Time serving_since;
+  // Weights the scheduler holds to load onto nodes (serialized ModelWeights, opaque here).
+  std::map<int64_t, std::shared_ptr<const std::string>> weights;
 };
 
 // What a journal keeps of a model across restarts: its serving choice as made by hand.
@@ -83,6 +86,8 @@ class ModelRegistry {
   static constexpr size_t kKeptVersions = 32;
   // Versions remembered for rollback.
   static constexpr size_t kKeptPrevious = 16;
+  // Versions whose weights are kept per model (the serving one is never dropped).
+  static constexpr size_t kKeptWeights = 4;
 
   // `job` trains `model` with these rules. The model keeps its versions when a later job
   // trains it again; the newest declaration's rules apply.
@@ -105,6 +110,14 @@ class ModelRegistry {
   // The versions that may answer requests for `model`. NOT_FOUND (naming the models there
   // are) for an unknown model, UNAVAILABLE while none of its versions serves yet.
   absl::StatusOr<VersionRange> Acceptable(const std::string& model) const;
+
+  // Keeps the weights of `version` of `model` (a declared model), dropping the oldest kept
+  // past kKeptWeights, never the serving version's.
+  void KeepWeights(const std::string& model, int64_t version,
+                   std::shared_ptr<const std::string> weights);
+  // The newest version of `model` whose weights are kept and which `range` accepts; nullopt
+  // if none.
+  std::optional<int64_t> LoadableVersion(const std::string& model, const VersionRange& range) const;
 
   // The choice to journal after a change by hand (`model` must exist).
   ModelChoice ChoiceOf(const std::string& model) const;

@@ -15,6 +15,9 @@ namespace {
 // failure of the job.
 constexpr int kFailedGenerationsPerFailure = 3;
 
+// A model load or a request for weights that brought nothing by then is tried again.
+constexpr absl::Duration kModelWorkTimeout = absl::Seconds(30);
+
 absl::Status ValidateSpec(const JobSpec& spec) {
   if (spec.min_workers < 1) return absl::InvalidArgumentError("workers.min must be >= 1");
   if (spec.max_workers < spec.min_workers) {
@@ -321,6 +324,8 @@ void SchedulerCore::Tick() {
   }
   BalanceInference();
   Reconcile();
+  KeepModelsServed();  // on the nodes placement left free
+  Flush();
 }
 
 void SchedulerCore::BalanceInference() {
@@ -641,8 +646,12 @@ void SchedulerCore::Flush() {
   for (const Outgoing& out : outgoing) {
     if (const auto* assignment = std::get_if<Assignment>(&out.message)) {
       outbox_->Assign(out.node, *assignment);
+    } else if (const auto* revocation = std::get_if<Revocation>(&out.message)) {
+      outbox_->Revoke(out.node, *revocation);
+    } else if (const auto* load = std::get_if<ModelLoad>(&out.message)) {
+      outbox_->LoadModel(out.node, *load);
     } else {
-      outbox_->Revoke(out.node, std::get<Revocation>(out.message));
+      outbox_->RequestWeights(out.node, std::get<WeightsRequest>(out.message));
     }
   }
   // After the messages that moved members on: a member still forming an old generation
@@ -862,6 +871,7 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& r
   if (!best.has_value()) {
     ++counters_.inference_refused["deadline"];
     demand_.Record(clock_->Now());
+    model_refusals_[*model].push_back(clock_->Now());
     return absl::ResourceExhaustedError(absl::StrCat(
         "no node can answer for model '", *model, "' within ", absl::FormatDuration(budget), " (",
         SummarizeRejections(rejected), "; fastest estimate ",
@@ -888,10 +898,112 @@ absl::Status SchedulerCore::UnpinModel(const std::string& model) {
   return JournalModel(model, models_.Unpin(model, clock_->Now()));
 }
 
+void SchedulerCore::WeightsArrived(const NodeId& /*node*/, const std::string& model,
+                                   int64_t version, std::shared_ptr<const std::string> weights) {
+  if (weights == nullptr) return;  // the node serves another version by now: asked again later
+  models_.KeepWeights(model, version, std::move(weights));
+  KeepModelsServed();
+  Flush();
+}
+
+bool SchedulerCore::FitToServe(const Node& node) const {
+  if (node.state == NodeState::kLost || !node.connected || placeholders_.contains(node.info.id)) {
+    return false;
+  }
+  return node.info.kind != NodeKind::kVehicle ||
+         NotServingReason(node.signals, config_.vehicle).empty();
+}
+
+void SchedulerCore::KeepModelsServed() {
+  const absl::Time now = clock_->Now();
+  // Work in flight ends when the node reports the version, leaves, or times out.
+  for (auto it = loading_.begin(); it != loading_.end();) {
+    const auto node = nodes_.find(it->first);
+    const bool done =
+        node == nodes_.end() || node->second.state == NodeState::kLost ||
+        (node->second.served.has_value() && node->second.served->model == it->second.model &&
+         node->second.served->version == it->second.version) ||
+        now - it->second.sent > kModelWorkTimeout;
+    it = done ? loading_.erase(it) : std::next(it);
+  }
+  // At most one request for a model's weights per reclaim_interval: under the newest policy
+  // the serving version moves on every few steps, and weights a megabyte each must not flood
+  // the sessions while demand lasts.
+  for (auto it = weights_requested_.begin(); it != weights_requested_.end();) {
+    it = now - it->second >= config_.demand.reclaim_interval ? weights_requested_.erase(it)
+                                                             : std::next(it);
+  }
+  for (auto& [model, refusals] : model_refusals_) {
+    while (!refusals.empty() && now - refusals.front() > config_.demand.window) {
+      refusals.pop_front();
+    }
+  }
+  for (const ServedModel* model : models_.Models()) {
+    const absl::StatusOr<VersionRange> range = models_.Acceptable(model->name);
+    if (!range.ok()) continue;
+    int holders = 0;
+    for (const auto& [id, node] : nodes_) {
+      holders += FitToServe(node) && node.served.has_value() && node.served->model == model->name &&
+                 range->Contains(node.served->version);
+    }
+    for (const auto& [id, work] : loading_) holders += work.model == model->name;
+    const auto refusals = model_refusals_.find(model->name);
+    const bool in_demand = refusals != model_refusals_.end() &&
+                           static_cast<int>(refusals->second.size()) >= config_.demand.reclaim_at;
+    const int wanted = in_demand ? holders + 1 : 1;
+    if (holders >= wanted) continue;
+    const std::optional<int64_t> loadable = models_.LoadableVersion(model->name, *range);
+    if (!loadable.has_value()) {
+      // Ask a node that holds the serving version for its weights (it may be one that cannot
+      // serve now: a vehicle that drove off but is still connected).
+      const int64_t serving = *model->serving;
+      if (weights_requested_.contains(model->name)) continue;
+      for (const auto& [id, node] : nodes_) {
+        if (node.state == NodeState::kLost || !node.connected || !node.served.has_value() ||
+            node.served->model != model->name || node.served->version != serving) {
+          continue;
+        }
+        outgoing_.push_back(Outgoing{id, WeightsRequest{model->name, serving}});
+        weights_requested_[model->name] = now;
+        break;
+      }
+      continue;
+    }
+    // The idle node the weights reach soonest (bytes over its link; unknown links last).
+    const std::shared_ptr<const std::string>& weights = model->weights.at(*loadable);
+    const Node* best = nullptr;
+    double best_seconds = 0;
+    for (const auto& [id, node] : nodes_) {
+      if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
+      if (node.served.has_value() && node.served->model == model->name &&
+          range->Contains(node.served->version)) {
+        continue;  // serves it already
+      }
+      const double seconds = node.info.link_mbps > 0 ? static_cast<double>(weights->size()) * 8 /
+                                                           (node.info.link_mbps * 1e6)
+                                                     : std::numeric_limits<double>::infinity();
+      if (best == nullptr || seconds < best_seconds) {
+        best = &node;
+        best_seconds = seconds;
+      }
+    }
+    if (best == nullptr) continue;
+    const std::string reason = holders == 0 ? "serving" : "demand";
+    outgoing_.push_back(
+        Outgoing{best->info.id, ModelLoad{model->name, *loadable, weights, reason}});
+    loading_[best->info.id] = ModelWork{model->name, *loadable, now};
+    ++counters_.model_loads[reason];
+  }
+}
+
 absl::Status SchedulerCore::JournalModel(const std::string& model, absl::Status changed) {
   // Before the caller hears of it, as for jobs: what a user was told is never newer than what
   // a restart recovers.
   if (changed.ok() && journal_ != nullptr) journal_->ModelChanged(models_.ChoiceOf(model));
+  if (changed.ok()) {
+    KeepModelsServed();  // a version nobody fit holds serves now: load it somewhere
+    Flush();
+  }
   return changed;
 }
 

@@ -84,6 +84,21 @@ struct Revocation {
 
 // Where the core's decisions go: the service turns them into worker-session messages; tests
 // and the simulator record them.
+// An idle node is to serve a version of a model it does not hold; the weights travel with the
+// message (opaque to the core: a serialized cosched.v1.ModelWeights the service checked).
+struct ModelLoad {
+  std::string model;
+  int64_t version = 0;
+  std::shared_ptr<const std::string> weights;
+  std::string reason;  // "serving": no node fit to serve held it; "demand": requests refused
+};
+
+// A node that serves a version is asked for its weights (SchedulerCore::WeightsArrived).
+struct WeightsRequest {
+  std::string model;
+  int64_t version = 0;
+};
+
 class CoreOutbox {
  public:
   virtual ~CoreOutbox() = default;
@@ -92,6 +107,8 @@ class CoreOutbox {
   // No member will use `job`'s generations before `generation` again (all of them when the
   // job ended): their rendezvous keys can go.
   virtual void GenerationsEnded(const JobId& /*job*/, int64_t /*generation*/) {}
+  virtual void LoadModel(const NodeId& /*node*/, const ModelLoad& /*load*/) {}
+  virtual void RequestWeights(const NodeId& /*node*/, const WeightsRequest& /*request*/) {}
 };
 
 // What a job's last placement found when it could not start or grow. Until a node becomes
@@ -187,6 +204,7 @@ struct CoreCounters {
   std::map<std::string, int64_t> inference_refused;  // by reason
   std::map<std::string, int64_t> preemptions;        // nodes taken back from training, by reason
   int64_t given_back = 0;                            // nodes returned to training
+  std::map<std::string, int64_t> model_loads;        // versions sent to idle nodes, by reason
 };
 
 class SchedulerCore {
@@ -239,6 +257,10 @@ class SchedulerCore {
   absl::Status PromoteModel(const std::string& model, int64_t version);
   absl::Status RollbackModel(const std::string& model);
   absl::Status UnpinModel(const std::string& model);
+  // The weights of `model` at `version` that `node` sent when asked (a serialized
+  // ModelWeights); kept for loading onto other nodes. `weights` null: it could not send them.
+  void WeightsArrived(const NodeId& node, const std::string& model, int64_t version,
+                      std::shared_ptr<const std::string> weights);
 
   const Job* FindJob(const JobId& id) const;
   // Why `job` is pending or short of workers, for Explain and `coschedctl describe`: "needs 4
@@ -280,6 +302,13 @@ class SchedulerCore {
   void Record(Job& job, std::string what);
   // Tells the registry that `job` trains its spec's model.
   void DeclareModel(const Job& job);
+  // Every model has a node fit to serve an acceptable version of it, one more while its
+  // requests are refused for time: an idle node is loaded with cached weights (the one whose
+  // link takes them soonest), or a node that holds the version is asked for them first.
+  void KeepModelsServed();
+  // Whether `node` may answer inference now (connected, not lost nor standing in for a worker,
+  // a vehicle parked and cool).
+  bool FitToServe(const Node& node) const;
   // Hands the journal `model`'s choice if `changed` is OK; returns `changed`.
   absl::Status JournalModel(const std::string& model, absl::Status changed);
   // The model a request is for: the one it names, or the default.
@@ -357,9 +386,20 @@ class SchedulerCore {
   // Worker messages of this call, sent after the journal heard of the changes behind them.
   struct Outgoing {
     NodeId node;
-    std::variant<Assignment, Revocation> message;
+    std::variant<Assignment, Revocation, ModelLoad, WeightsRequest> message;
   };
   std::vector<Outgoing> outgoing_;
+  // Loads and weight requests in flight, so each is sent once (until the node reports the
+  // version, or kModelWorkTimeout passes): node -> (model, version, when sent).
+  struct ModelWork {
+    std::string model;
+    int64_t version = 0;
+    absl::Time sent;
+  };
+  std::map<NodeId, ModelWork> loading_;
+  std::map<std::string, absl::Time> weights_requested_;  // model -> when its weights were asked
+  // When requests for each model were refused because no node was fast enough (recent).
+  std::map<std::string, std::deque<absl::Time>> model_refusals_;
 };
 
 }  // namespace cosched::scheduler

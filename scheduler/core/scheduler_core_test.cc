@@ -26,7 +26,13 @@ class RecordingOutbox : public CoreOutbox {
     assignments.erase(node);
   }
   void GenerationsEnded(const JobId& job, int64_t generation) override { ended[job] = generation; }
+  void LoadModel(const NodeId& node, const ModelLoad& load) override { loads[node] = load; }
+  void RequestWeights(const NodeId& node, const WeightsRequest& request) override {
+    weight_requests.emplace_back(node, request);
+  }
   std::map<JobId, int64_t> ended;  // the latest "generations before g ended" per job
+  std::map<NodeId, ModelLoad> loads;
+  std::vector<std::pair<NodeId, WeightsRequest>> weight_requests;
   std::map<NodeId, Assignment> assignments;
   std::map<NodeId, Revocation> revocations;
   int assign_messages = 0;
@@ -717,6 +723,51 @@ TEST_F(SchedulerCoreTest, APromotedVersionPinsRoutingAndRollbackUndoesIt) {
   EXPECT_EQ(core_.models().Find(model)->serving, 400);
   EXPECT_EQ(core_.PromoteModel(model, 999).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(core_.PromoteModel("nope", 200).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerCoreTest, AVersionNoNodeFitHoldsIsFetchedAndLoadedOntoTheIdleNodeItReachesSoonest) {
+  const JobId job = Submit(1, 1, KindPreference::kVehicle);
+  const std::string model = ModelOf(core_, job);
+  NodeInfo slow = Info("dc-slow");
+  slow.link_mbps = 100;
+  ASSERT_TRUE(core_.RegisterNode(slow).ok());
+  AddNode("dc-fast");  // 1000 Mbit/s
+  AddNode("car", NodeKind::kVehicle);
+  Heartbeat parked = Serving(model, 100);
+  parked.signals = VehicleSignals{true, true, 0.9, true, true};
+  ASSERT_TRUE(core_.ReceiveHeartbeat("car", parked).ok());
+  ASSERT_EQ(GetJob(job).members, std::vector<NodeId>{"car"});
+  ASSERT_TRUE(core_.PromoteModel(model, 100).ok());
+  core_.Tick();
+  EXPECT_TRUE(outbox_.weight_requests.empty());  // the car serves it
+  // The car drives off: nobody fit to serve holds version 100. The scheduler has no copy, so
+  // it asks the car, still connected, for its weights -- once.
+  Heartbeat driving = parked;
+  driving.signals.parked = false;
+  ASSERT_TRUE(core_.ReceiveHeartbeat("car", driving).ok());
+  core_.Tick();
+  core_.Tick();
+  ASSERT_EQ(outbox_.weight_requests.size(), 1u);
+  EXPECT_EQ(outbox_.weight_requests[0].first, "car");
+  EXPECT_EQ(outbox_.weight_requests[0].second.version, 100);
+  EXPECT_TRUE(outbox_.loads.empty());
+  // The weights come: the node on the faster link is loaded, once.
+  auto weights = std::make_shared<const std::string>(940000, 'w');
+  core_.WeightsArrived("car", model, 100, weights);
+  core_.Tick();
+  ASSERT_EQ(outbox_.loads.size(), 1u);
+  ASSERT_TRUE(outbox_.loads.contains("dc-fast"));
+  EXPECT_EQ(outbox_.loads["dc-fast"].version, 100);
+  EXPECT_EQ(outbox_.loads["dc-fast"].weights, weights);
+  EXPECT_EQ(outbox_.loads["dc-fast"].reason, "serving");
+  EXPECT_EQ(core_.counters().model_loads.at("serving"), 1);
+  // Loaded, it reports the version and is routed to.
+  ASSERT_TRUE(core_.ReceiveHeartbeat("dc-fast", Serving(model, 100)).ok());
+  core_.Tick();
+  EXPECT_EQ(core_.counters().model_loads.at("serving"), 1);
+  auto route = core_.RouteInference(model, 1, absl::Seconds(1));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "dc-fast");
 }
 
 TEST_F(SchedulerCoreTest, AModelIsTrainedByOneRunningJobAtATime) {

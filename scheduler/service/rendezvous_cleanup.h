@@ -33,6 +33,12 @@ class RendezvousCleanup final : public CoreOutbox {
   void Revoke(const NodeId& node, const Revocation& revocation) override {
     sessions_->Revoke(node, revocation);
   }
+  void LoadModel(const NodeId& node, const ModelLoad& load) override {
+    sessions_->LoadModel(node, load);
+  }
+  void RequestWeights(const NodeId& node, const WeightsRequest& request) override {
+    sessions_->RequestWeights(node, request);
+  }
   // Called on the core's loop thread only.
   void GenerationsEnded(const JobId& job, int64_t generation) override ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -2,6 +2,7 @@
 #include "scheduler/service/session_hub.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace cosched::scheduler {
 
@@ -93,6 +94,26 @@ void SessionHub::Revoke(const NodeId& node, const Revocation& revocation) {
   out.set_job_id(revocation.job);
   out.set_generation(revocation.generation);
   out.set_reason(revocation.reason);
+  Send(node, std::move(message));
+}
+
+void SessionHub::LoadModel(const NodeId& node, const ModelLoad& load) {
+  cosched::v1::SchedulerMessage message;
+  cosched::v1::LoadModel& out = *message.mutable_load_model();
+  // The core holds the weights as the bytes the service checked when they arrived.
+  if (load.weights == nullptr || !out.mutable_weights()->ParseFromString(*load.weights)) {
+    spdlog::error("not loading {} version {} onto {}: its kept weights do not parse", load.model,
+                  load.version, node);
+    return;
+  }
+  out.set_reason(load.reason);
+  Send(node, std::move(message));
+}
+
+void SessionHub::RequestWeights(const NodeId& node, const WeightsRequest& request) {
+  cosched::v1::SchedulerMessage message;
+  message.mutable_send_weights()->set_model(request.model);
+  message.mutable_send_weights()->set_version(request.version);
   Send(node, std::move(message));
 }
 

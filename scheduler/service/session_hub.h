@@ -53,6 +53,8 @@ class SessionHub final : public CoreOutbox {
   // CoreOutbox (called on the core's loop thread).
   void Assign(const NodeId& node, const Assignment& assignment) override;
   void Revoke(const NodeId& node, const Revocation& revocation) override;
+  void LoadModel(const NodeId& node, const ModelLoad& load) override;
+  void RequestWeights(const NodeId& node, const WeightsRequest& request) override;
 
   // Sends `work` (its request id is set here) to `node` and waits for its answer until
   // `deadline`.

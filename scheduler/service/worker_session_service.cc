@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "scheduler/service/weights_upload.h"
 
 namespace cosched::scheduler {
 
@@ -76,6 +77,19 @@ void WorkerSessionService::ForwardHeartbeat(const NodeId& node,
                 });
 }
 
+void WorkerSessionService::ForwardWeights(const NodeId& node,
+                                          const cosched::v1::WeightsUpload& upload) {
+  absl::StatusOr<std::shared_ptr<const std::string>> weights = CheckWeightsUpload(upload);
+  if (!weights.ok()) {
+    spdlog::warn("node {} sent no usable weights for {} version {}: {}", node, upload.model(),
+                 upload.version(), weights.status().ToString());
+  }
+  runner_->Post("weights_arrived", [node, model = upload.model(), version = upload.version(),
+                                    kept = weights.value_or(nullptr)](SchedulerCore& core) {
+    core.WeightsArrived(node, model, version, kept);
+  });
+}
+
 void WorkerSessionService::DrainHeartbeats(SchedulerCore& core, const NodeId& node,
                                            HeartbeatMailbox& mailbox, SchedulerMetrics* metrics,
                                            Tally& tally) {
@@ -143,6 +157,8 @@ grpc::Status WorkerSessionService::Connect(
         ForwardHeartbeat(node, mailbox, message.heartbeat());
       } else if (message.has_inference_result()) {
         hub_->CompleteInference(message.inference_result());
+      } else if (message.has_weights_upload()) {
+        ForwardWeights(node, message.weights_upload());
       }
     }
     session->Close();

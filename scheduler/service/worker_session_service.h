@@ -59,6 +59,8 @@ class WorkerSessionService final : public cosched::v1::WorkerSession::Service {
     std::atomic<int64_t> core_calls{0};
   };
 
+  // Reader thread: hands the core a node's weights once they are checked (weights_upload.h).
+  void ForwardWeights(const NodeId& node, const cosched::v1::WeightsUpload& upload);
   // Reader thread: leaves `message` in `mailbox`; posts a drain when none is queued.
   void ForwardHeartbeat(const NodeId& node, const std::shared_ptr<HeartbeatMailbox>& mailbox,
                         const cosched::v1::WorkerHeartbeat& message);

@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "worker/agent/vehicle_state.h"
 #include "worker/inference/inference_wire.h"
+#include "worker/inference/model_weights.h"
 #include "worker/trainer/trainer.h"
 
 namespace cosched::worker {
@@ -84,6 +85,9 @@ void Agent::SettleNotice(const std::string& job_id) {
 }
 
 void Agent::OnMessage(const cosched::v1::SchedulerMessage& message) {
+  // A megabyte of weights is copied for each of these: not under the lock.
+  if (message.has_send_weights()) return SendWeights(message.send_weights());
+  if (message.has_load_model()) return LoadModel(message.load_model());
   MutexLock lock(&mu_);
   if (message.has_assignment()) {
     const cosched::v1::Assignment& assignment = message.assignment();
@@ -296,6 +300,54 @@ void Agent::ServeInference() {
     *message.mutable_inference_result() = Answer(work);
     session_->Send(message);
   }
+}
+
+void Agent::SendWeights(const cosched::v1::SendWeights& request) {
+  std::shared_ptr<InferenceEngine> engine;
+  std::string job;
+  {
+    MutexLock lock(&mu_);
+    engine = engine_;
+    job = engine_job_;
+  }
+  cosched::v1::WorkerMessage message;
+  cosched::v1::WeightsUpload& upload = *message.mutable_weights_upload();
+  upload.set_model(request.model());
+  upload.set_version(request.version());
+  absl::StatusOr<InferenceEngine::ServedWeights> served =
+      engine == nullptr ? absl::FailedPreconditionError("this node serves no model")
+                        : engine->Parameters(request.model(), request.version());
+  if (served.ok()) {
+    *upload.mutable_weights() =
+        EncodeWeights(served->version, engine->model(), served->params, job);
+  } else {
+    upload.set_error(std::string(served.status().message()));
+  }
+  session_->Send(message);
+}
+
+void Agent::LoadModel(const cosched::v1::LoadModel& load) {
+  absl::StatusOr<LoadedWeights> weights = DecodeWeights(load.weights());
+  if (!weights.ok()) {
+    spdlog::error("not loading a model the scheduler sent: {}", weights.status().ToString());
+    return;
+  }
+  auto model = std::make_shared<const Mlp>(std::move(weights->model));
+  auto engine =
+      std::make_shared<InferenceEngine>(model.get(), &token_, AdmissionOptions(), options_.metrics);
+  const ModelVersion version = weights->version;
+  engine->PublishVersion(version, std::move(weights->params));
+  MutexLock lock(&mu_);
+  if (membership_ != nullptr || next_job_.has_value()) {
+    spdlog::warn("not loading {} version {} ({}): this node trains a job", version.model,
+                 version.step, load.reason());
+    return;
+  }
+  spdlog::info("serving {} version {} as loaded by the scheduler ({})", version.model, version.step,
+               load.reason());
+  model_ = std::move(model);
+  engine_ = std::move(engine);
+  engine_job_ = weights->job;
 }
 
 cosched::v1::InferenceResult Agent::Answer(const cosched::v1::InferenceWork& work) {

@@ -86,6 +86,12 @@ class Agent {
               SchedulerMembership* membership);
   void ServeInference() ABSL_LOCKS_EXCLUDED(mu_);
   cosched::v1::InferenceResult Answer(const cosched::v1::InferenceWork& work);
+  // The scheduler asks for the weights of the version this node serves: sends them, or why
+  // not.
+  void SendWeights(const cosched::v1::SendWeights& request) ABSL_LOCKS_EXCLUDED(mu_);
+  // The scheduler picked this idle node to serve a version: a new engine serves it (a node
+  // that trains refuses; its engine belongs to its job).
+  void LoadModel(const cosched::v1::LoadModel& load) ABSL_LOCKS_EXCLUDED(mu_);
 
   const AgentOptions options_;
   ComputeToken token_;

@@ -35,6 +35,24 @@ std::optional<ModelVersion> InferenceEngine::version() const {
   return weights_->version;
 }
 
+absl::StatusOr<InferenceEngine::ServedWeights> InferenceEngine::Parameters(const std::string& model,
+                                                                           int64_t version) const {
+  std::shared_ptr<const Weights> weights;
+  {
+    MutexLock lock(&mu_);
+    weights = weights_;
+  }
+  if (weights == nullptr || weights->version.model != model || weights->version.step != version) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this node serves ",
+                     weights == nullptr
+                         ? std::string("no version")
+                         : absl::StrCat(weights->version.model, " version ", weights->version.step),
+                     ", not ", model, " version ", version));
+  }
+  return ServedWeights{weights->version, weights->params};
+}
+
 absl::StatusOr<InferenceResult> InferenceEngine::Infer(std::vector<float> images,
                                                        absl::Time deadline,
                                                        const VersionWanted& wanted) {

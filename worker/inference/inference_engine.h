@@ -71,6 +71,15 @@ class InferenceEngine {
   void PublishVersion(ModelVersion version, std::vector<float> params) ABSL_LOCKS_EXCLUDED(mu_);
   // What new requests would be answered with; nullopt before the first version.
   std::optional<ModelVersion> version() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The version it serves and its parameters, if that is `version` of `model`;
+  // FAILED_PRECONDITION naming what it serves otherwise.
+  struct ServedWeights {
+    ModelVersion version;
+    std::vector<float> params;
+  };
+  absl::StatusOr<ServedWeights> Parameters(const std::string& model, int64_t version) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  const Mlp& model() const { return *model_; }
 
   // Classifies `images` (n x input_size floats in [0, 1]) before `deadline` with the version
   // it serves now, or refuses at once: UNAVAILABLE before any version exists,

@@ -57,6 +57,13 @@ TEST_F(InferenceEngineTest, AnswersSayWhichVersionGaveThemAndANewerOneTakesOver)
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->classes, std::vector<uint32_t>{2});
   EXPECT_EQ(result->version.step, 100);
+  // Its parameters go out only as the version it serves now.
+  const auto served = engine_.Parameters("mlp", 100);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->version.step, 100);
+  EXPECT_EQ(served->params, WeightsFavouring(2));
+  EXPECT_THAT(engine_.Parameters("mlp", 50).status().message(),
+              HasSubstr("serves mlp version 100, not mlp version 50"));
 }
 
 TEST_F(InferenceEngineTest, AnotherModelOrAVersionOutsideTheWantedOnesIsRefused) {
