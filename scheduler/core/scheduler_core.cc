@@ -819,15 +819,20 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& r
       ++rejected["lost"];
       continue;
     }
-    if (!node.served.has_value()) {
+    // A node being loaded with an acceptable version serves it by the time work arrives: the
+    // session delivers the load first.
+    const auto load = loading_.find(id);
+    const bool loading_it = load != loading_.end() && load->second.model == *model &&
+                            versions->Contains(load->second.version);
+    if (!loading_it && !node.served.has_value()) {
       ++rejected["no model yet"];
       continue;
     }
-    if (node.served->model != *model) {
+    if (!loading_it && node.served->model != *model) {
       ++rejected["serves another model"];
       continue;
     }
-    if (!versions->Contains(node.served->version)) {
+    if (!loading_it && !versions->Contains(node.served->version)) {
       ++rejected[node.served->version < versions->min ? "version too old" : "version not serving"];
       continue;
     }
@@ -846,11 +851,9 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& r
                                          ? node.service_per_image
                                          : config_.default_service_per_image;
     const bool training = !node.free();
-    const absl::Duration estimate =
-        2 * (node.info.kind == NodeKind::kVehicle ? config_.vehicle_network
-                                                  : config_.datacenter_network) +
-        node.inference_backlog + per_image * (node.routed_images + images) +
-        (training ? config_.preemption_bound : absl::ZeroDuration());
+    const absl::Duration estimate = 2 * NetworkTime(node) + node.inference_backlog +
+                                    per_image * (node.routed_images + images) +
+                                    (training ? config_.preemption_bound : absl::ZeroDuration());
     fastest = std::min(fastest, estimate);
     if (estimate > budget) {
       ++rejected["too slow"];
@@ -869,6 +872,9 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& r
     }
   }
   if (!best.has_value()) {
+    if (std::optional<RouteDecision> cold = RouteToColdNode(*model, *versions, images, budget)) {
+      return *cold;
+    }
     ++counters_.inference_refused["deadline"];
     demand_.Record(clock_->Now());
     model_refusals_[*model].push_back(clock_->Now());
@@ -904,6 +910,47 @@ void SchedulerCore::WeightsArrived(const NodeId& /*node*/, const std::string& mo
   models_.KeepWeights(model, version, std::move(weights));
   KeepModelsServed();
   Flush();
+}
+
+absl::Duration SchedulerCore::NetworkTime(const Node& node) const {
+  return node.info.kind == NodeKind::kVehicle ? config_.vehicle_network
+                                              : config_.datacenter_network;
+}
+
+absl::Duration SchedulerCore::LoadTime(const Node& node, size_t bytes) {
+  if (node.info.link_mbps <= 0) return absl::InfiniteDuration();  // unknown link: last
+  return absl::Seconds(static_cast<double>(bytes) * 8 / (node.info.link_mbps * 1e6));
+}
+
+std::optional<RouteDecision> SchedulerCore::RouteToColdNode(const std::string& model,
+                                                            const VersionRange& versions,
+                                                            int images, absl::Duration budget) {
+  const std::optional<int64_t> loadable = models_.LoadableVersion(model, versions);
+  if (!loadable.has_value()) return std::nullopt;
+  const std::shared_ptr<const std::string> weights = models_.Find(model)->weights.at(*loadable);
+  Node* best = nullptr;
+  absl::Duration best_estimate;
+  for (auto& [id, node] : nodes_) {
+    if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
+    const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
+                                         ? node.service_per_image
+                                         : config_.default_service_per_image;
+    const absl::Duration estimate =
+        2 * NetworkTime(node) + LoadTime(node, weights->size()) + per_image * images;
+    if (estimate <= budget && (best == nullptr || estimate < best_estimate)) {
+      best = &node;
+      best_estimate = estimate;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  outgoing_.push_back(Outgoing{best->info.id, ModelLoad{model, *loadable, weights, "cold_start"}});
+  loading_[best->info.id] = ModelWork{model, *loadable, clock_->Now()};
+  ++counters_.model_loads["cold_start"];
+  best->routed_images += images;
+  ++counters_.inference_routed;
+  ++counters_.inference_routed_by_model[model];
+  Flush();  // the weights go out before the caller sends the request on the same session
+  return RouteDecision{best->info.id, best_estimate, false, model, versions};
 }
 
 bool SchedulerCore::FitToServe(const Node& node) const {
@@ -972,19 +1019,17 @@ void SchedulerCore::KeepModelsServed() {
     // The idle node the weights reach soonest (bytes over its link; unknown links last).
     const std::shared_ptr<const std::string>& weights = model->weights.at(*loadable);
     const Node* best = nullptr;
-    double best_seconds = 0;
+    absl::Duration best_load;
     for (const auto& [id, node] : nodes_) {
       if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
       if (node.served.has_value() && node.served->model == model->name &&
           range->Contains(node.served->version)) {
         continue;  // serves it already
       }
-      const double seconds = node.info.link_mbps > 0 ? static_cast<double>(weights->size()) * 8 /
-                                                           (node.info.link_mbps * 1e6)
-                                                     : std::numeric_limits<double>::infinity();
-      if (best == nullptr || seconds < best_seconds) {
+      const absl::Duration load = LoadTime(node, weights->size());
+      if (best == nullptr || load < best_load) {
         best = &node;
-        best_seconds = seconds;
+        best_load = load;
       }
     }
     if (best == nullptr) continue;
@@ -993,6 +1038,8 @@ void SchedulerCore::KeepModelsServed() {
         Outgoing{best->info.id, ModelLoad{model->name, *loadable, weights, reason}});
     loading_[best->info.id] = ModelWork{model->name, *loadable, now};
     ++counters_.model_loads[reason];
+    // Another node takes only refusals that come after this one.
+    if (reason == "demand") model_refusals_.erase(model->name);
   }
 }
 

@@ -90,7 +90,9 @@ struct ModelLoad {
   std::string model;
   int64_t version = 0;
   std::shared_ptr<const std::string> weights;
-  std::string reason;  // "serving": no node fit to serve held it; "demand": requests refused
+  // "serving": no node fit to serve held it; "demand": requests refused; "cold_start": a
+  // request is routed to the node as it loads.
+  std::string reason;
 };
 
 // A node that serves a version is asked for its weights (SchedulerCore::WeightsArrived).
@@ -306,6 +308,17 @@ class SchedulerCore {
   // requests are refused for time: an idle node is loaded with cached weights (the one whose
   // link takes them soonest), or a node that holds the version is asked for them first.
   void KeepModelsServed();
+  // When no node that holds the model can answer in time: an idle node fit to serve that can
+  // be sent cached weights and answer within `budget` all the same (its link's time for the
+  // bytes is part of the estimate, as Clockwork counts a cold start). The load goes out at
+  // once, ahead of the request on the node's session.
+  std::optional<RouteDecision> RouteToColdNode(const std::string& model,
+                                               const VersionRange& versions, int images,
+                                               absl::Duration budget);
+  // One way to `node` and back is twice this.
+  absl::Duration NetworkTime(const Node& node) const;
+  // How long `bytes` take over `node`'s link (infinite when it reported none).
+  static absl::Duration LoadTime(const Node& node, size_t bytes);
   // Whether `node` may answer inference now (connected, not lost nor standing in for a worker,
   // a vehicle parked and cool).
   bool FitToServe(const Node& node) const;

@@ -770,6 +770,80 @@ TEST_F(SchedulerCoreTest, AVersionNoNodeFitHoldsIsFetchedAndLoadedOntoTheIdleNod
   EXPECT_EQ(route->node, "dc-fast");
 }
 
+// Versions the scheduler holds weights of: a request no holder can answer in time goes to an
+// idle node as it loads (a cold start, its link's time in the estimate), and refusals for a
+// model load one more node.
+class ModelLoadTest : public SchedulerCoreTest {
+ protected:
+  // A vehicle job whose member "car" serves version 100, with its weights kept, and idle
+  // data-center nodes: "dc-fast" (1000 Mbit/s) and "dc-slow" (10 Mbit/s).
+  void SetUp() override {
+    job_ = Submit(1, 1, KindPreference::kVehicle);
+    model_ = ModelOf(core_, job_);
+    NodeInfo slow = Info("dc-slow");
+    slow.link_mbps = 10;
+    ASSERT_TRUE(core_.RegisterNode(slow).ok());
+    AddNode("dc-fast");
+    AddNode("car", NodeKind::kVehicle);
+    Heartbeat parked = Serving(model_, 100);
+    parked.signals = VehicleSignals{true, true, 0.9, true, true};
+    ASSERT_TRUE(core_.ReceiveHeartbeat("car", parked).ok());
+    ASSERT_EQ(GetJob(job_).members, std::vector<NodeId>{"car"});
+    core_.WeightsArrived("car", model_, 100, weights_);
+    ASSERT_TRUE(outbox_.loads.empty());  // the car serves it: nothing to load
+  }
+  JobId job_;
+  std::string model_;
+  std::shared_ptr<const std::string> weights_ = std::make_shared<const std::string>(250000, 'w');
+};
+
+TEST_F(ModelLoadTest, ARequestNoHolderCanAnswerInTimeGoesToAnIdleNodeAsItLoads) {
+  // The car is 2 x 15 ms away; dc-fast is 2 x 1 ms plus 2 ms for the weights over its link.
+  auto route = core_.RouteInference(model_, 1, absl::Milliseconds(10));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "dc-fast");
+  EXPECT_FALSE(route->preempts_training);
+  ASSERT_TRUE(outbox_.loads.contains("dc-fast"));  // sent before the call returned
+  EXPECT_EQ(outbox_.loads["dc-fast"].reason, "cold_start");
+  EXPECT_EQ(outbox_.loads["dc-fast"].version, 100);
+  // The next request finds it loading: no second load.
+  route = core_.RouteInference(model_, 1, absl::Milliseconds(10));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "dc-fast");
+  EXPECT_EQ(core_.counters().model_loads.at("cold_start"), 1);
+  // dc-slow would take 200 ms for the weights: too slow for a 10 ms deadline.
+  AddNode("dc-busy");
+  ASSERT_TRUE(core_.ReceiveHeartbeat("dc-fast", Serving(model_, 100)).ok());
+  Heartbeat backlog = Serving(model_, 100);
+  backlog.inference_backlog = absl::Seconds(1);
+  ASSERT_TRUE(core_.ReceiveHeartbeat("dc-fast", backlog).ok());
+  route = core_.RouteInference(model_, 1, absl::Milliseconds(10));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "dc-busy");  // 1000 Mbit/s by default; dc-slow never
+}
+
+TEST_F(ModelLoadTest, RefusalsForAModelLoadOneMoreNode) {
+  const int refusals = CoreConfig().demand.reclaim_at;
+  for (int i = 0; i < refusals; ++i) {
+    // 1 us: nobody, loaded or not, can answer; each refusal is demand for the model.
+    EXPECT_FALSE(core_.RouteInference(model_, 1, absl::Microseconds(1)).ok());
+  }
+  EXPECT_TRUE(outbox_.loads.empty());
+  core_.Tick();
+  ASSERT_EQ(outbox_.loads.size(), 1u);
+  ASSERT_TRUE(outbox_.loads.contains("dc-fast"));
+  EXPECT_EQ(outbox_.loads["dc-fast"].reason, "demand");
+  core_.Tick();  // in flight, and no refusal since: not sent twice
+  EXPECT_EQ(core_.counters().model_loads.at("demand"), 1);
+  // Refused again as often: one more node, the only idle one left.
+  for (int i = 0; i < refusals; ++i) {
+    EXPECT_FALSE(core_.RouteInference(model_, 1, absl::Microseconds(1)).ok());
+  }
+  core_.Tick();
+  EXPECT_TRUE(outbox_.loads.contains("dc-slow"));
+  EXPECT_EQ(core_.counters().model_loads.at("demand"), 2);
+}
+
 TEST_F(SchedulerCoreTest, AModelIsTrainedByOneRunningJobAtATime) {
   JobSpec spec;
   spec.name = "x";

@@ -124,11 +124,13 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
           reclaimed == c.preemptions.end() ? 0 : reclaimed->second);
   Advance("cosched_scheduler_nodes_given_back_total", "Reserved nodes returned to training.", {},
           c.given_back);
-  for (const char* reason : {"serving", "demand"}) {
+  for (const char* reason : {"serving", "demand", "cold_start"}) {
     const auto it = c.model_loads.find(reason);
     Advance("cosched_scheduler_model_loads_total",
             "Model versions sent to idle nodes to serve, by reason (serving: no node fit to "
-            "serve held an acceptable version; demand: its requests were refused for time).",
+            "serve held an acceptable version; demand: its requests were refused for time; "
+            "cold_start: a request no holder could answer in time went to a node as it "
+            "loads).",
             {{"reason", reason}}, it == c.model_loads.end() ? 0 : it->second);
   }
 }
