@@ -15,6 +15,12 @@ namespace {
 // failure of the job.
 constexpr int kFailedGenerationsPerFailure = 3;
 
+// Whether `node`'s engine answers with a version of `model` that `range` accepts.
+bool ServesAcceptable(const Node& node, const std::string& model, const VersionRange& range) {
+  return node.served.has_value() && node.served->model == model &&
+         range.Contains(node.served->version);
+}
+
 // A model load or a request for weights that brought nothing by then is tried again.
 constexpr absl::Duration kModelWorkTimeout = absl::Seconds(30);
 
@@ -931,7 +937,10 @@ std::optional<RouteDecision> SchedulerCore::RouteToColdNode(const std::string& m
   Node* best = nullptr;
   absl::Duration best_estimate;
   for (auto& [id, node] : nodes_) {
-    if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
+    if (!node.free() || !FitToServe(node) || loading_.contains(id) ||
+        ServesAcceptable(node, model, versions)) {
+      continue;  // not idle, not fit, or loaded already (too slow as it is)
+    }
     const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
                                          ? node.service_per_image
                                          : config_.default_service_per_image;
@@ -990,8 +999,7 @@ void SchedulerCore::KeepModelsServed() {
     if (!range.ok()) continue;
     int holders = 0;
     for (const auto& [id, node] : nodes_) {
-      holders += FitToServe(node) && node.served.has_value() && node.served->model == model->name &&
-                 range->Contains(node.served->version);
+      holders += FitToServe(node) && ServesAcceptable(node, model->name, *range);
     }
     for (const auto& [id, work] : loading_) holders += work.model == model->name;
     const auto refusals = model_refusals_.find(model->name);
@@ -1022,10 +1030,7 @@ void SchedulerCore::KeepModelsServed() {
     absl::Duration best_load;
     for (const auto& [id, node] : nodes_) {
       if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
-      if (node.served.has_value() && node.served->model == model->name &&
-          range->Contains(node.served->version)) {
-        continue;  // serves it already
-      }
+      if (ServesAcceptable(node, model->name, *range)) continue;  // serves it already
       const absl::Duration load = LoadTime(node, weights->size());
       if (best == nullptr || load < best_load) {
         best = &node;
