@@ -71,7 +71,8 @@ INSTANTIATE_TEST_SUITE_P(Parties, DirectAlgorithmSums, ::testing::Values(2, 4, 8
                            return std::to_string(test_param.param) + "parties";
                          });
 
-// Every party fails (none waits for its timeout), whichever level the failure is at.
+// Every party fails, whichever level the failure is at, and none by its timeout (that would be
+// DEADLINE_EXCEEDED, which is not among the codes accepted here).
 void ExpectAllFailSoon(const std::vector<absl::Status>& statuses, int failed_party,
                        absl::StatusCode failed_code) {
   for (int p = 0; p < static_cast<int>(statuses.size()); ++p) {
@@ -93,13 +94,11 @@ TEST(DirectHalvingDoublingTest, AbortingAnInnerOrOuterPartyFailsEveryPartyAtOnce
     std::vector<std::unique_ptr<LinkedAllreduce>> all = ConnectAll(store, 8);
     ASSERT_EQ(all.size(), 8u);
     all[aborted]->Abort();
-    const absl::Time start = absl::Now();
     const std::vector<absl::Status> statuses = OnEveryParty(8, [&](int p) {
       std::vector<float> data(1 << 20, 1.0f);
       return all[p]->Run(absl::MakeSpan(data), kTimeout);
     });
     ExpectAllFailSoon(statuses, aborted, absl::StatusCode::kAborted);
-    EXPECT_LT(absl::Now() - start, kTimeout) << "a party waited for its timeout";
   }
 }
 
