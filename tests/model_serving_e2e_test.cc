@@ -128,9 +128,12 @@ TEST_F(ModelServingTest, AnswersDuringTrainingAreFreshAndScoreAsTheJobsEvaluatio
   StartWorker("dc-1");
   StartWorker("dc-2");
   const std::string id = Submit(ServingJob(2, 2, 100000, "    model: fashion\n"));
-  // The first evaluation ends the first epoch (938 steps of 64 samples).
-  auto job = WaitFor(id, absl::Minutes(3), [](const auto& j) { return j.test_accuracy() >= 0; });
-  ASSERT_GE(job.test_accuracy(), 0) << Events(job);
+  // An evaluation ends each epoch (938 steps of 64 samples). Just after the first, accuracy
+  // still climbs fast: answers from later versions once scored 2.4 points above it (CI,
+  // 2026-12-07). By the third the curve is flatter.
+  auto job = WaitFor(id, absl::Minutes(3),
+                     [](const auto& j) { return j.epoch() >= 3 && j.test_accuracy() >= 0; });
+  ASSERT_GE(job.epoch(), 3) << Events(job);
   int answered = 0, correct = 0, refused = 0;
   for (int i = 0; i < 1000; ++i) {
     const cosched::v1::ModelStatus before = Model("fashion");
