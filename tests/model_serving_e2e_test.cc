@@ -3,7 +3,7 @@
 // scheduler come from a fresh version of the model the request named and score as the job's
 // evaluation does; two jobs serve two models and no answer crosses over; a node that left a
 // job, holding an old version, answers only once that version is promoted, and rollback
-// undoes the promotion.
+// undoes the promotion; a checkpoint file published with coschedctl serves as a version.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/scheduler_cluster.h"
+#include "tests/support/run_command.h"
 #include "worker/data/idx_reader.h"
 
 namespace cosched {
@@ -304,6 +305,86 @@ TEST_F(ModelServingTest, APromotedVersionNoFitNodeHoldsIsLoadedOntoAnIdleNode) {
     EXPECT_EQ(reply.weights_step(), left_with);
   }
   Cancel(id);
+}
+
+// A checkpoint file is a version too: the one a finished job wrote, published with coschedctl
+// under a model of its own, is loaded onto an idle node and answers every test image as the
+// job's evaluation of those weights did.
+TEST_F(ModelServingTest, ACheckpointPublishedWithCoschedctlServesAsTheJobEvaluatedIt) {
+  StartWorker("dc-1");
+  StartWorker("dc-2");
+  // In scheduler mode a worker checkpoints each job in a folder of its own, which the job's
+  // status names.
+  const std::string id = Submit(TestJob(1, 1, 400));
+  const auto job =
+      WaitFor(id, absl::Minutes(3), [](const auto& j) { return j.state() == "succeeded"; });
+  ASSERT_EQ(job.state(), "succeeded") << Events(job);
+  ASSERT_GT(job.test_accuracy(), 0.5);
+  const std::string file = absl::StrCat(job.checkpoint_dir(), "/ckpt-000000000400.bin");
+  ASSERT_TRUE(std::filesystem::exists(file)) << file;
+  const auto coschedctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {COSCHEDCTL_BINARY, "--scheduler", address_});
+    return testing::RunCommand(args);
+  };
+
+  // A file that is no checkpoint is refused, named; nothing is published.
+  const std::string junk = absl::StrCat(dir_, "/junk.bin");
+  std::ofstream(junk) << "not a checkpoint";
+  const auto refused = coschedctl({"publish", "imported", "--checkpoint", junk});
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr(junk));
+  {
+    grpc::ClientContext context;
+    cosched::v1::ListModelsRequest request;
+    request.set_model("imported");
+    cosched::v1::ListModelsReply reply;
+    EXPECT_EQ(stub_->ListModels(&context, request, &reply).error_code(),
+              grpc::StatusCode::NOT_FOUND)
+        << "a refused file declared the model";
+  }
+
+  const auto published = coschedctl({"publish", "imported", "--checkpoint", file, "--test-accuracy",
+                                     absl::StrCat(job.test_accuracy())});
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_THAT(*published, HasSubstr("as model imported version 400; serving: 400"));
+  const auto again = coschedctl({"publish", "imported", "--checkpoint", file});
+  EXPECT_FALSE(again.ok());
+  EXPECT_THAT(again.status().message(), HasSubstr("already has version 400"));
+
+  // No node held it: the scheduler loads it onto the idle worker, not onto the job's last
+  // member, which holds the job's own model.
+  ASSERT_TRUE(WaitUntil([&] {
+    return Node("dc-1").served_model() == "imported" || Node("dc-2").served_model() == "imported";
+  }));
+  const std::string holder = Node("dc-1").served_model() == "imported" ? "dc-1" : "dc-2";
+  EXPECT_EQ(Node(holder).served_version(), 400);
+  EXPECT_EQ(Node(holder == "dc-1" ? "dc-2" : "dc-1").served_model(), "test-short");
+
+  // Every test image, 100 to a request, scored as the job's evaluation was.
+  int correct = 0;
+  for (size_t first = 0; first < test_.size(); first += 100) {
+    cosched::v1::InferRequest request;
+    for (size_t i = first; i < first + 100; ++i) request.add_images(Image(static_cast<int>(i)));
+    request.set_deadline_ms(5000);
+    request.set_model("imported");
+    cosched::v1::InferReply reply;
+    grpc::ClientContext context;
+    const grpc::Status status = stub_->Infer(&context, request, &reply);
+    ASSERT_TRUE(status.ok()) << "images " << first << "+: " << status.error_message();
+    EXPECT_EQ(reply.model(), "imported");
+    EXPECT_EQ(reply.weights_step(), 400);
+    EXPECT_EQ(reply.node_id(), holder);
+    ASSERT_EQ(reply.classes_size(), 100);
+    for (int k = 0; k < 100; ++k) correct += reply.classes(k) == test_.labels[first + k];
+  }
+  EXPECT_NEAR(static_cast<double>(correct) / static_cast<double>(test_.size()), job.test_accuracy(),
+              0.001)
+      << correct << " of " << test_.size() << " correct";
+
+  const auto described = coschedctl({"describe", "model", "imported"});
+  ASSERT_TRUE(described.ok()) << described.status();
+  EXPECT_THAT(*described, HasSubstr(file));
+  EXPECT_THAT(*described, HasSubstr("checkpoints only"));
 }
 
 }  // namespace

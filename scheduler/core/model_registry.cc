@@ -47,27 +47,50 @@ bool ModelRegistry::Observe(const ServedVersion& served, absl::Time now) {
   }
   if (newly_evaluated) record.test_accuracy = served.test_accuracy;
   if (!added && !newly_evaluated) return false;
-  if (!model.pinned) {
-    const ModelVersionRecord* serving =
-        model.serving.has_value() && model.versions.contains(*model.serving)
-            ? &model.versions.at(*model.serving)
-            : nullptr;
-    switch (model.policy) {
-      case PromotionPolicy::kNewest:
-        if (serving == nullptr || record.version > serving->version) {
-          Serve(model, record.version, now);
-        }
-        break;
-      case PromotionPolicy::kBetterAccuracy:
-        if (record.test_accuracy >= 0 &&
-            (serving == nullptr || record.test_accuracy > serving->test_accuracy)) {
-          Serve(model, record.version, now);
-        }
-        break;
-    }
-  }
+  ApplyPolicy(model, record, now);
   Trim(model);
   return added;
+}
+
+absl::Status ModelRegistry::Publish(const std::string& model, const ModelVersionRecord& record,
+                                    absl::Time now) {
+  absl::Status not_found;
+  ServedModel* entry = FindMutable(model, &not_found);
+  if (entry == nullptr) return not_found;
+  auto [version, added] = entry->versions.try_emplace(record.version, record);
+  if (!added) {
+    const ModelVersionRecord& known = version->second;
+    return absl::AlreadyExistsError(
+        absl::StrCat("model '", model, "' already has version ", record.version, " (",
+                     known.checkpoint.empty() ? absl::StrCat("from job ", known.job)
+                                              : absl::StrCat("from checkpoint ", known.checkpoint),
+                     "); publish it under another version number"));
+  }
+  ApplyPolicy(*entry, version->second, now);
+  Trim(*entry);
+  return absl::OkStatus();
+}
+
+void ModelRegistry::ApplyPolicy(ServedModel& model, const ModelVersionRecord& record,
+                                absl::Time now) {
+  if (model.pinned) return;
+  const ModelVersionRecord* serving =
+      model.serving.has_value() && model.versions.contains(*model.serving)
+          ? &model.versions.at(*model.serving)
+          : nullptr;
+  switch (model.policy) {
+    case PromotionPolicy::kNewest:
+      if (serving == nullptr || record.version > serving->version) {
+        Serve(model, record.version, now);
+      }
+      break;
+    case PromotionPolicy::kBetterAccuracy:
+      if (record.test_accuracy >= 0 &&
+          (serving == nullptr || record.test_accuracy > serving->test_accuracy)) {
+        Serve(model, record.version, now);
+      }
+      break;
+  }
 }
 
 absl::Status ModelRegistry::Promote(const std::string& model, int64_t version, absl::Time now) {
@@ -162,9 +185,22 @@ void ModelRegistry::KeepWeights(const std::string& model, int64_t version,
   if (it == models_.end() || weights == nullptr) return;
   ServedModel& entry = it->second;
   entry.weights[version] = std::move(weights);
-  for (auto old = entry.weights.begin();
-       entry.weights.size() > kKeptWeights && old != entry.weights.end();) {
-    old = entry.serving == old->first ? std::next(old) : entry.weights.erase(old);
+  // The serving version's weights stay, and so do a checkpoint's: nothing but another
+  // publish could bring them back. The limit is on the rest, oldest dropped first.
+  const auto always_kept = [&entry](int64_t kept) {
+    if (entry.serving == kept) return true;
+    auto record = entry.versions.find(kept);
+    return record != entry.versions.end() && !record->second.checkpoint.empty();
+  };
+  size_t droppable = 0;
+  for (const auto& [kept, unused] : entry.weights) droppable += always_kept(kept) ? 0 : 1;
+  for (auto old = entry.weights.begin(); droppable > kKeptWeights && old != entry.weights.end();) {
+    if (always_kept(old->first)) {
+      ++old;
+    } else {
+      old = entry.weights.erase(old);
+      --droppable;
+    }
   }
 }
 
@@ -187,7 +223,7 @@ ModelChoice ModelRegistry::ChoiceOf(const std::string& model) const {
     auto it = entry.versions.find(*entry.serving);
     choice.serving = it != entry.versions.end()
                          ? it->second
-                         : ModelVersionRecord{*entry.serving, entry.job, absl::Time(), -1};
+                         : ModelVersionRecord{*entry.serving, entry.job, absl::Time(), -1, ""};
   }
   choice.previous = entry.previous;
   return choice;
@@ -232,9 +268,19 @@ void ModelRegistry::Serve(ServedModel& model, int64_t version, absl::Time now) {
 }
 
 void ModelRegistry::Trim(ServedModel& model) {
-  auto it = model.versions.begin();
-  while (model.versions.size() > kKeptVersions && it != model.versions.end()) {
-    it = model.serving == it->first ? std::next(it) : model.versions.erase(it);
+  // A job's versions go first, oldest first: the job publishes new ones every few steps, while
+  // a checkpoint's version comes back only if someone publishes it again.
+  for (const bool checkpoints : {false, true}) {
+    auto it = model.versions.begin();
+    while (model.versions.size() > kKeptVersions && it != model.versions.end()) {
+      const bool from_checkpoint = !it->second.checkpoint.empty();
+      if (model.serving == it->first || from_checkpoint != checkpoints) {
+        ++it;
+        continue;
+      }
+      if (from_checkpoint) model.weights.erase(it->first);
+      it = model.versions.erase(it);
+    }
   }
 }
 

@@ -6,6 +6,8 @@
 // one every serving.publish_every_steps steps and after each evaluation, and report it in
 // their heartbeats, which is how the registry learns of it. Members of a data-parallel job
 // hold the same bits at the same step, so (model, step) names the weights everywhere.
+// A version may also come from a checkpoint file (Publish: coschedctl publish), under the
+// checkpoint's step or a number given; a model no job trains is served from those alone.
 //
 // Which version serves: by the model's policy, the newest one ("newest"), or one whose
 // evaluated test accuracy beats the serving one's ("better_accuracy"); by hand, a version
@@ -42,9 +44,10 @@ absl::StatusOr<PromotionPolicy> ParsePromotionPolicy(const std::string& name);
 
 struct ModelVersionRecord {
   int64_t version = 0;
-  JobId job;
+  JobId job;  // the job that trained it; empty for a checkpoint's
   absl::Time published;
   double test_accuracy = -1;
+  std::string checkpoint;  // published from this checkpoint file (Publish); empty: by a job
 };
 
 // The versions of a model a node may answer with.
@@ -82,11 +85,13 @@ struct ModelChoice {
 
 class ModelRegistry {
  public:
-  // Versions kept per model (older ones are forgotten, unless one serves).
+  // Versions kept per model (older ones are forgotten, unless one serves; a job's before a
+  // checkpoint's).
   static constexpr size_t kKeptVersions = 32;
   // Versions remembered for rollback.
   static constexpr size_t kKeptPrevious = 16;
-  // Versions whose weights are kept per model (the serving one is never dropped).
+  // Versions whose weights are kept per model, besides the serving one's and checkpoints'
+  // (which are never dropped while their versions are kept).
   static constexpr size_t kKeptWeights = 4;
 
   // `job` trains `model` with these rules. The model keeps its versions when a later job
@@ -98,6 +103,11 @@ class ModelRegistry {
   // declared model), promotes it if the policy says so, and returns whether it was new.
   // Unknown models are ignored (a node still holds what an earlier scheduler run declared).
   bool Observe(const ServedVersion& served, absl::Time now);
+
+  // A version from outside the model's job (a checkpoint): recorded, and promoted if the
+  // policy says so. NOT_FOUND for an undeclared model; ALREADY_EXISTS when the model has
+  // the version (two sets of weights must not share a name).
+  absl::Status Publish(const std::string& model, const ModelVersionRecord& record, absl::Time now);
 
   // By hand: `version` serves and is pinned. NOT_FOUND names the model or the version.
   absl::Status Promote(const std::string& model, int64_t version, absl::Time now);
@@ -112,7 +122,7 @@ class ModelRegistry {
   absl::StatusOr<VersionRange> Acceptable(const std::string& model) const;
 
   // Keeps the weights of `version` of `model` (a declared model), dropping the oldest kept
-  // past kKeptWeights, never the serving version's.
+  // past kKeptWeights, never the serving version's or a checkpoint's.
   void KeepWeights(const std::string& model, int64_t version,
                    std::shared_ptr<const std::string> weights);
   // The newest version of `model` whose weights are kept and which `range` accepts; nullopt
@@ -130,6 +140,9 @@ class ModelRegistry {
 
  private:
   ServedModel* FindMutable(const std::string& model, absl::Status* not_found);
+  // Serves `record` (a version of `model` just recorded or just evaluated) if the policy
+  // prefers it to the serving one, unless a pin rests the policy.
+  void ApplyPolicy(ServedModel& model, const ModelVersionRecord& record, absl::Time now);
   // The version the model's policy would serve now, if any.
   static std::optional<int64_t> PolicyPick(const ServedModel& model);
   void Serve(ServedModel& model, int64_t version, absl::Time now);

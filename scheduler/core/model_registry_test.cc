@@ -99,5 +99,71 @@ TEST(ModelRegistryTest, OldVersionsAreForgottenButNeverTheServingOne) {
   EXPECT_EQ(ParsePromotionPolicy("best").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+ModelVersionRecord FromCheckpoint(int64_t version, double accuracy = -1) {
+  return ModelVersionRecord{version, "", kNow, accuracy, "/ckpt/ckpt-000000000001.bin"};
+}
+
+TEST(ModelRegistryTest, APublishedCheckpointIsAVersionLikeAJobsAndNeverTakesAKnownName) {
+  ModelRegistry registry;
+  EXPECT_EQ(registry.Publish("mlp", FromCheckpoint(5), kNow).code(), absl::StatusCode::kNotFound);
+  registry.Declare("mlp", "j-1", PromotionPolicy::kNewest, 10);
+  registry.Observe(Version(100), kNow);
+  // Older than the serving one: kept, not served (the policy serves the newest).
+  ASSERT_TRUE(registry.Publish("mlp", FromCheckpoint(5), kNow).ok());
+  EXPECT_EQ(registry.Find("mlp")->serving, 100);
+  EXPECT_EQ(registry.Find("mlp")->versions.at(5).checkpoint, "/ckpt/ckpt-000000000001.bin");
+  // Newer: the policy serves it.
+  ASSERT_TRUE(registry.Publish("mlp", FromCheckpoint(1000), kNow).ok());
+  EXPECT_EQ(registry.Find("mlp")->serving, 1000);
+  // A version the model has, from the job or a checkpoint, is not overwritten.
+  const absl::Status taken = registry.Publish("mlp", FromCheckpoint(100), kNow);
+  EXPECT_EQ(taken.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(taken.message(), HasSubstr("already has version 100 (from job j-1)"));
+  EXPECT_THAT(registry.Publish("mlp", FromCheckpoint(5), kNow).message(),
+              HasSubstr("(from checkpoint /ckpt/ckpt-000000000001.bin)"));
+  // better_accuracy: only an evaluated checkpoint that beats the serving version serves.
+  registry.Declare("acc", "j-2", PromotionPolicy::kBetterAccuracy, 0);
+  registry.Observe(ServedVersion{"acc", 10, 0.8, kNow, "j-2"}, kNow);
+  ASSERT_TRUE(registry.Publish("acc", FromCheckpoint(20), kNow).ok());
+  EXPECT_EQ(registry.Find("acc")->serving, 10);
+  ASSERT_TRUE(registry.Publish("acc", FromCheckpoint(5, 0.9), kNow).ok());
+  EXPECT_EQ(registry.Find("acc")->serving, 5);
+}
+
+TEST(ModelRegistryTest, ACheckpointsVersionAndWeightsOutliveTheJobsNewerOnes) {
+  ModelRegistry registry;
+  registry.Declare("mlp", "j-1", PromotionPolicy::kNewest, 10);
+  ASSERT_TRUE(registry.Publish("mlp", FromCheckpoint(1), kNow).ok());
+  registry.KeepWeights("mlp", 1, std::make_shared<const std::string>("checkpoint"));
+  for (int64_t step = 2; step < 100; ++step) {
+    registry.Observe(Version(step), kNow);
+    registry.KeepWeights("mlp", step, std::make_shared<const std::string>("job"));
+  }
+  const ServedModel& model = *registry.Find("mlp");
+  EXPECT_EQ(model.versions.size(), ModelRegistry::kKeptVersions);
+  EXPECT_TRUE(model.versions.contains(1));   // the checkpoint's: the job's went first
+  EXPECT_FALSE(model.versions.contains(2));  // the job's oldest
+  // The checkpoint's weights, the serving version's, and the newest kKeptWeights of the rest.
+  EXPECT_EQ(*model.weights.at(1), "checkpoint");
+  EXPECT_EQ(model.serving, 99);
+  EXPECT_TRUE(model.weights.contains(99));
+  EXPECT_TRUE(model.weights.contains(95));
+  EXPECT_FALSE(model.weights.contains(94));
+  EXPECT_EQ(model.weights.size(), ModelRegistry::kKeptWeights + 2);
+  // Once only checkpoints' versions are left to drop, the oldest of them goes, weights too.
+  ModelRegistry only_checkpoints;
+  only_checkpoints.Declare("mlp", "", PromotionPolicy::kNewest, 0);
+  for (int64_t version = 1; version <= static_cast<int64_t>(ModelRegistry::kKeptVersions) + 1;
+       ++version) {
+    ASSERT_TRUE(only_checkpoints.Publish("mlp", FromCheckpoint(version), kNow).ok());
+    only_checkpoints.KeepWeights("mlp", version, std::make_shared<const std::string>("w"));
+  }
+  const ServedModel& trimmed = *only_checkpoints.Find("mlp");
+  EXPECT_EQ(trimmed.versions.size(), ModelRegistry::kKeptVersions);
+  EXPECT_FALSE(trimmed.versions.contains(1));
+  EXPECT_FALSE(trimmed.weights.contains(1));
+  EXPECT_EQ(trimmed.weights.size(), ModelRegistry::kKeptVersions);
+}
+
 }  // namespace
 }  // namespace cosched::scheduler

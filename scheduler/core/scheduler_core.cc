@@ -910,6 +910,23 @@ absl::Status SchedulerCore::UnpinModel(const std::string& model) {
   return JournalModel(model, models_.Unpin(model, clock_->Now()));
 }
 
+absl::Status SchedulerCore::PublishModelVersion(const std::string& model, ModelVersionRecord record,
+                                                std::shared_ptr<const std::string> weights,
+                                                bool promote) {
+  if (models_.Find(model) == nullptr) {
+    // Served from checkpoints alone: no job publishes newer versions, so only the serving
+    // one answers.
+    models_.Declare(model, JobId(), PromotionPolicy::kNewest, /*max_staleness_steps=*/0);
+  }
+  const int64_t version = record.version;
+  record.published = clock_->Now();
+  absl::Status published = models_.Publish(model, record, clock_->Now());
+  if (!published.ok()) return published;
+  models_.KeepWeights(model, version, std::move(weights));
+  if (promote) published = models_.Promote(model, version, clock_->Now());
+  return JournalModel(model, published);
+}
+
 void SchedulerCore::WeightsArrived(const NodeId& /*node*/, const std::string& model,
                                    int64_t version, std::shared_ptr<const std::string> weights) {
   if (weights == nullptr) return;  // the node serves another version by now: asked again later
@@ -934,12 +951,13 @@ std::optional<RouteDecision> SchedulerCore::RouteToColdNode(const std::string& m
   const std::optional<int64_t> loadable = models_.LoadableVersion(model, versions);
   if (!loadable.has_value()) return std::nullopt;
   const std::shared_ptr<const std::string> weights = models_.Find(model)->weights.at(*loadable);
+  const std::map<std::string, int> holders = HoldersByModel();
   Node* best = nullptr;
   absl::Duration best_estimate;
   for (auto& [id, node] : nodes_) {
     if (!node.free() || !FitToServe(node) || loading_.contains(id) ||
-        ServesAcceptable(node, model, versions)) {
-      continue;  // not idle, not fit, or loaded already (too slow as it is)
+        ServesAcceptable(node, model, versions) || LastHolder(node, holders)) {
+      continue;  // not idle, not fit, loaded already (too slow as it is), or another's last
     }
     const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
                                          ? node.service_per_image
@@ -970,6 +988,28 @@ bool SchedulerCore::FitToServe(const Node& node) const {
          NotServingReason(node.signals, config_.vehicle).empty();
 }
 
+const std::string* SchedulerCore::ModelHeld(const Node& node) const {
+  if (!node.served.has_value() || !FitToServe(node)) return nullptr;
+  const absl::StatusOr<VersionRange> range = models_.Acceptable(node.served->model);
+  return range.ok() && range->Contains(node.served->version) ? &node.served->model : nullptr;
+}
+
+std::map<std::string, int> SchedulerCore::HoldersByModel() const {
+  std::map<std::string, int> holders;
+  for (const auto& [id, node] : nodes_) {
+    if (const std::string* model = ModelHeld(node); model != nullptr) ++holders[*model];
+  }
+  for (const auto& [id, work] : loading_) ++holders[work.model];
+  return holders;
+}
+
+bool SchedulerCore::LastHolder(const Node& node, const std::map<std::string, int>& holders) const {
+  const std::string* model = ModelHeld(node);
+  if (model == nullptr) return false;
+  const auto it = holders.find(*model);
+  return it == holders.end() || it->second <= 1;
+}
+
 void SchedulerCore::KeepModelsServed() {
   const absl::Time now = clock_->Now();
   // Work in flight ends when the node reports the version, leaves, or times out.
@@ -994,14 +1034,11 @@ void SchedulerCore::KeepModelsServed() {
       refusals.pop_front();
     }
   }
+  std::map<std::string, int> holders_by_model = HoldersByModel();
   for (const ServedModel* model : models_.Models()) {
     const absl::StatusOr<VersionRange> range = models_.Acceptable(model->name);
     if (!range.ok()) continue;
-    int holders = 0;
-    for (const auto& [id, node] : nodes_) {
-      holders += FitToServe(node) && ServesAcceptable(node, model->name, *range);
-    }
-    for (const auto& [id, work] : loading_) holders += work.model == model->name;
+    const int holders = holders_by_model[model->name];
     const auto refusals = model_refusals_.find(model->name);
     const bool in_demand = refusals != model_refusals_.end() &&
                            static_cast<int>(refusals->second.size()) >= config_.demand.reclaim_at;
@@ -1031,6 +1068,7 @@ void SchedulerCore::KeepModelsServed() {
     for (const auto& [id, node] : nodes_) {
       if (!node.free() || !FitToServe(node) || loading_.contains(id)) continue;
       if (ServesAcceptable(node, model->name, *range)) continue;  // serves it already
+      if (LastHolder(node, holders_by_model)) continue;
       const absl::Duration load = LoadTime(node, weights->size());
       if (best == nullptr || load < best_load) {
         best = &node;
@@ -1039,6 +1077,10 @@ void SchedulerCore::KeepModelsServed() {
     }
     if (best == nullptr) continue;
     const std::string reason = holders == 0 ? "serving" : "demand";
+    if (const std::string* dropped = ModelHeld(*best); dropped != nullptr) {
+      --holders_by_model[*dropped];
+    }
+    ++holders_by_model[model->name];
     outgoing_.push_back(
         Outgoing{best->info.id, ModelLoad{model->name, *loadable, weights, reason}});
     loading_[best->info.id] = ModelWork{model->name, *loadable, now};

@@ -259,6 +259,12 @@ class SchedulerCore {
   absl::Status PromoteModel(const std::string& model, int64_t version);
   absl::Status RollbackModel(const std::string& model);
   absl::Status UnpinModel(const std::string& model);
+  // A version from a checkpoint file, its weights checked by the service (a serialized
+  // ModelWeights): the model is declared if no job trains it, the version recorded and its
+  // weights kept, and it serves at once if `promote` (pinned) or if the policy prefers it.
+  // ALREADY_EXISTS when the model has the version.
+  absl::Status PublishModelVersion(const std::string& model, ModelVersionRecord record,
+                                   std::shared_ptr<const std::string> weights, bool promote);
   // The weights of `model` at `version` that `node` sent when asked (a serialized
   // ModelWeights); kept for loading onto other nodes. `weights` null: it could not send them.
   void WeightsArrived(const NodeId& node, const std::string& model, int64_t version,
@@ -322,6 +328,13 @@ class SchedulerCore {
   // Whether `node` may answer inference now (connected, not lost nor standing in for a worker,
   // a vehicle parked and cool).
   bool FitToServe(const Node& node) const;
+  // Per model: the nodes fit to serve that hold an acceptable version, and loads in flight.
+  std::map<std::string, int> HoldersByModel() const;
+  // The model `node` holds an acceptable version of while fit to serve, or null.
+  const std::string* ModelHeld(const Node& node) const;
+  // Whether loading another model onto `node` would leave the model it holds with no holder:
+  // two models and one idle node must not take the node from each other in turn.
+  bool LastHolder(const Node& node, const std::map<std::string, int>& holders) const;
   // Hands the journal `model`'s choice if `changed` is OK; returns `changed`.
   absl::Status JournalModel(const std::string& model, absl::Status changed);
   // The model a request is for: the one it names, or the default.

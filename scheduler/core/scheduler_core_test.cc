@@ -844,6 +844,63 @@ TEST_F(ModelLoadTest, RefusalsForAModelLoadOneMoreNode) {
   EXPECT_EQ(core_.counters().model_loads.at("demand"), 2);
 }
 
+// A version published from a checkpoint, of a model no job trains: the model is declared, the
+// version serves, and an idle node is loaded with it, since no node holds it.
+TEST_F(SchedulerCoreTest, ACheckpointsVersionOfAModelNoJobTrainsIsLoadedAndServed) {
+  AddNode("dc-1");
+  const auto weights = std::make_shared<const std::string>(1000, 'c');
+  ModelVersionRecord record;
+  record.version = 1200;
+  record.test_accuracy = 0.84;
+  record.checkpoint = "/runs/a/ckpt-000000001200.bin";
+  ASSERT_TRUE(core_.PublishModelVersion("imported", record, weights, /*promote=*/false).ok());
+  const ServedModel* model = core_.models().Find("imported");
+  ASSERT_NE(model, nullptr);
+  EXPECT_TRUE(model->job.empty());
+  EXPECT_EQ(model->serving, 1200);
+  EXPECT_EQ(model->versions.at(1200).published, clock_.Now());
+  ASSERT_TRUE(outbox_.loads.contains("dc-1"));  // loaded before the call returned
+  EXPECT_EQ(outbox_.loads["dc-1"].version, 1200);
+  EXPECT_EQ(outbox_.loads["dc-1"].weights, weights);
+  EXPECT_EQ(outbox_.loads["dc-1"].reason, "serving");
+  ASSERT_TRUE(core_.ReceiveHeartbeat("dc-1", Serving("imported", 1200)).ok());
+  auto route = core_.RouteInference("imported", 1, absl::Seconds(1));
+  ASSERT_TRUE(route.ok()) << route.status();
+  EXPECT_EQ(route->node, "dc-1");
+  // The same version again is refused; another, promoted, serves pinned.
+  EXPECT_EQ(core_.PublishModelVersion("imported", record, weights, false).code(),
+            absl::StatusCode::kAlreadyExists);
+  record.version = 600;
+  ASSERT_TRUE(core_.PublishModelVersion("imported", record, weights, /*promote=*/true).ok());
+  EXPECT_EQ(model->serving, 600);
+  EXPECT_TRUE(model->pinned);
+}
+
+// Two models and one idle node: the node that is one model's last holder is not loaded with
+// the other (they would take it from each other in turn); a second node is.
+TEST_F(SchedulerCoreTest, AModelsLastHolderIsNotTakenToServeAnother) {
+  AddNode("dc-1");
+  const auto weights = std::make_shared<const std::string>(1000, 'c');
+  ModelVersionRecord record;
+  record.version = 5;
+  record.checkpoint = "a.bin";
+  ASSERT_TRUE(core_.PublishModelVersion("a", record, weights, false).ok());
+  ASSERT_TRUE(outbox_.loads.contains("dc-1"));
+  ASSERT_TRUE(core_.ReceiveHeartbeat("dc-1", Serving("a", 5)).ok());
+  outbox_.loads.clear();
+  record.checkpoint = "b.bin";
+  ASSERT_TRUE(core_.PublishModelVersion("b", record, weights, false).ok());
+  core_.Tick();
+  EXPECT_TRUE(outbox_.loads.empty());
+  // Nor does a request for b take it: no node can answer b.
+  EXPECT_FALSE(core_.RouteInference("b", 1, absl::Seconds(1)).ok());
+  EXPECT_TRUE(outbox_.loads.empty());
+  AddNode("dc-2");
+  core_.Tick();
+  ASSERT_TRUE(outbox_.loads.contains("dc-2"));
+  EXPECT_EQ(outbox_.loads["dc-2"].model, "b");
+}
+
 TEST_F(SchedulerCoreTest, AModelIsTrainedByOneRunningJobAtATime) {
   JobSpec spec;
   spec.name = "x";

@@ -6,6 +6,7 @@
 #include "common/job_config.h"
 #include "common/status_macros.h"
 #include "scheduler/service/model_status.h"
+#include "scheduler/service/weights_upload.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -242,6 +243,30 @@ grpc::Status ClientService::PromoteModel(grpc::ServerContext*,
     }
     if (!changed.ok()) return changed;
     FillModelStatus(core, *core.models().Find(model), reply);
+    return absl::OkStatus();
+  });
+  return ToGrpcStatus(status);
+}
+
+grpc::Status ClientService::PublishModelVersion(
+    grpc::ServerContext*, const cosched::v1::PublishModelVersionRequest* request,
+    cosched::v1::ModelStatus* reply) {
+  const cosched::v1::ModelWeights& weights = request->weights();
+  absl::StatusOr<std::shared_ptr<const std::string>> kept = CheckModelWeights(weights);
+  if (!kept.ok()) return ToGrpcStatus(kept.status());
+  ModelVersionRecord record;
+  record.version = weights.version();
+  record.test_accuracy = weights.test_accuracy() < 0 ? -1 : weights.test_accuracy();
+  // Non-empty: the registry tells a checkpoint's version from a job's by it.
+  record.checkpoint = request->checkpoint().empty() ? "(file not named)" : request->checkpoint();
+  const absl::Status status = runner_->Call("publish_model_version", [&](SchedulerCore& core) {
+    const ServedModel* model = core.models().Find(weights.model());
+    const Job* trainer = model == nullptr ? nullptr : core.FindJob(model->job);
+    if (trainer != nullptr) {
+      RETURN_IF_ERROR(CheckPublishedLayers(weights, trainer->id, trainer->spec.job_yaml));
+    }
+    RETURN_IF_ERROR(core.PublishModelVersion(weights.model(), record, *kept, request->promote()));
+    FillModelStatus(core, *core.models().Find(weights.model()), reply);
     return absl::OkStatus();
   });
   return ToGrpcStatus(status);

@@ -37,6 +37,9 @@ class ClientService final : public cosched::v1::Scheduler::Service {
   grpc::Status PromoteModel(grpc::ServerContext* context,
                             const cosched::v1::PromoteModelRequest* request,
                             cosched::v1::ModelStatus* reply) override;
+  grpc::Status PublishModelVersion(grpc::ServerContext* context,
+                                   const cosched::v1::PublishModelVersionRequest* request,
+                                   cosched::v1::ModelStatus* reply) override;
 
  private:
   CoreRunner* const runner_;

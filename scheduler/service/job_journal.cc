@@ -221,6 +221,7 @@ cosched::v1::ModelRecord ModelToRecord(const ModelChoice& choice) {
     serving.set_job_id(choice.serving->job);
     serving.set_published_unix_micros(absl::ToUnixMicros(choice.serving->published));
     serving.set_test_accuracy(choice.serving->test_accuracy);
+    serving.set_checkpoint(choice.serving->checkpoint);
   }
   for (const ServedModel::Served& served : choice.previous) {
     v1::StoredServed& out = *record.add_previous();
@@ -238,7 +239,7 @@ ModelChoice ModelFromRecord(const cosched::v1::ModelRecord& record) {
     const v1::StoredModelVersion& serving = record.serving();
     choice.serving = ModelVersionRecord{serving.version(), serving.job_id(),
                                         absl::FromUnixMicros(serving.published_unix_micros()),
-                                        serving.test_accuracy()};
+                                        serving.test_accuracy(), serving.checkpoint()};
   }
   for (const v1::StoredServed& served : record.previous()) {
     choice.previous.push_back({served.version(), served.pinned()});

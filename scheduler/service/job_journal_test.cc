@@ -278,6 +278,28 @@ TEST_F(JobJournalTest, APromotionByHandOutlivesARestartThroughTheLogAndTheSnapsh
   EXPECT_EQ(s->core->models().Find("mlp")->serving, 300);
 }
 
+TEST_F(JobJournalTest, AServingCheckpointVersionOutlivesARestartWithItsFile) {
+  {
+    std::unique_ptr<Scheduler> s;
+    Start(s);
+    ModelVersionRecord record;
+    record.version = 1200;
+    record.test_accuracy = 0.84;
+    record.checkpoint = "/runs/a/ckpt-000000001200.bin";
+    ASSERT_OK(s->core->PublishModelVersion("imported", record,
+                                           std::make_shared<const std::string>("w"),
+                                           /*promote=*/true));
+  }  // a crash
+  std::unique_ptr<Scheduler> s;
+  Start(s);
+  const ServedModel* model = s->core->models().Find("imported");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->serving, 1200);
+  EXPECT_TRUE(model->pinned);
+  EXPECT_EQ(model->versions.at(1200).checkpoint, "/runs/a/ckpt-000000001200.bin");
+  EXPECT_DOUBLE_EQ(model->versions.at(1200).test_accuracy, 0.84);
+}
+
 TEST_F(JobJournalTest, ATornLogTailIsCutWithAWarningAndTheSchedulerCarriesOn) {
   std::string first;
   std::string second;

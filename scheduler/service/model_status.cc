@@ -35,6 +35,7 @@ void FillModelStatus(const SchedulerCore& core, const ServedModel& model,
     cosched::v1::ModelVersionStatus* version = out->add_versions();
     version->set_version(record.version);
     version->set_job_id(record.job);
+    version->set_checkpoint(record.checkpoint);
     version->set_published_unix_seconds(
         absl::ToDoubleSeconds(record.published - absl::UnixEpoch()));
     version->set_test_accuracy(record.test_accuracy);

@@ -1,9 +1,12 @@
-// The scheduler checks a node's weights before it keeps them: the version named, and as many
-// parameter bytes as the layer sizes call for.
+// The scheduler checks weights before it keeps them, a node's or a published checkpoint's: the
+// version named, as many parameter bytes as the layer sizes call for, and, for a model a job
+// trains, the job's hidden layers.
 #include "scheduler/service/weights_upload.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace cosched::scheduler {
 namespace {
@@ -46,6 +49,35 @@ TEST(WeightsUploadTest, AnythingElseIsRefusedWithTheReason) {
   cosched::v1::WeightsUpload shapeless = Upload();
   shapeless.mutable_weights()->clear_layer_sizes();
   EXPECT_EQ(CheckWeightsUpload(shapeless).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CheckModelWeightsTest, NamesWhatIsWrong) {
+  cosched::v1::ModelWeights unnamed = Upload().weights();
+  unnamed.clear_model();
+  EXPECT_THAT(CheckModelWeights(unnamed).status().message(), HasSubstr("name no model"));
+  cosched::v1::ModelWeights negative = Upload().weights();
+  negative.set_version(-1);
+  EXPECT_THAT(CheckModelWeights(negative).status().message(), HasSubstr("negative version -1"));
+  for (double accuracy : {84.0, std::nan("")}) {
+    cosched::v1::ModelWeights percent = Upload().weights();
+    percent.set_test_accuracy(accuracy);
+    EXPECT_EQ(CheckModelWeights(percent).status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(CheckModelWeights(percent).status().message(), HasSubstr("not a fraction"));
+  }
+  cosched::v1::ModelWeights unevaluated = Upload().weights();
+  unevaluated.set_test_accuracy(-1);
+  EXPECT_TRUE(CheckModelWeights(unevaluated).ok());
+}
+
+TEST(CheckPublishedLayersTest, APublishedVersionHasTheHiddenLayersOfTheJobThatTrainsTheModel) {
+  const cosched::v1::ModelWeights weights = Upload().weights();  // 4-3-2: hidden [3]
+  EXPECT_TRUE(CheckPublishedLayers(weights, "job-1", "job:\n  model: {hidden_sizes: [3]}\n").ok());
+  const absl::Status other =
+      CheckPublishedLayers(weights, "job-1", "job:\n  model: {hidden_sizes: [256, 128]}\n");
+  EXPECT_EQ(other.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(other.message(),
+              HasSubstr("hidden layers are [3]; job job-1, which trains model 'mlp', has "
+                        "[256, 128]"));
 }
 
 }  // namespace

@@ -44,6 +44,11 @@ struct Options {
   std::string model;
   // wait
   absl::Duration wait_for = absl::Minutes(10);
+  // publish
+  std::string checkpoint;
+  int64_t version = -1;       // -1: the checkpoint's step
+  std::string test_accuracy;  // a fraction, parsed by the command; empty: not evaluated
+  bool promote = false;
 };
 
 struct Context {

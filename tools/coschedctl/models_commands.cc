@@ -1,13 +1,16 @@
 // File: tools/coschedctl/models_commands.cc
 // The model commands: `get models`, `describe model NAME` (its versions, which serves, which
 // nodes hold each), `promote NAME VERSION`, `rollback NAME` and `unpin NAME` (the model's
-// policy picks the serving version again).
+// policy picks the serving version again), and `publish NAME --checkpoint FILE` (a checkpoint
+// file's weights as a version of model NAME).
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/coschedctl/command.h"
 #include "tools/coschedctl/format.h"
 #include "tools/coschedctl/table.h"
+#include "worker/trainer/checkpoint.h"
+#include "worker/trainer/checkpoint_weights.h"
 
 namespace cosched::coschedctl {
 namespace {
@@ -60,7 +63,7 @@ int GetModels(const Context& context) {
 void PrintModel(const cosched::v1::ModelStatus& model) {
   Table fields;
   fields.AddRow({"Model:", model.model()});
-  fields.AddRow({"Trained by:", model.job_id()});
+  fields.AddRow({"Trained by:", model.job_id().empty() ? "- (checkpoints only)" : model.job_id()});
   fields.AddRow(
       {"Policy:", absl::StrCat(model.policy(), model.pinned() ? ", pinned by hand" : "")});
   fields.AddRow({"Serving:", Serving(model)});
@@ -73,11 +76,13 @@ void PrintModel(const cosched::v1::ModelStatus& model) {
                                            model.max_staleness_steps(), " steps)")});
   std::string out = fields.Render();
   absl::StrAppend(&out, "Versions:\n");
-  Table versions({"  VERSION", "SERVING", "ACCURACY", "PUBLISHED", "NODES"});
+  Table versions({"  VERSION", "SERVING", "ACCURACY", "PUBLISHED", "FROM", "NODES"});
   for (const cosched::v1::ModelVersionStatus& version : model.versions()) {
     versions.AddRow({absl::StrCat("  ", version.version()), version.serving() ? "yes" : "",
                      Accuracy(version.test_accuracy()),
                      absl::StrCat(Age(SecondsSince(version.published_unix_seconds())), " ago"),
+                     version.checkpoint().empty() ? absl::StrCat("job ", version.job_id())
+                                                  : version.checkpoint(),
                      version.nodes().empty() ? "-" : absl::StrJoin(version.nodes(), " ")});
   }
   absl::StrAppend(&out, versions.Render());
@@ -139,6 +144,51 @@ int Unpin(const Context& context) {
   return Change(context, request, absl::StrCat("unpin ", context.args[0]));
 }
 
+void PublishFlags(FlagParser& parser, Options& options) {
+  parser.String("checkpoint", &options.checkpoint,
+                "the checkpoint file (ckpt-<step>.bin) whose weights to publish");
+  parser.Int("version", &options.version, "publish as this version (default: the file's step)");
+  parser.String("test-accuracy", &options.test_accuracy,
+                "its evaluated test accuracy, a fraction (default: not evaluated)");
+  parser.Bool("promote", &options.promote, "serve it at once, pinned, as `promote` does");
+}
+
+int Publish(const Context& context) {
+  const Options& options = context.options;
+  const std::string what = absl::StrCat("publish ", context.args[0]);
+  if (options.checkpoint.empty()) return ReportUsage("publish needs --checkpoint FILE");
+  worker::CheckpointVersion as;
+  as.model = context.args[0];
+  if (options.version >= 0) as.version = options.version;
+  if (!options.test_accuracy.empty() &&
+      (!absl::SimpleAtod(options.test_accuracy, &as.test_accuracy) || as.test_accuracy < 0 ||
+       as.test_accuracy > 1)) {
+    return ReportUsage(absl::StrCat("publish: --test-accuracy must be a fraction in [0, 1], not '",
+                                    options.test_accuracy, "'"));
+  }
+  absl::StatusOr<worker::TrainingState> state = worker::ReadCheckpoint(options.checkpoint);
+  if (!state.ok()) return ReportFailure(context, what, state.status());
+  absl::StatusOr<cosched::v1::ModelWeights> weights = worker::CheckpointWeights(*state, as);
+  if (!weights.ok()) {
+    return ReportFailure(context, what,
+                         absl::InvalidArgumentError(
+                             absl::StrCat(options.checkpoint, ": ", weights.status().message())));
+  }
+  cosched::v1::PublishModelVersionRequest request;
+  *request.mutable_weights() = *std::move(weights);
+  request.set_checkpoint(options.checkpoint);
+  request.set_promote(options.promote);
+  absl::StatusOr<cosched::v1::ModelStatus> model = context.client->PublishModelVersion(request);
+  if (!model.ok()) return ReportFailure(context, what, model.status());
+  if (context.format == OutputFormat::kJson) {
+    PrintJson(ProtoToJson(*model));
+    return kExitOk;
+  }
+  Print(absl::StrCat("published ", options.checkpoint, " as model ", model->model(), " version ",
+                     request.weights().version(), "; serving: ", Serving(*model), "\n"));
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> ModelCommands() {
@@ -178,6 +228,13 @@ std::vector<Command> ModelCommands() {
        "let the model's policy pick the serving version again",
        nullptr,
        Unpin},
+      {{"publish"},
+       "NAME",
+       1,
+       1,
+       "publish a checkpoint file's weights as a version of model NAME (--checkpoint FILE)",
+       PublishFlags,
+       Publish},
   };
 }
 

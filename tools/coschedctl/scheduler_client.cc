@@ -110,6 +110,12 @@ absl::StatusOr<cosched::v1::ModelStatus> SchedulerClient::PromoteModel(
       &cosched::v1::Scheduler::Stub::PromoteModel, request);
 }
 
+absl::StatusOr<cosched::v1::ModelStatus> SchedulerClient::PublishModelVersion(
+    const cosched::v1::PublishModelVersionRequest& request) {
+  return Call<cosched::v1::PublishModelVersionRequest, cosched::v1::ModelStatus>(
+      &cosched::v1::Scheduler::Stub::PublishModelVersion, request);
+}
+
 bool IsUnreachable(const absl::Status& status) {
   return status.GetPayload(kUnreachablePayload).has_value();
 }

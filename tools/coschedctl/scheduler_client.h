@@ -36,6 +36,8 @@ class SchedulerClient {
   absl::StatusOr<cosched::v1::ListModelsReply> ListModels(const std::string& model);
   absl::StatusOr<cosched::v1::ModelStatus> PromoteModel(
       const cosched::v1::PromoteModelRequest& request);
+  absl::StatusOr<cosched::v1::ModelStatus> PublishModelVersion(
+      const cosched::v1::PublishModelVersionRequest& request);
 
  private:
   template <typename Request, typename Reply, typename Method>

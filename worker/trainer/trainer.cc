@@ -9,7 +9,6 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/cpu_time.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -101,7 +100,7 @@ Trainer::Trainer(TrainerOptions options, Mlp model, std::unique_ptr<Optimizer> o
 }
 
 std::string Trainer::Fingerprint() const {
-  return absl::StrCat("mlp:", absl::StrJoin(model_.layer_sizes(), "-"), "/", optimizer_->name());
+  return MlpFingerprint(model_.layer_sizes(), optimizer_->name());
 }
 
 TrainingState Trainer::Snapshot() const {

@@ -5,7 +5,11 @@
 
 #include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace cosched::worker {
@@ -83,6 +87,30 @@ uint32_t Crc32(absl::string_view data) {
 }
 
 }  // namespace
+
+std::string MlpFingerprint(const std::vector<int>& layer_sizes, absl::string_view optimizer) {
+  return absl::StrCat("mlp:", absl::StrJoin(layer_sizes, "-"), "/", optimizer);
+}
+
+absl::StatusOr<std::vector<int>> FingerprintLayerSizes(absl::string_view fingerprint) {
+  absl::string_view rest = fingerprint;
+  const auto not_mlp = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fingerprint '", fingerprint, "' is not an MLP's: ", why));
+  };
+  if (!absl::ConsumePrefix(&rest, "mlp:")) return not_mlp("no 'mlp:' prefix");
+  rest = rest.substr(0, rest.find('/'));  // the optimizer does not shape the weights
+  std::vector<int> sizes;
+  for (absl::string_view size : absl::StrSplit(rest, '-')) {
+    int value = 0;
+    if (!absl::SimpleAtoi(size, &value) || value <= 0) {
+      return not_mlp(absl::StrCat("layer size '", size, "' is not a positive integer"));
+    }
+    sizes.push_back(value);
+  }
+  if (sizes.size() < 2) return not_mlp("fewer than 2 layer sizes");
+  return sizes;
+}
 
 std::string EncodeTrainingState(const TrainingState& state) {
   Writer w;

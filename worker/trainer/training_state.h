@@ -34,6 +34,13 @@ struct TrainingState {
 
 inline constexpr uint32_t kTrainingStateVersion = 1;
 
+// The fingerprint of an MLP with these layer sizes trained by `optimizer` ("adam", ...):
+// "mlp:784-256-128-10/adam".
+std::string MlpFingerprint(const std::vector<int>& layer_sizes, absl::string_view optimizer);
+// The layer sizes a fingerprint names. INVALID_ARGUMENT, quoting it, when it is not an MLP's
+// fingerprint.
+absl::StatusOr<std::vector<int>> FingerprintLayerSizes(absl::string_view fingerprint);
+
 std::string EncodeTrainingState(const TrainingState& state);
 // `source` names the bytes' origin (a file path, "broadcast from rank 0") in errors.
 absl::StatusOr<TrainingState> DecodeTrainingState(absl::string_view bytes,
