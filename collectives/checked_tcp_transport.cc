@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -110,6 +111,17 @@ class CheckedTcpDevice : public gloo::transport::tcp::Device {
 };
 
 }  // namespace
+
+CheckedTcpPair::~CheckedTcpPair() {
+  // gloo's ~Pair closes the socket and leaves the event loop, but it runs after this class's
+  // part is destroyed, while gloo's loop thread may still be inside handleEvents() -> read()
+  // here, holding the pair's lock (UBSan's vptr check caught it reading header_checked_ of
+  // an object already turned back into a plain Pair). Closing here first waits for that
+  // handler to return (the lock), and leaving the loop waits for its next tick, after which
+  // it calls this pair no more.
+  std::lock_guard<std::mutex> lock(m_);
+  if (state_ != CLOSED) changeState(CLOSED);
+}
 
 void CheckedTcpPair::handleEvents(int events) {
   try {

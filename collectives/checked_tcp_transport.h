@@ -31,6 +31,8 @@ namespace cosched::collectives {
 class CheckedTcpPair : public gloo::transport::tcp::Pair {
  public:
   using gloo::transport::tcp::Pair::Pair;
+  // Closes the pair while this class's part still exists (see the definition).
+  ~CheckedTcpPair() override;
 
   // gloo's loop thread calls this for every socket event; it cannot let an exception out.
   void handleEvents(int events) override;
