@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Clang's -Wthread-safety analysis (and clang's warnings, as errors) over every translation
-unit of a build, without generating code: each file is compiled with -fsyntax-only, using the
-flags CMake recorded in compile_commands.json. Semantic analysis is all the check needs, so
-this costs a fraction of a full clang build (CI's lint step).
+"""Clang's -Wthread-safety analysis (and clang's warnings, as errors) over the translation units
+of a build that can have something to analyse, without generating code: each file is compiled
+with -fsyntax-only, using the flags CMake recorded in compile_commands.json. Semantic analysis
+is all the check needs, so this costs a fraction of a full clang build (CI's lint step).
+
+Which files: those that reach an annotated lock (common/mutex.h, any ABSL_ thread annotation,
+an absl mutex) in their own text or through the project headers they include. A file that
+reaches none has no capability to analyse and cannot warn (libstdc++'s std::mutex is not
+annotated); gcc's -Werror build already holds every file to the same warning flags. About a
+third of the files qualify, which takes the step from minutes to about one.
 
 usage: scripts/check-thread-safety.py BUILD_DIR [JOBS]
 Exit status 1 and the compiler's messages when any file has a warning.
@@ -10,6 +16,7 @@ Exit status 1 and the compiler's messages when any file has a warning.
 import concurrent.futures
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -39,6 +46,30 @@ def clang_command(entry, source_dir):
     return out + WARNINGS
 
 
+# What makes a file worth analysing: a thread-safety annotation or an annotated lock type.
+ANNOTATED = re.compile(r"\bABSL_[A-Z_]+\b|\babsl::\w*Mutex\w*\b|\babsl::CondVar\b")
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
+
+
+def reaches_annotations(path, source_dir, memo, visiting=frozenset()):
+    """Whether `path` or a project header it includes (transitively) has ANNOTATED text."""
+    if path in memo:
+        return memo[path]
+    if path in visiting or not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    found = bool(ANNOTATED.search(text))
+    if not found:
+        for header in INCLUDE.findall(text):
+            candidate = os.path.join(source_dir, header)
+            if reaches_annotations(candidate, source_dir, memo, visiting | {path}):
+                found = True
+                break
+    memo[path] = found
+    return found
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -57,6 +88,12 @@ def main():
         if e["file"] not in seen:
             seen.add(e["file"])
             unique.append(e)
+    memo = {}
+    considered = len(unique)
+    unique = [e for e in unique
+              if reaches_annotations(os.path.abspath(e["file"]), source_dir, memo)]
+    print(f"thread-safety: {len(unique)} of {considered} files reach annotated locks",
+          file=sys.stderr, flush=True)
 
     def check(entry):
         result = subprocess.run(clang_command(entry, source_dir), cwd=entry["directory"],
