@@ -14,9 +14,9 @@ constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   RETURN_IF_ERROR(root.RejectUnknownKeys({"job"}));
   ASSIGN_OR_RETURN(const ConfigNode job, root.Map("job"));
-  RETURN_IF_ERROR(
-      job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data", "checkpoint",
-                             "workers", "inference", "serving", "collectives", "scheduling"}));
+  RETURN_IF_ERROR(job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data",
+                                         "checkpoint", "workers", "inference", "serving",
+                                         "collectives", "scheduling", "edge"}));
   JobConfig config;
   ASSIGN_OR_RETURN(config.name, job.String("name", config.name));
   if (config.name.empty() || config.name.find('/') != std::string::npos) {
@@ -94,6 +94,7 @@ absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
 
   ASSIGN_OR_RETURN(const ConfigNode collectives, job.Map("collectives"));
   ASSIGN_OR_RETURN(config.collectives, ParseCollectivesConfig(collectives));
+  ASSIGN_OR_RETURN(config.edge, ParseEdgeConfig(job));
 
   ASSIGN_OR_RETURN(const ConfigNode scheduling, job.Map("scheduling"));
   RETURN_IF_ERROR(

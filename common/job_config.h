@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/collectives_config.h"
 #include "common/config.h"
+#include "common/edge_config.h"
 #include "common/model_config.h"
 
 namespace cosched {
@@ -79,6 +80,7 @@ struct JobConfig {
   ServingConfig serving;
   CollectivesConfig collectives;
   SchedulingConfig scheduling;
+  EdgeConfig edge;  // disabled unless the job has an `edge:` section
 };
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);

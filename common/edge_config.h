@@ -1,0 +1,45 @@
+// File: common/edge_config.h
+// The `edge:` section of a job config: the edge tier (worker/edge/), DiLoCo-style training
+// for members on slow links. The data-center members keep synchronising every step and form
+// one replica; each vehicle is a replica of its own that trains `local_steps` inner steps,
+// then sends its pseudo-gradient, compressed, in an outer round. Absent, the job trains as one
+// synchronous group. Both sides read it: the worker trains by it, the scheduler checks it.
+//   edge:
+//     local_steps: 50          # H, inner steps between outer rounds
+//     outer_optimizer:
+//       learning_rate: 0.7     # DiLoCo's outer settings: SGD with Nesterov momentum
+//       momentum: 0.9          # 0: plain averaging
+//     compression: int8        # none | fp16 | int8, with error feedback
+//     round_deadline: auto     # or a duration; auto: from each vehicle's link
+//     over_select: 0.25        # invite this fraction more vehicles than a round needs
+//     max_norm_ratio: 10       # reject a contribution whose norm is this many times the
+//                              # median of the round's others
+//     sync_min_link_mbps: 1000 # members on links at least this fast train synchronously
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+
+namespace cosched {
+
+struct EdgeConfig {
+  bool enabled = false;  // the section is present
+  int64_t local_steps = 50;
+  double outer_learning_rate = 0.7;
+  double outer_momentum = 0.9;
+  std::string compression = "int8";
+  std::optional<absl::Duration> round_deadline;  // nullopt: auto
+  double over_select = 0.25;
+  double max_norm_ratio = 10;
+  double sync_min_link_mbps = 1000;
+};
+
+// The `edge` key of a job mapping; disabled when absent. Errors name the field and the reason.
+absl::StatusOr<EdgeConfig> ParseEdgeConfig(const ConfigNode& job);
+
+}  // namespace cosched
