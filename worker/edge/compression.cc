@@ -38,20 +38,19 @@ uint16_t HalfFromUnit(float value) {
   const int exponent = static_cast<int>((bits >> 23) & 0xFFu) - 127;
   uint32_t mantissa = bits & 0x7FFFFFu;
   if (exponent < -25) return static_cast<uint16_t>(sign);  // rounds to zero
-  uint32_t half = 0;
-  int shift = 13;  // float has 23 mantissa bits, half 10
+  uint32_t half = 0;  // the exponent bits; a subnormal half has none
+  int shift = 13;     // float has 23 mantissa bits, half 10
   if (exponent < -14) {
     // A subnormal half: the implicit leading 1 joins the mantissa, shifted further.
     mantissa |= 0x800000u;
     shift = 13 + (-14 - exponent);
-    half = 0;
   } else {
     half = static_cast<uint32_t>(exponent + 15) << 10;
   }
   const uint32_t kept = mantissa >> shift;
   const uint32_t rest = mantissa & ((1u << shift) - 1);
   const uint32_t halfway = 1u << (shift - 1);
-  uint32_t rounded = (exponent < -14 ? kept : (kept & 0x3FFu)) + half;
+  uint32_t rounded = kept + half;
   if (rest > halfway || (rest == halfway && (kept & 1u))) ++rounded;  // carries into exponent
   return static_cast<uint16_t>(sign | rounded);
 }
@@ -155,21 +154,24 @@ absl::Status Decompress(Compression compression, absl::string_view bytes, absl::
   }
   const char* scales = bytes.data();
   const char* codes = bytes.data() + Chunks(out.size()) * sizeof(float);
-  for (size_t at = 0; at < out.size(); ++at) {
+  for (size_t c = 0; c * kCompressionChunk < out.size(); ++c) {
     float scale = 0;
-    std::memcpy(&scale, scales + (at / kCompressionChunk) * sizeof(float), sizeof(float));
-    float unit = 0;
-    if (compression == Compression::kInt8) {
-      int8_t q = 0;
-      std::memcpy(&q, codes + at, 1);
-      unit = static_cast<float>(q) / kInt8Levels;
-    } else {
-      uint16_t half = 0;
-      std::memcpy(&half, codes + at * sizeof(uint16_t), sizeof(half));
-      unit = UnitFromHalf(half);
+    std::memcpy(&scale, scales + c * sizeof(float), sizeof(float));
+    const size_t end = std::min(out.size(), (c + 1) * kCompressionChunk);
+    for (size_t at = c * kCompressionChunk; at < end; ++at) {
+      float unit = 0;
+      if (compression == Compression::kInt8) {
+        int8_t q = 0;
+        std::memcpy(&q, codes + at, 1);
+        unit = static_cast<float>(q) / kInt8Levels;
+      } else {
+        uint16_t half = 0;
+        std::memcpy(&half, codes + at * sizeof(uint16_t), sizeof(half));
+        unit = UnitFromHalf(half);
+      }
+      // A non-finite scale poisons the chunk whatever the code: NaN, for the check to catch.
+      out[at] = std::isfinite(scale) ? scale * unit : std::numeric_limits<float>::quiet_NaN();
     }
-    // A non-finite scale poisons the chunk whatever the code: NaN, for the check to catch.
-    out[at] = std::isfinite(scale) ? scale * unit : std::numeric_limits<float>::quiet_NaN();
   }
   return absl::OkStatus();
 }
