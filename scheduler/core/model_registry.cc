@@ -188,9 +188,7 @@ void ModelRegistry::KeepWeights(const std::string& model, int64_t version,
   // The serving version's weights stay, and so do a checkpoint's: nothing but another
   // publish could bring them back. The limit is on the rest, oldest dropped first.
   const auto always_kept = [&entry](int64_t kept) {
-    if (entry.serving == kept) return true;
-    auto record = entry.versions.find(kept);
-    return record != entry.versions.end() && !record->second.checkpoint.empty();
+    return entry.serving == kept || FromCheckpoint(entry, kept);
   };
   size_t droppable = 0;
   for (const auto& [kept, unused] : entry.weights) droppable += always_kept(kept) ? 0 : 1;
@@ -267,13 +265,18 @@ void ModelRegistry::Serve(ServedModel& model, int64_t version, absl::Time now) {
   model.serving_since = now;
 }
 
+bool ModelRegistry::FromCheckpoint(const ServedModel& model, int64_t version) {
+  const auto record = model.versions.find(version);
+  return record != model.versions.end() && !record->second.checkpoint.empty();
+}
+
 void ModelRegistry::Trim(ServedModel& model) {
   // A job's versions go first, oldest first: the job publishes new ones every few steps, while
   // a checkpoint's version comes back only if someone publishes it again.
   for (const bool checkpoints : {false, true}) {
     auto it = model.versions.begin();
     while (model.versions.size() > kKeptVersions && it != model.versions.end()) {
-      const bool from_checkpoint = !it->second.checkpoint.empty();
+      const bool from_checkpoint = FromCheckpoint(model, it->first);
       if (model.serving == it->first || from_checkpoint != checkpoints) {
         ++it;
         continue;

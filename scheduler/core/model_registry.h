@@ -146,6 +146,8 @@ class ModelRegistry {
   // The version the model's policy would serve now, if any.
   static std::optional<int64_t> PolicyPick(const ServedModel& model);
   void Serve(ServedModel& model, int64_t version, absl::Time now);
+  // Whether `version` of `model` was published from a checkpoint: kept before a job's.
+  static bool FromCheckpoint(const ServedModel& model, int64_t version);
   // Drops the oldest versions past kKeptVersions, never the serving one.
   static void Trim(ServedModel& model);
 

@@ -951,13 +951,19 @@ std::optional<RouteDecision> SchedulerCore::RouteToColdNode(const std::string& m
   const std::optional<int64_t> loadable = models_.LoadableVersion(model, versions);
   if (!loadable.has_value()) return std::nullopt;
   const std::shared_ptr<const std::string> weights = models_.Find(model)->weights.at(*loadable);
-  const std::map<std::string, int> holders = HoldersByModel();
+  // Counted only if an idle candidate holds another model: this runs for each request that
+  // no warm node can answer in time.
+  std::optional<std::map<std::string, int>> holders;
   Node* best = nullptr;
   absl::Duration best_estimate;
   for (auto& [id, node] : nodes_) {
     if (!node.free() || !FitToServe(node) || loading_.contains(id) ||
-        ServesAcceptable(node, model, versions) || LastHolder(node, holders)) {
-      continue;  // not idle, not fit, loaded already (too slow as it is), or another's last
+        ServesAcceptable(node, model, versions)) {
+      continue;  // not idle, not fit, or loaded already (too slow as it is)
+    }
+    if (ModelHeld(node) != nullptr) {
+      if (!holders.has_value()) holders = HoldersByModel();
+      if (LastHolder(node, *holders)) continue;  // another model's only holder
     }
     const absl::Duration per_image = node.service_per_image > absl::ZeroDuration()
                                          ? node.service_per_image
@@ -990,6 +996,9 @@ bool SchedulerCore::FitToServe(const Node& node) const {
 
 const std::string* SchedulerCore::ModelHeld(const Node& node) const {
   if (!node.served.has_value() || !FitToServe(node)) return nullptr;
+  // Acceptable() words an error for a model unknown or not serving; skip that per node.
+  const ServedModel* served = models_.Find(node.served->model);
+  if (served == nullptr || !served->serving.has_value()) return nullptr;
   const absl::StatusOr<VersionRange> range = models_.Acceptable(node.served->model);
   return range.ok() && range->Contains(node.served->version) ? &node.served->model : nullptr;
 }
