@@ -53,9 +53,12 @@ absl::Status CheckPublishedLayers(const cosched::v1::ModelWeights& weights,
   ASSIGN_OR_RETURN(const JobConfig job, ParseJobConfigText(job_yaml, job_id));
   // Input and output sizes come from the dataset the requests are drawn from; the hidden
   // layers are what the job chose.
-  std::vector<int> hidden(weights.layer_sizes().begin(), weights.layer_sizes().end());
-  if (hidden.size() >= 2) hidden = std::vector<int>(hidden.begin() + 1, hidden.end() - 1);
-  if (hidden == job.model.hidden_sizes) return absl::OkStatus();
+  const std::vector<int> sizes(weights.layer_sizes().begin(), weights.layer_sizes().end());
+  if (sizes.size() >= 2 && job.model.LayerSizes(sizes.front(), sizes.back()) == sizes) {
+    return absl::OkStatus();
+  }
+  const std::vector<int> hidden =
+      sizes.size() >= 2 ? std::vector<int>(sizes.begin() + 1, sizes.end() - 1) : sizes;
   return absl::InvalidArgumentError(
       absl::StrCat("the weights' hidden layers are [", absl::StrJoin(hidden, ", "), "]; job ",
                    job_id, ", which trains model '", weights.model(), "', has [",
