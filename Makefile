@@ -37,15 +37,12 @@ bench: build
 # reports still name lines. ASan+UBSan at -O0: UBSan's checks make -O1 compile 1.5-2.5x
 # slower, and unit tests run quickly either way. TSan at -O1 (its usual setting; -O0 saves it
 # nothing) and only on the tests that start threads: a race needs two.
-test-asan: deps
-	@cmake --preset asan $(CMAKE_ARGS) > /dev/null
-	@cmake --build --preset asan -j $(JOBS) --target unit_tests
-	@ctest --preset asan -j $(JOBS)
-
-test-tsan: deps
-	@cmake --preset tsan $(CMAKE_ARGS) > /dev/null
-	@cmake --build --preset tsan -j $(JOBS) --target threaded_unit_tests
-	@ctest --preset tsan -j $(JOBS)
+SANITIZER_TESTS_asan := unit_tests
+SANITIZER_TESTS_tsan := threaded_unit_tests
+test-asan test-tsan: test-%: deps
+	@cmake --preset $* $(CMAKE_ARGS) > /dev/null
+	@cmake --build --preset $* -j $(JOBS) --target $(SANITIZER_TESTS_$*)
+	@ctest --preset $* -j $(JOBS)
 
 # clang-format check plus clang's -Wthread-safety analysis (and its warnings, as errors) over
 # every source file of the default build, without code generation (a fraction of a clang
