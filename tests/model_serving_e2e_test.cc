@@ -374,6 +374,9 @@ TEST_F(ModelServingTest, ACheckpointPublishedWithCoschedctlServesAsTheJobEvaluat
     EXPECT_EQ(reply.model(), "imported");
     EXPECT_EQ(reply.weights_step(), 400);
     EXPECT_EQ(reply.node_id(), holder);
+    // As old as the checkpoint file, written moments ago (not since the epoch).
+    EXPECT_GE(reply.version_age_seconds(), 0);
+    EXPECT_LT(reply.version_age_seconds(), 600);
     ASSERT_EQ(reply.classes_size(), 100);
     for (int k = 0; k < 100; ++k) correct += reply.classes(k) == test_.labels[first + k];
   }

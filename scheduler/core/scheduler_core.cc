@@ -919,7 +919,7 @@ absl::Status SchedulerCore::PublishModelVersion(const std::string& model, ModelV
     models_.Declare(model, JobId(), PromotionPolicy::kNewest, /*max_staleness_steps=*/0);
   }
   const int64_t version = record.version;
-  record.published = clock_->Now();
+  if (record.published == absl::Time()) record.published = clock_->Now();  // not given
   absl::Status published = models_.Publish(model, record, clock_->Now());
   if (!published.ok()) return published;
   models_.KeepWeights(model, version, std::move(weights));

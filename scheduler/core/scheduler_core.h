@@ -262,7 +262,8 @@ class SchedulerCore {
   // A version from a checkpoint file, its weights checked by the service (a serialized
   // ModelWeights): the model is declared if no job trains it, the version recorded and its
   // weights kept, and it serves at once if `promote` (pinned) or if the policy prefers it.
-  // ALREADY_EXISTS when the model has the version.
+  // `record.published` left at the epoch means now. ALREADY_EXISTS when the model has the
+  // version.
   absl::Status PublishModelVersion(const std::string& model, ModelVersionRecord record,
                                    std::shared_ptr<const std::string> weights, bool promote);
   // The weights of `model` at `version` that `node` sent when asked (a serialized

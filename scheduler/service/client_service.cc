@@ -251,11 +251,17 @@ grpc::Status ClientService::PromoteModel(grpc::ServerContext*,
 grpc::Status ClientService::PublishModelVersion(
     grpc::ServerContext*, const cosched::v1::PublishModelVersionRequest* request,
     cosched::v1::ModelStatus* reply) {
-  const cosched::v1::ModelWeights& weights = request->weights();
+  cosched::v1::ModelWeights weights = request->weights();
+  // The nodes loaded with these bytes tell a version's age from this time, as the registry
+  // does: when the checkpoint was written, if the client says, or now.
+  if (!(weights.published_unix_seconds() > 0)) {
+    weights.set_published_unix_seconds(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  }
   absl::StatusOr<std::shared_ptr<const std::string>> kept = CheckModelWeights(weights);
   if (!kept.ok()) return ToGrpcStatus(kept.status());
   ModelVersionRecord record;
   record.version = weights.version();
+  record.published = absl::UnixEpoch() + absl::Seconds(weights.published_unix_seconds());
   record.test_accuracy = weights.test_accuracy() < 0 ? -1 : weights.test_accuracy();
   // Non-empty: the registry tells a checkpoint's version from a job's by it.
   record.checkpoint = request->checkpoint().empty() ? "(file not named)" : request->checkpoint();

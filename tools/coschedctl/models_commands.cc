@@ -3,6 +3,8 @@
 // nodes hold each), `promote NAME VERSION`, `rollback NAME` and `unpin NAME` (the model's
 // policy picks the serving version again), and `publish NAME --checkpoint FILE` (a checkpoint
 // file's weights as a version of model NAME).
+#include <sys/stat.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -173,6 +175,12 @@ int Publish(const Context& context) {
     return ReportFailure(context, what,
                          absl::InvalidArgumentError(
                              absl::StrCat(options.checkpoint, ": ", weights.status().message())));
+  }
+  // The version is as old as the file: answers report their version's age from this.
+  struct stat file {};
+  if (::stat(options.checkpoint.c_str(), &file) == 0) {
+    weights->set_published_unix_seconds(static_cast<double>(file.st_mtim.tv_sec) +
+                                        static_cast<double>(file.st_mtim.tv_nsec) * 1e-9);
   }
   cosched::v1::PublishModelVersionRequest request;
   *request.mutable_weights() = *std::move(weights);
