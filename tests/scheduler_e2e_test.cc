@@ -135,6 +135,27 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
   EXPECT_EQ(job.failures(), 1) << Events(job);
 }
 
+// A worker silent for longer than the heartbeat TTL (stopped here; a frozen VM or a long
+// network outage in the field) is dropped by the scheduler. When it speaks again it must not
+// heartbeat into the void: the scheduler closes its session, it registers again, and the job
+// takes it back. (Before, its heartbeats were refused as "not registered" forever.)
+TEST_F(SchedulerE2eTest, AWorkerSilentPastTheTtlRegistersAgainAndRejoinsItsJob) {
+  for (const char* id : {"dc-1", "dc-2"}) StartWorker(id);
+  const std::string id = Submit(TestJob(1, 2, kChurnJobSteps));
+  auto job = WaitFor(id, absl::Minutes(1), [](const auto& j) { return j.members_size() == 2; });
+  ASSERT_EQ(job.members_size(), 2) << Events(job);
+  workers_["dc-2"]->Kill(SIGSTOP);
+  job = WaitFor(id, absl::Seconds(20), [](const auto& j) { return j.members_size() == 1; });
+  ASSERT_EQ(job.members_size(), 1) << Events(job);
+  const int64_t generation = job.generation();
+  workers_["dc-2"]->Kill(SIGCONT);
+  job = WaitFor(id, absl::Seconds(30), [&](const auto& j) {
+    return j.members_size() == 2 && j.generation() > generation;
+  });
+  EXPECT_EQ(job.members_size(), 2) << Events(job);
+  EXPECT_EQ(job.state(), "running") << Events(job);
+}
+
 TEST_F(SchedulerE2eTest, AVehicleDepartsAnotherJoinsAndTrainingReachesItsTarget) {
   WriteVehicleState(VehicleStatePath("car-1"), true);
   WriteVehicleState(VehicleStatePath("car-2"), false);

@@ -67,13 +67,13 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
 
 // A drain task captures nothing owned by the service (the mailbox and the tally are shared),
 // as it may run after the session, and at shutdown the service, has gone.
-void WorkerSessionService::ForwardHeartbeat(const NodeId& node,
+void WorkerSessionService::ForwardHeartbeat(const std::shared_ptr<Session>& session,
                                             const std::shared_ptr<HeartbeatMailbox>& mailbox,
                                             const cosched::v1::WorkerHeartbeat& message) {
   if (!mailbox->Put(HeartbeatFromProto(message))) return;  // the queued drain will carry it
   runner_->Post("heartbeat",
-                [node, mailbox, tally = tally_, metrics = metrics_](SchedulerCore& core) {
-                  DrainHeartbeats(core, node, *mailbox, metrics, *tally);
+                [session, mailbox, tally = tally_, metrics = metrics_](SchedulerCore& core) {
+                  DrainHeartbeats(core, *session, *mailbox, metrics, *tally);
                 });
 }
 
@@ -90,11 +90,12 @@ void WorkerSessionService::ForwardWeights(const NodeId& node,
   });
 }
 
-void WorkerSessionService::DrainHeartbeats(SchedulerCore& core, const NodeId& node,
+void WorkerSessionService::DrainHeartbeats(SchedulerCore& core, Session& session,
                                            HeartbeatMailbox& mailbox, SchedulerMetrics* metrics,
                                            Tally& tally) {
   std::optional<HeartbeatMailbox::Batch> batch = mailbox.Take();
   if (!batch.has_value()) return;
+  const NodeId& node = session.node();
   const absl::Status status = core.ReceiveHeartbeat(node, batch->heartbeat);
   tally.core_calls.fetch_add(1, std::memory_order_relaxed);
   (status.ok() ? tally.applied : tally.refused).fetch_add(batch->count, std::memory_order_relaxed);
@@ -102,6 +103,7 @@ void WorkerSessionService::DrainHeartbeats(SchedulerCore& core, const NodeId& no
   if (!status.ok()) {
     spdlog::warn("{} heartbeat(s) from {}: {}", batch->count, node, status.ToString());
   }
+  if (absl::IsNotFound(status)) session.Close();
 }
 
 HeartbeatCounts WorkerSessionService::heartbeat_counts() const {
@@ -154,7 +156,7 @@ grpc::Status WorkerSessionService::Connect(
     WorkerMessage message;
     while (stream->Read(&message)) {
       if (message.has_heartbeat()) {
-        ForwardHeartbeat(node, mailbox, message.heartbeat());
+        ForwardHeartbeat(session, mailbox, message.heartbeat());
       } else if (message.has_inference_result()) {
         hub_->CompleteInference(message.inference_result());
       } else if (message.has_weights_upload()) {

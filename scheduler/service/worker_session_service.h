@@ -62,11 +62,14 @@ class WorkerSessionService final : public cosched::v1::WorkerSession::Service {
   // Reader thread: hands the core a node's weights once they are checked (weights_upload.h).
   void ForwardWeights(const NodeId& node, const cosched::v1::WeightsUpload& upload);
   // Reader thread: leaves `message` in `mailbox`; posts a drain when none is queued.
-  void ForwardHeartbeat(const NodeId& node, const std::shared_ptr<HeartbeatMailbox>& mailbox,
+  void ForwardHeartbeat(const std::shared_ptr<Session>& session,
+                        const std::shared_ptr<HeartbeatMailbox>& mailbox,
                         const cosched::v1::WorkerHeartbeat& message);
   // The drain task, on the core's loop: hands the core the mailbox's coalesced heartbeat and
-  // counts every heartbeat message it stands for.
-  static void DrainHeartbeats(SchedulerCore& core, const NodeId& node, HeartbeatMailbox& mailbox,
+  // counts every heartbeat message it stands for. When the core no longer knows the node
+  // (it went silent for the heartbeat TTL and was dropped), the session is closed: the worker
+  // connects and registers again instead of heartbeating into the void.
+  static void DrainHeartbeats(SchedulerCore& core, Session& session, HeartbeatMailbox& mailbox,
                               SchedulerMetrics* metrics, Tally& tally);
 
   CoreRunner* const runner_;
