@@ -250,6 +250,22 @@ absl::Status LeaseTable::CommitStep(const std::vector<uint32_t>& done) {
   return absl::OkStatus();
 }
 
+std::vector<uint32_t> LeaseTable::Unconsumed() const {
+  std::vector<uint32_t> out;
+  out.reserve(num_samples_ - consumed_);
+  auto add_rest = [&](const Lease& lease) {
+    const std::vector<uint32_t> samples = ShardSamples(lease.shard);
+    out.insert(out.end(), samples.begin() + lease.offset, samples.end());
+  };
+  for (const Lease& lease : returned_) add_rest(lease);
+  for (const auto& [rank, state] : ranks_) {
+    for (const Lease& lease : state.leases) add_rest(lease);
+  }
+  for (uint64_t i = next_shard_; i < num_shards_; ++i) add_rest(Lease{order_[i], 0});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void LeaseTable::ReleaseRank(int rank) {
   auto it = ranks_.find(rank);
   if (it == ranks_.end()) return;

@@ -95,6 +95,9 @@ class LeaseTable {
   bool epoch_done() const { return consumed_ == num_samples_; }
   // Unconsumed samples in the leases `rank` holds.
   uint64_t leased_to(int rank) const;
+  // Every sample of the current epoch not committed yet (held, returned or not dealt), in
+  // increasing order: what an edge-tier replica that ends its round early gives back.
+  std::vector<uint32_t> Unconsumed() const;
 
   // The whole state as a compact little-endian byte string with a CRC-32 trailer (for
   // checkpoints and for handing the state to new members). Deserialize validates everything

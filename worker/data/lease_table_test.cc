@@ -308,6 +308,26 @@ TEST(LeaseTableTest, EpochsAdvanceAndReshuffle) {
   }
 }
 
+TEST(LeaseTableTest, UnconsumedIsExactlyWhatNoCommitHasCovered) {
+  LeaseTable table = MakeTable(100, 8);
+  std::vector<bool> consumed(100, false);
+  // Rank 0 finishes its plan, rank 1 half of it (its leases go back), rank 2 keeps a plan
+  // it has not committed.
+  const std::vector<std::vector<uint32_t>> plans = table.PlanStep({10, 10});
+  ASSERT_TRUE(table.CommitStep({10, 5}).ok());
+  for (uint32_t s : plans[0]) consumed[s] = true;
+  for (size_t i = 0; i < 5; ++i) consumed[plans[1][i]] = true;
+  table.Plan(2, 7);
+  std::vector<uint32_t> expected;
+  for (uint32_t s = 0; s < 100; ++s) {
+    if (!consumed[s]) expected.push_back(s);
+  }
+  EXPECT_EQ(table.Unconsumed(), expected);
+  // Once the epoch is done nothing is left.
+  RunEpoch(table, 3, 16, AllDone);
+  EXPECT_TRUE(table.Unconsumed().empty());
+}
+
 TEST(LeaseTableTest, CommitErrorsLeaveStateUnchanged) {
   LeaseTable table = MakeTable(1000, 64);
   table.PlanStep({10, 20});
