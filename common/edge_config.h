@@ -12,8 +12,8 @@
 //     compression: int8        # none | fp16 | int8, with error feedback
 //     round_deadline: auto     # or a duration; auto: from each vehicle's link
 //     over_select: 0.25        # invite this fraction more vehicles than a round needs
-//     max_norm_ratio: 10       # reject a contribution whose norm is this many times the
-//                              # median of the round's others
+//     max_norm_ratio: 10       # reject a contribution whose norm (over the square root of
+//                              # its samples) is this many times the median of the others
 //     sync_min_link_mbps: 1000 # members on links at least this fast train synchronously
 #pragma once
 

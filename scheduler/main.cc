@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/termination_signals.h"
+#include "scheduler/edge/edge_service.h"
 #include "scheduler/kv/kv_table.h"
 #include "scheduler/kv/rendezvous_service.h"
 #include "scheduler/scheduler_config.h"
@@ -67,7 +68,11 @@ absl::Status Serve(const SchedulerFlags& flags) {
   SessionHub hub;
   KvTable kv;
   RendezvousCleanup outbox(&hub, &kv);
-  CoreRunner runner(config.core, Placer(std::move(config.placement)), &outbox, &metrics);
+  // The edge tier's aggregator sees the core's decisions first (a revoked vehicle is no
+  // longer waited for in its job's round).
+  edge::EdgeService edge_rounds(&outbox, &registry);
+  CoreRunner runner(config.core, Placer(std::move(config.placement)), &edge_rounds, &metrics);
+  edge_rounds.set_runner(&runner);
   // Before the server starts, so no worker registers ahead of the jobs it belongs to.
   RETURN_IF_ERROR(runner.Call("restore", [&](SchedulerCore& core) {
     core.set_journal(&journal);
@@ -82,6 +87,9 @@ absl::Status Serve(const SchedulerFlags& flags) {
                                   : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
   RendezvousService rendezvous(&kv);
   ClientService clients(&runner, &hub, &metrics);
+  clients.set_job_details([&edge_rounds](cosched::v1::JobStatus* job) {
+    edge_rounds.FillStatus(job->job_id(), job->mutable_edge());
+  });
   WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -92,6 +100,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
   builder.RegisterService(&clients);
   builder.RegisterService(&sessions);
   builder.RegisterService(&rendezvous);
+  builder.RegisterService(&edge_rounds);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on '", flags.listen, "'"));

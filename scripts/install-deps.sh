@@ -14,6 +14,8 @@ packages=(
   libyaml-cpp-dev libeigen3-dev zlib1g-dev nlohmann-json3-dev
   # Data and the tools the tests start (process control, HTTP scrapes, Prometheus)
   dataset-fashion-mnist curl procps iproute2 prometheus
+  # A firewall inside emulated hosts (a vehicle that refuses inbound connections)
+  nftables
 )
 
 missing=()

@@ -112,9 +112,12 @@ class SchedulerCluster : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
-  void StartWorker(const std::string& node_id, const std::string& kind = "datacenter") {
+  // `extra`: more flags, e.g. {"--link-mbps", "20"}.
+  void StartWorker(const std::string& node_id, const std::string& kind = "datacenter",
+                   const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {COSCHED_WORKER_BINARY, "--scheduler", address_};
     argv.insert(argv.end(), {"--node-id", node_id, "--kind", kind, "--work-dir", dir_ + "/work"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     // Warnings only, unless the environment sets the workers' level (COSCHED_LOG_LEVEL, the
     // stand-in for --log-level, which children inherit): COSCHED_LOG_LEVEL=info follows a failure.
     if (std::getenv("COSCHED_LOG_LEVEL") == nullptr) {

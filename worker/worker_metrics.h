@@ -28,6 +28,11 @@ class WorkerMetrics {
   prometheus::Counter& notices_late;
   prometheus::Gauge& generation;
   prometheus::Gauge& test_accuracy;
+  // The edge tier (this node speaks for its replica): payload bytes to and from the
+  // aggregator, and outer rounds taken part in.
+  prometheus::Counter& edge_bytes_sent;
+  prometheus::Counter& edge_bytes_received;
+  prometheus::Counter& outer_rounds;
 
   // cosched_worker_state{state=...} is 1 for one of serving (inference computing), training
   // (a job is running) or idle. The trainer and the inference thread each report their part.

@@ -117,7 +117,20 @@ void SchedulerCore::SendAssignment(const Job& job, const NodeId& node) {
   if (it == job.members.end()) return;
   Assignment assignment = job.assignment;
   assignment.rank = static_cast<int>(it - job.members.begin());
+  if (assignment.rank >= job.assignment.world) {  // the edge members follow the group's
+    assignment.rank = 0;
+    assignment.world = 1;
+    assignment.previous_rank.clear();
+    assignment.restore_from_checkpoint = false;
+    assignment.edge_tier = true;
+  }
   Assign(node, std::move(assignment));
+}
+
+bool SchedulerCore::InEdgeTier(const Job& job, const NodeId& node) const {
+  if (!job.spec.edge.enabled) return false;
+  const auto it = nodes_.find(node);
+  return it != nodes_.end() && it->second.info.link_mbps < job.spec.edge.sync_min_link_mbps;
 }
 
 void SchedulerCore::Assign(const NodeId& node, Assignment assignment) {
@@ -208,6 +221,13 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
                  heartbeat.failed_generation == job.generation && job.state == JobState::kRunning) {
         GenerationFailed(job, node, heartbeat.generation_failure);
       } else if (heartbeat.job_finished) {
+        // The finisher's own evaluation of the final parameters (every member ends with the
+        // same ones) is the job's result, even when the finisher never heard of the newest
+        // generation: it ended before joining it.
+        if (heartbeat.progress.has_value() && heartbeat.progress->test_accuracy >= 0 &&
+            heartbeat.progress->step >= job.progress.step) {
+          job.progress.test_accuracy = heartbeat.progress->test_accuracy;
+        }
         FinishJob(job, JobState::kSucceeded, absl::StrCat("finished at step ", job.progress.step));
       }
     }
@@ -215,6 +235,18 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
   ApplyEligibility(node);
   Reconcile();
   return absl::OkStatus();
+}
+
+void SchedulerCore::ContributionRejected(const NodeId& id, const JobId& job_id,
+                                         const std::string& why) {
+  auto node = nodes_.find(id);
+  if (node != nodes_.end()) {
+    node->second.departures.push_front(clock_->Now());
+    if (node->second.departures.size() > 16) node->second.departures.pop_back();
+  }
+  auto job = jobs_.find(job_id);
+  if (job != jobs_.end()) Record(job->second, absl::StrCat(id, "'s contribution rejected: ", why));
+  Reconcile();
 }
 
 void SchedulerCore::Confirm(Job& job, const NodeId& node) {
@@ -741,12 +773,18 @@ absl::Status SchedulerCore::Restore(std::vector<JournaledJob> jobs, uint64_t nex
 }
 
 void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previous_members) {
-  // Survivors first, in their old rank order, so the lowest survivor becomes rank 0 and
-  // broadcasts the committed state; newcomers after them.
+  // The synchronous group's members: survivors first, in their old rank order, so the lowest
+  // survivor becomes rank 0 and broadcasts the committed state; newcomers after them. The
+  // edge tier's members follow, each a group of its own. (A node's tier follows from its
+  // link, so a member's old rank is its place among the old members of its tier.)
+  std::vector<NodeId> previous_group;
+  for (const NodeId& id : previous_members) {
+    if (!InEdgeTier(job, id)) previous_group.push_back(id);
+  }
   std::vector<NodeId> ordered;
   std::vector<int> previous_rank;
-  for (size_t old_rank = 0; old_rank < previous_members.size(); ++old_rank) {
-    const NodeId& id = previous_members[old_rank];
+  for (size_t old_rank = 0; old_rank < previous_group.size(); ++old_rank) {
+    const NodeId& id = previous_group[old_rank];
     if (std::find(job.members.begin(), job.members.end(), id) != job.members.end()) {
       ordered.push_back(id);
       previous_rank.push_back(static_cast<int>(old_rank));
@@ -754,16 +792,20 @@ void SchedulerCore::PublishGeneration(Job& job, const std::vector<NodeId>& previ
   }
   const bool has_survivor = !ordered.empty();
   for (const NodeId& id : job.members) {
-    if (std::find(ordered.begin(), ordered.end(), id) == ordered.end()) {
+    if (!InEdgeTier(job, id) && std::find(ordered.begin(), ordered.end(), id) == ordered.end()) {
       ordered.push_back(id);
       previous_rank.push_back(-1);
     }
+  }
+  const int group_size = static_cast<int>(ordered.size());
+  for (const NodeId& id : job.members) {
+    if (InEdgeTier(job, id)) ordered.push_back(id);
   }
   job.members = ordered;
   Assignment assignment;
   assignment.job = job.id;
   assignment.generation = job.generation;
-  assignment.world = static_cast<int>(job.members.size());
+  assignment.world = group_size;
   assignment.store_prefix = GenerationPrefix(job.id, job.generation);
   assignment.previous_rank = previous_rank;
   assignment.restore_from_checkpoint = !has_survivor && job.generation > 0;

@@ -71,6 +71,10 @@ struct Assignment {
   bool restore_from_checkpoint = false;  // no member survived: start from the last checkpoint
   std::string job_yaml;
   std::string reason;  // why this generation exists ("admitted", "node n3 vanished", ...)
+  // The member trains in the job's edge tier, as a replica of its own (rank 0 of a world of
+  // 1). A job's assignment names the synchronous members' world; the edge members follow
+  // them in Job::members.
+  bool edge_tier = false;
 };
 
 struct Revocation {
@@ -271,6 +275,11 @@ class SchedulerCore {
   void WeightsArrived(const NodeId& node, const std::string& model, int64_t version,
                       std::shared_ptr<const std::string> weights);
 
+  // The edge tier's aggregator rejected a contribution `node` sent for `job` (NaN, a norm
+  // far outside the others'): it counts against the node's reliability like a departure,
+  // so placement prefers others, and the job's history says why.
+  void ContributionRejected(const NodeId& node, const JobId& job, const std::string& why);
+
   const Job* FindJob(const JobId& id) const;
   // Why `job` is pending or short of workers, for Explain and `coschedctl describe`: "needs 4
   // nodes, 1 fit (3 busy, 2 job wants vehicles)": the nodes unavailable now and the available
@@ -362,6 +371,9 @@ class SchedulerCore {
   // returns reserved nodes when it has fallen.
   void BalanceInference();
   void SendAssignment(const Job& job, const NodeId& node);
+  // Whether `node` trains `job` in its edge tier: the job has one and the node's link is
+  // slower than its synchronous tier needs.
+  bool InEdgeTier(const Job& job, const NodeId& node) const;
 
   const Clock* const clock_;
   const CoreConfig config_;

@@ -279,6 +279,25 @@ TEST_F(SchedulerCoreTest, QueueIsPriorityThenSubmissionOrderWithBackfill) {
   EXPECT_THAT(core_.WaitingReason(GetJob(big)), HasSubstr("3 busy"));
 }
 
+// A member that finished before it joined the newest generation (another member left just
+// before the end) still reports the final evaluation, and the job keeps it.
+TEST_F(SchedulerCoreTest, AFinisherStillInAnOlderGenerationGivesTheJobItsFinalAccuracy) {
+  AddNode("n1");
+  const JobId id = Submit(1, 2);
+  AddNode("n2");
+  ASSERT_EQ(GetJob(id).members.size(), 2u);
+  const int64_t generation = GetJob(id).generation;
+  ASSERT_GE(generation, 1);  // admitted with one member, then grew
+  Heartbeat done;
+  done.job = id;
+  done.generation = generation - 1;  // an older generation than the job's
+  done.job_finished = true;
+  done.progress = JobProgress{40, 6, 0.87, ""};
+  ASSERT_TRUE(core_.ReceiveHeartbeat("n1", done).ok());
+  EXPECT_EQ(GetJob(id).state, JobState::kSucceeded);
+  EXPECT_DOUBLE_EQ(GetJob(id).progress.test_accuracy, 0.87);
+}
+
 TEST_F(SchedulerCoreTest, FinishingOrCancellingFreesNodesForTheNextJob) {
   AddNode("n1");
   const JobId first = Submit(1, 1);

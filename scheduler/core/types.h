@@ -78,6 +78,14 @@ struct ServingSpec {
   int64_t max_staleness_steps = 0;
 };
 
+// A job's edge tier (its YAML's edge section; worker/edge): members whose link is slower
+// than sync_min_link_mbps each train as a replica of their own in outer rounds instead of
+// joining the synchronous group.
+struct EdgeSpec {
+  bool enabled = false;
+  double sync_min_link_mbps = 1000;
+};
+
 struct JobSpec {
   std::string name;
   int priority = 0;  // higher first
@@ -90,6 +98,7 @@ struct JobSpec {
   int max_failures = 3;  // crashes tolerated before the job fails
   std::string job_yaml;  // handed to workers unchanged
   ServingSpec serving;
+  EdgeSpec edge;
 };
 
 enum class JobState { kPending, kRunning, kSucceeded, kFailed, kCancelled };

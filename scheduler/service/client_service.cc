@@ -26,6 +26,11 @@ void FillJob(const SchedulerCore& core, const Job& job, cosched::v1::JobStatus* 
   out->set_kind(KindPreferenceName(job.spec.kind));
   out->set_generation(job.generation);
   for (const NodeId& member : job.members) out->add_members(member);
+  if (job.spec.edge.enabled) {  // the edge members follow the synchronous group's
+    for (size_t i = std::max(job.assignment.world, 0); i < job.members.size(); ++i) {
+      out->add_edge_members(job.members[i]);
+    }
+  }
   out->set_failures(job.failures);
   out->set_max_failures(job.spec.max_failures);
   out->set_step(job.progress.step);
@@ -57,6 +62,8 @@ absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
   spec.serving.model = config.serving.model;
   spec.serving.promote = config.serving.promote;
   spec.serving.max_staleness_steps = config.serving.max_staleness_steps;
+  spec.edge.enabled = config.edge.enabled;
+  spec.edge.sync_min_link_mbps = config.edge.sync_min_link_mbps;
   return spec;
 }
 
@@ -83,6 +90,7 @@ grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJ
   if (!found) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("no job ", request->job_id()));
   }
+  if (job_details_) job_details_(reply);
   return grpc::Status::OK;
 }
 
@@ -92,6 +100,9 @@ grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::Li
     for (const Job* job : core.Jobs()) FillJob(core, *job, reply->add_jobs());
     return true;
   });
+  if (job_details_) {
+    for (cosched::v1::JobStatus& job : *reply->mutable_jobs()) job_details_(&job);
+  }
   return grpc::Status::OK;
 }
 

@@ -4,6 +4,8 @@
 // carried to the chosen worker over its session.
 #pragma once
 
+#include <functional>
+
 #include "proto/scheduler.grpc.pb.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/scheduler_metrics.h"
@@ -41,10 +43,17 @@ class ClientService final : public cosched::v1::Scheduler::Service {
                                    const cosched::v1::PublishModelVersionRequest* request,
                                    cosched::v1::ModelStatus* reply) override;
 
+  // Adds what the core does not hold to a job's status (the edge tier's rounds, from
+  // scheduler/edge); called off the core's thread, after the core filled the rest.
+  void set_job_details(std::function<void(cosched::v1::JobStatus*)> details) {
+    job_details_ = std::move(details);
+  }
+
  private:
   CoreRunner* const runner_;
   SessionHub* const hub_;
   SchedulerMetrics* const metrics_;
+  std::function<void(cosched::v1::JobStatus*)> job_details_;
 };
 
 // The job spec a submitted job YAML asks for (workers and scheduling sections).

@@ -115,6 +115,8 @@ v1::JobRecord JobToRecord(const Job& job, const std::vector<NodeKind>& member_ki
   spec.set_model(job.spec.serving.model);
   spec.set_promote(job.spec.serving.promote);
   spec.set_max_staleness_steps(job.spec.serving.max_staleness_steps);
+  spec.set_edge(job.spec.edge.enabled);
+  spec.set_edge_sync_min_link_mbps(job.spec.edge.sync_min_link_mbps);
   record.set_state(ToStored(job.state));
   record.set_generation(job.generation);
   for (size_t i = 0; i < job.members.size(); ++i) {
@@ -173,6 +175,8 @@ absl::StatusOr<JournaledJob> JobFromRecord(const v1::JobRecord& record) {
   job.spec.serving.model = spec.model();
   if (!spec.promote().empty()) job.spec.serving.promote = spec.promote();
   job.spec.serving.max_staleness_steps = spec.max_staleness_steps();
+  job.spec.edge.enabled = spec.edge();
+  job.spec.edge.sync_min_link_mbps = spec.edge_sync_min_link_mbps();
   absl::StatusOr<JobState> state = FromStored(record.state());
   if (!state.ok()) return bad(state.status());
   job.state = *state;

@@ -66,6 +66,7 @@ cosched::v1::Assignment AssignmentMessage(const Assignment& assignment) {
   out.set_rank(assignment.rank);
   out.set_world(assignment.world);
   out.set_store_prefix(assignment.store_prefix);
+  out.set_edge_tier(assignment.edge_tier);
   for (int r : assignment.previous_rank) out.add_previous_rank(r);
   out.set_restore_from_checkpoint(assignment.restore_from_checkpoint);
   out.set_job_yaml(assignment.job_yaml);

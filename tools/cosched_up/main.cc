@@ -9,7 +9,10 @@
 // vehicles) and ends when the job does, with one JSON line:
 //   {"event":"demo_finished","test_accuracy":...,"inference_accuracy":...,
 //    "served_versions":{"<model>@<step>":answers,...},"deadline_attainment":...,
-//    "membership_changes":...,"preemptions":...,"wall_seconds":...}
+//    "membership_changes":...,"preemptions":...,"outer_rounds":...,
+//    "vehicle_bytes_per_sample":...,"wall_seconds":...}
+// (outer rounds and bytes per sample over vehicle links are the job's edge tier's: vehicles
+// on slow links train as replicas of their own, tools/cosched_up/edge_report.h).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@
 #include "common/termination_signals.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
+#include "tools/cosched_up/edge_report.h"
 #include "tools/cosched_up/fleet.h"
 #include "tools/inference_load.h"
 #include "tools/standalone_job.h"
@@ -228,20 +232,29 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
   std::thread driver([&] { report = RunInferenceLoad(load); });
 
   cosched::v1::JobStatus job;
+  TierSightings tiers;
   const absl::Time deadline = start + flags.timeout;
   while (absl::Now() < deadline) {
     grpc::ClientContext context;
     cosched::v1::GetJobRequest get;
     get.set_job_id(job_id);
     if (!stub->GetJob(&context, get, &job).ok()) break;
+    tiers.Observe(job);
     const int parked = fleet.ParkedNow();
+    // Members in the synchronous group, then "+" the edge tier's.
+    const int group = job.members_size() - job.edge_members_size();
+    std::string members = absl::StrJoin(job.members().begin(), job.members().begin() + group, ",");
+    if (job.edge_members_size() > 0) {
+      absl::StrAppend(&members, " + ", absl::StrJoin(job.edge_members(), ","));
+    }
     std::printf(
-        "%5.0fs  %-9s gen %-3lld members %-28s step %6lld  acc %s  vehicles parked %d/%zu\n",
+        "%5.0fs  %-9s gen %-3lld members %-34s step %6lld  acc %s  rounds %-4lld vehicles "
+        "parked %d/%zu\n",
         absl::ToDoubleSeconds(absl::Now() - start), job.state().c_str(),
-        static_cast<long long>(job.generation()), absl::StrJoin(job.members(), ",").c_str(),
+        static_cast<long long>(job.generation()), members.c_str(),
         static_cast<long long>(job.step()),
         job.test_accuracy() < 0 ? "  -   " : absl::StrFormat("%.4f", job.test_accuracy()).c_str(),
-        parked, fleet.vehicles().size());
+        static_cast<long long>(job.edge().outer_rounds()), parked, fleet.vehicles().size());
     std::fflush(stdout);
     if (job.state() == "succeeded" || job.state() == "failed" || job.state() == "cancelled") break;
     absl::SleepFor(absl::Seconds(2));  // progress display cadence
@@ -295,6 +308,8 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
       report->accuracy(), static_cast<long long>(report->admitted), job.test_accuracy(),
       report->answers_by_version.size(),
       served.empty() ? "none" : absl::StrJoin(served, ", ").c_str());
+  ASSIGN_OR_RETURN(const EdgeReport edge, ReportEdgeTier(job, yaml, tiers));
+  std::printf("%s", edge.text.c_str());
   if (job.state() != "succeeded") {
     return absl::DeadlineExceededError(absl::StrCat("job ", job_id, " is ", job.state(), " after ",
                                                     absl::FormatDuration(flags.timeout)));
@@ -308,6 +323,8 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
                {"inference_refused", report->refused},
                {"membership_changes", membership_changes},
                {"preemptions", preemptions},
+               {"outer_rounds", edge.outer_rounds},
+               {"vehicle_bytes_per_sample", edge.vehicle_bytes_per_sample},
                {"wall_seconds", absl::ToDoubleSeconds(absl::Now() - start)}});
 }
 

@@ -93,6 +93,11 @@ std::string EventsTable(const google::protobuf::RepeatedPtrField<cosched::v1::Jo
   return table.Render();
 }
 
+// Bytes for people: "12.3 MB".
+std::string Bytes(int64_t bytes) {
+  return absl::StrFormat("%.1f MB", static_cast<double>(bytes) / 1e6);
+}
+
 int DescribeJob(const Context& context) {
   const std::string& id = context.args[0];
   absl::StatusOr<cosched::v1::JobStatus> job = context.client->GetJob(id);
@@ -105,8 +110,10 @@ int DescribeJob(const Context& context) {
     PrintJson({{"job", ProtoToJson(*job)}, {"explain", ProtoToJson(*explain)}});
     return kExitOk;
   }
+  // Ranks of the synchronous group; the edge tier's members follow, each alone.
   std::vector<std::string> members;
-  for (int rank = 0; rank < job->members_size(); ++rank) {
+  const int group = job->members_size() - job->edge_members_size();
+  for (int rank = 0; rank < group; ++rank) {
     members.push_back(absl::StrCat(rank, ":", job->members(rank)));
   }
   Table fields;
@@ -121,6 +128,25 @@ int DescribeJob(const Context& context) {
                                 job->max_workers(), ", kind ", job->kind(), ")")});
   fields.AddRow({"Generation:", absl::StrCat(job->generation())});
   fields.AddRow({"Members:", members.empty() ? "-" : absl::StrJoin(members, " ")});
+  if (job->has_edge()) {
+    const cosched::v1::EdgeTierStatus& edge = job->edge();
+    fields.AddRow({"Edge tier:", job->edge_members().empty()
+                                     ? std::string("no member now")
+                                     : absl::StrJoin(job->edge_members(), " ")});
+    fields.AddRow(
+        {"Rounds:",
+         absl::StrCat(edge.outer_rounds(), " (", edge.outer_steps(), " updated); contributions ",
+                      edge.contributions_accepted(), " accepted, ", edge.contributions_late(),
+                      " late, ", edge.contributions_rejected(), " rejected")});
+    const double per_sample = edge.samples_trained() > 0
+                                  ? static_cast<double>(edge.vehicle_bytes()) /
+                                        static_cast<double>(edge.samples_trained())
+                                  : 0;
+    fields.AddRow({"Edge bytes:", absl::StrFormat("vehicles %s, data center %s; %.1f B over "
+                                                  "vehicle links per sample trained",
+                                                  Bytes(edge.vehicle_bytes()),
+                                                  Bytes(edge.datacenter_bytes()), per_sample)});
+  }
   fields.AddRow({"Progress:", absl::StrCat("step ", job->step(), ", epoch ", job->epoch(),
                                            ", test accuracy ", Accuracy(job->test_accuracy()))});
   fields.AddRow(

@@ -5,6 +5,7 @@
 #include "collectives/collective_group.h"
 #include "collectives/gloo_group.h"
 #include "collectives/rendezvous_client.h"
+#include "collectives/solo_group.h"
 #include "common/job_config.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -246,12 +247,34 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   trainer_options.advertise_address = options_.advertise_address;
   trainer_options.host_id = options_.host_id;
   collectives::RendezvousClient* kv = store->get();
-  trainer_options.create_group = [kv, job_id](const collectives::GroupOptions& options) {
+  const bool edge_tier = assignment.edge_tier();
+  trainer_options.create_group = [kv, job_id, edge_tier](const collectives::GroupOptions& options) {
     collectives::GroupOptions scheduled = options;
     scheduled.job_id = job_id;  // keys live under job/<scheduler job id>/gen/<g>/
     scheduled.store = kv;
+    // An edge-tier replica trains alone and listens for nobody.
+    if (edge_tier) return collectives::SoloGroup::Create(scheduled);
     return collectives::CreateGroup(scheduled);
   };
+  // The edge tier: the replica's client of the scheduler's aggregator, the same address.
+  std::unique_ptr<edge::EdgeClient> edge_client;
+  if (job.edge.enabled) {
+    edge::EdgeClientOptions edge_options;
+    edge_options.scheduler_address = options_.scheduler_address;
+    edge_options.job_id = job_id;
+    edge_options.replica = edge_tier ? options_.node_id : "datacenter";
+    edge_options.node_id = options_.node_id;
+    edge_options.link_mbps = options_.link_mbps;
+    edge_options.batch = job.global_batch;
+    edge_options.dataset_samples = data.train.size();
+    edge_options.compression = job.edge.compression;
+    edge_options.metrics = options_.metrics;
+    absl::StatusOr<std::unique_ptr<edge::EdgeClient>> client =
+        edge::EdgeClient::Create(std::move(edge_options));
+    if (!client.ok()) return fail(client.status());
+    edge_client = *std::move(client);
+    trainer_options.edge = edge_client.get();
+  }
   trainer_options.on_progress = [this](const TrainingProgress& progress) {
     MutexLock lock(&mu_);
     report_.step = progress.step;

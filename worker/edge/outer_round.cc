@@ -47,7 +47,7 @@ RoundAverage AverageContributions(absl::Span<const Contribution> contributions, 
       average.rejected.push_back({c.replica, "not_finite", "a value is NaN or infinite"});
     } else {
       sound.push_back(&c);
-      norms.push_back(norm);
+      norms.push_back(norm / std::sqrt(static_cast<double>(c.samples)));
     }
   }
   std::vector<double> sum(num_params, 0.0);
@@ -59,7 +59,8 @@ RoundAverage AverageContributions(absl::Span<const Contribution> contributions, 
       if (norms[i] > max_norm_ratio * median) {
         average.rejected.push_back(
             {sound[i]->replica, "norm_outlier",
-             absl::StrFormat("norm %.4g is more than %g times the median %.4g of the others",
+             absl::StrFormat("norm per root sample %.4g is more than %g times the median %.4g "
+                             "of the others",
                              norms[i], max_norm_ratio, median)});
         continue;
       }

@@ -46,9 +46,13 @@ struct RoundAverage {
 
 // Checks `contributions` and averages the accepted ones, weighted by samples. A contribution
 // is rejected when it has another size than `num_params`, no samples, a NaN or infinite
-// value, or an L2 norm above `max_norm_ratio` times the median norm of the round's other
-// contributions (a replica that diverged, or a poisoned one; with no others there is nothing
-// to compare with). Sums are taken in double, so the order of contributions barely matters.
+// value, or a scaled norm above `max_norm_ratio` times the median scaled norm of the round's
+// other contributions (a replica that diverged, or a poisoned one; with no others there is
+// nothing to compare with). The scaled norm is the L2 norm over the square root of the
+// samples trained: replicas train different numbers of steps (faster ones more), and a
+// pseudo-gradient grows between that root (noisy steps) and linearly (steps that agree), so
+// an honest replica that trained 16x more stays within 4x of the others. Sums are taken in
+// double, so the order of contributions barely matters.
 RoundAverage AverageContributions(absl::Span<const Contribution> contributions, size_t num_params,
                                   double max_norm_ratio);
 

@@ -14,26 +14,13 @@
 #include "common/status_macros.h"
 #include "common/thread_priority.h"
 #include "worker/trainer/checkpoint.h"
+#include "worker/trainer/group_failure.h"
 #include "worker/trainer/step_work.h"
 
 namespace cosched::worker {
 namespace {
 
 constexpr int kEvalChunk = 256;
-
-// Marks failures of the group, as opposed to this rank's own errors: a peer that died or
-// left, a rendezvous that timed out or was superseded, a peer's bytes that did not decode.
-// Only the rank's own errors end its part in the job (and count against max_failures).
-constexpr absl::string_view kGroupFailure = "type.cosched.dev/GroupFailure";
-
-absl::Status GroupFailure(absl::Status status) {
-  if (!status.ok()) status.SetPayload(kGroupFailure, absl::Cord("1"));
-  return status;
-}
-
-bool IsGroupFailure(const absl::Status& status) {
-  return status.GetPayload(kGroupFailure).has_value();
-}
 
 // Creating a group fails for this rank's own reasons only when its options are wrong.
 absl::Status FormFailure(absl::Status status) {
@@ -128,7 +115,8 @@ absl::Status Trainer::Restore(const TrainingState& state) {
     return absl::DataLossError("training state has the wrong number of parameters");
   }
   ASSIGN_OR_RETURN(LeaseTable leases, LeaseTable::Deserialize(state.lease_table));
-  if (leases.num_samples() != leases_.num_samples()) {
+  // In the edge tier the table holds one round's samples, as many as the round has.
+  if (!EdgeMode() && leases.num_samples() != leases_.num_samples()) {
     return absl::FailedPreconditionError("training state is for a data set of another size");
   }
   leases_ = std::move(leases);
@@ -174,6 +162,7 @@ absl::Status Trainer::JoinGeneration(const Membership& next) {
   }
   RETURN_IF_ERROR(SyncStateFrom(source));
   numbered_as_ = next;
+  if (EdgeMode()) RETURN_IF_ERROR(SyncRoundFrom(source));
   return absl::OkStatus();
 }
 
@@ -221,6 +210,7 @@ absl::Status Trainer::SyncStateFrom(int source) {
 }
 
 double Trainer::Progress() const {
+  if (EdgeMode()) return round_.has_value() ? round_->round.progress() : 0.0;
   if (options_.job.steps > 0) {
     return static_cast<double>(step_) / static_cast<double>(options_.job.steps);
   }
@@ -232,6 +222,7 @@ double Trainer::Progress() const {
 }
 
 bool Trainer::Finished() const {
+  if (EdgeMode()) return round_.has_value() && round_->round.finished();
   if (options_.job.steps > 0) return step_ >= options_.job.steps;
   return epochs_completed_ >= options_.job.epochs;
 }
@@ -251,8 +242,9 @@ absl::StatusOr<int64_t> Trainer::Step() {
   // setup and no copies.
   // Layout: gradient sums, the loss sum, how many samples of each rank's plan were done, each
   // rank's pending generation (a rank writes only its own generation slot, so the sum is the
-  // gather).
-  const absl::Span<float> reduce = group_->StagingBuffer(num_params + 1 + 2 * world);
+  // gather), and whether rank 0 called an edge round's time up.
+  const size_t cut_slot = num_params + 1 + 2 * world;
+  const absl::Span<float> reduce = group_->StagingBuffer(cut_slot + 1);
   std::fill(reduce.begin(), reduce.end(), 0.0f);
   const absl::Span<float> grads = reduce.subspan(0, num_params);
   const LabeledImages& train = options_.data->train;
@@ -273,7 +265,7 @@ absl::StatusOr<int64_t> Trainer::Step() {
     batch_images_.resize(m * pixels);
     batch_labels_.resize(m);
     for (size_t i = 0; i < m; ++i) {
-      const uint32_t sample = plans[plan][begin + i];
+      const uint32_t sample = TrainingSample(plans[plan][begin + i]);
       std::memcpy(batch_images_.data() + i * pixels, train.image(sample), pixels * sizeof(float));
       batch_labels_[i] = train.labels[sample];
     }
@@ -321,6 +313,7 @@ absl::StatusOr<int64_t> Trainer::Step() {
   reduce[num_params] = static_cast<float>(loss);
   reduce[num_params + 1 + world + rank] =
       static_cast<float>(options_.membership->PendingGeneration());
+  if (EdgeMode() && rank == 0 && absl::Now() >= round_->cut_at) reduce[cut_slot] = 1.0f;
 
   const absl::Time reduce_start = absl::Now();
   RETURN_IF_ERROR(GroupFailure(group_->Allreduce(reduce)));
@@ -349,7 +342,13 @@ absl::StatusOr<int64_t> Trainer::Step() {
   }
   RETURN_IF_ERROR(leases_.CommitStep(done_by_rank));
   ++step_;
-  if (leases_.epoch_done()) epochs_completed_ = leases_.epoch() + 1;
+  if (EdgeMode()) {  // the table holds the round's samples; epochs are the aggregator's
+    ++round_work_.inner_steps;
+    round_work_.loss_sum += reduce[num_params];
+    if (reduce[cut_slot] > 0) round_cut_ = true;
+  } else if (leases_.epoch_done()) {
+    epochs_completed_ = leases_.epoch() + 1;
+  }
   last_step_loss_ = total > 0 ? reduce[num_params] / static_cast<double>(total) : 0;
   // Alone, a preempted rank has nobody to keep in step with: wait for inference to finish
   // instead of spinning through empty steps.
@@ -406,7 +405,9 @@ absl::Status Trainer::ChangeMembership() {
       return absl::FailedPreconditionError(
           absl::StrCat("this rank is not a member of generation ", next.generation));
     }
-    if (next.world_size < options_.job.min_workers) {
+    // workers.min counts the job's members; in the edge tier a group is one replica of
+    // them (a vehicle alone), and the scheduler keeps the job's count.
+    if (!EdgeMode() && next.world_size < options_.job.min_workers) {
       return absl::FailedPreconditionError(
           absl::StrCat("generation ", next.generation, " has ", next.world_size,
                        " members, below workers.min ", options_.job.min_workers));
@@ -425,7 +426,7 @@ absl::Status Trainer::ChangeMembership() {
                membership_.generation, membership_.world_size, membership_.rank, step_);
   if (options_.on_progress) {
     TrainingProgress progress{TrainingProgress::Kind::kMembership};
-    progress.step = step_;
+    progress.step = VersionStep();
     progress.generation = membership_.generation;
     progress.world_size = membership_.world_size;
     options_.on_progress(progress);
@@ -444,17 +445,21 @@ absl::Status Trainer::MaybeCheckpoint() {
 
 void Trainer::MaybePublishVersion(double test_accuracy) {
   if (options_.inference == nullptr) return;
-  const bool due =
-      published_step_ < 0 || test_accuracy >= 0 ||
-      (step_ != published_step_ && step_ % options_.job.serving.publish_every_steps == 0);
+  // In the edge tier a replica's own parameters drift from the job's between rounds: it
+  // serves the round's start, the job's global parameters, once per outer step.
+  if (EdgeMode() && !round_.has_value()) return;
+  const int64_t step = VersionStep();
+  const bool due = published_step_ < 0 || test_accuracy >= 0 ||
+                   (step != published_step_ &&
+                    (EdgeMode() || step % options_.job.serving.publish_every_steps == 0));
   if (!due) return;
   ModelVersion version;
   version.model = options_.job.serving.model;
-  version.step = step_;
+  version.step = step;
   version.test_accuracy = test_accuracy;
   version.published = absl::Now();
-  options_.inference->PublishVersion(std::move(version), params_);
-  published_step_ = step_;
+  options_.inference->PublishVersion(std::move(version), EdgeMode() ? round_->start : params_);
+  published_step_ = step;
 }
 
 absl::StatusOr<TrainingResult> Trainer::Run() {
@@ -477,6 +482,16 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   int64_t evaluated_epochs = epochs_completed_;
 
   while (!left_job_) {
+    if (EdgeMode()) {
+      if (absl::Status boundary = EdgeRoundBoundary(&accuracy); !boundary.ok()) {
+        RETURN_IF_ERROR(Recover(boundary));
+        continue;
+      }
+      if (left_job_) break;
+      // The aggregator says when to evaluate: once an epoch, on one replica, at a round's start.
+      const bool asked = round_->round.evaluate() && round_work_.test_accuracy < 0;
+      evaluated_epochs = asked ? -1 : epochs_completed_;
+    }
     MaybePublishVersion(-1);
     if (epochs_completed_ > evaluated_epochs || (Finished() && accuracy < 0)) {
       auto evaluated = Evaluate();
@@ -486,11 +501,12 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
       }
       accuracy = *evaluated;
       evaluated_epochs = epochs_completed_;
+      if (EdgeMode()) round_work_.test_accuracy = accuracy;  // goes with the contribution
       MaybePublishVersion(accuracy);
       if (options_.metrics != nullptr) options_.metrics->test_accuracy.Set(accuracy);
       if (options_.on_progress) {
         TrainingProgress progress{TrainingProgress::Kind::kEpoch};
-        progress.step = step_;
+        progress.step = VersionStep();
         progress.epoch = epochs_completed_;
         progress.test_accuracy = accuracy;
         progress.generation = membership_.generation;
@@ -499,6 +515,9 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
       }
     }
     if (Finished()) break;
+    // A round with nothing to train (joined too late in it): contribute nothing and wait for
+    // the next.
+    if (EdgeMode() && RoundDone()) continue;
     const absl::Time step_start = absl::Now();
     auto trained = Step();
     if (!trained.ok()) {
@@ -506,6 +525,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
       continue;
     }
     accuracy = -1;  // stale after a step
+    if (EdgeMode()) round_work_.train_seconds += absl::ToDoubleSeconds(absl::Now() - step_start);
     total_samples += *trained;
     window_samples += *trained;
     window_loss += last_step_loss_;
@@ -517,7 +537,7 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
     if (step_ % options_.job.log_every_steps == 0 && options_.on_progress) {
       const double seconds = absl::ToDoubleSeconds(absl::Now() - window_start);
       TrainingProgress progress{TrainingProgress::Kind::kStep};
-      progress.step = step_;
+      progress.step = VersionStep();
       progress.epoch = leases_.epoch();
       progress.loss = window_loss / std::max<int64_t>(window_steps, 1);
       progress.samples_per_second = seconds > 0 ? window_samples / seconds : 0;
@@ -550,7 +570,8 @@ absl::StatusOr<TrainingResult> Trainer::Run() {
   }
   TrainingResult result;
   result.test_accuracy = accuracy;
-  result.steps = step_;
+  result.steps = VersionStep();
+  result.inner_steps = step_;
   result.epochs = epochs_completed_;
   result.wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   result.samples = total_samples;

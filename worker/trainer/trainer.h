@@ -12,11 +12,20 @@
 // When a collective fails (a peer died or stalled), the trainer asks its MembershipSource
 // for the next generation, forms that group, adopts the committed state of the new rank 0
 // (broadcast), hands the leavers' leases back and carries on: no process restarts.
+//
+// In the edge tier (TrainerOptions::edge set, trainer_edge.cc) the group is one replica of
+// the job: the data-center members together, or one vehicle alone. It trains in outer rounds:
+// its rank 0 gets a round from the aggregator (the parameters, the samples leased to the
+// replica, the inner steps) and broadcasts it; the group trains those samples in steps as
+// above, with the round's samples in place of the job's lease table; then rank 0 sends the
+// pseudo-gradient and gets the next round. The data set's epochs, the learning-rate schedule
+// and the job's end are the aggregator's.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +34,7 @@
 #include "common/job_config.h"
 #include "worker/data/idx_reader.h"
 #include "worker/data/lease_table.h"
+#include "worker/edge/edge_client.h"
 #include "worker/inference/compute_token.h"
 #include "worker/inference/inference_engine.h"
 #include "worker/models/mlp.h"
@@ -53,8 +63,9 @@ struct TrainingProgress {
 
 struct TrainingResult {
   double test_accuracy = 0;
-  int64_t steps = 0;
+  int64_t steps = 0;  // the job's: its outer steps in the edge tier
   int64_t epochs = 0;
+  int64_t inner_steps = 0;        // this replica's steps (in the edge tier; else `steps`)
   int64_t samples = 0;            // trained by all ranks, over the whole run
   double samples_per_second = 0;  // all ranks, over the whole run
   double wall_seconds = 0;
@@ -83,6 +94,9 @@ struct TrainerOptions {
   InferenceEngine* inference = nullptr;
   WorkerMetrics* metrics = nullptr;                          // optional
   std::function<void(const TrainingProgress&)> on_progress;  // optional
+  // The edge tier: this rank's client of the job's aggregator (every rank of the replica has
+  // one; its rank 0 uses it). Null: synchronous training of the whole job.
+  edge::EdgeClient* edge = nullptr;
 };
 
 class Trainer {
@@ -136,6 +150,31 @@ class Trainer {
   double Progress() const;
   std::string Fingerprint() const;
 
+  // The edge tier (trainer_edge.cc).
+  bool EdgeMode() const { return options_.edge != nullptr; }
+  // At a step boundary: joins the rounds, or contributes the finished round and adopts the
+  // next, and evaluates when the aggregator asks. `accuracy` gets an evaluation's result.
+  absl::Status EdgeRoundBoundary(double* accuracy);
+  bool RoundDone() const;
+  // Rank 0 contributes the round just trained (or joins) and shares the next round with the
+  // replica's other ranks.
+  absl::Status ShareNextRound();
+  // Rank 0 reaches the aggregator (`fetch`) while the others wait in broadcasts, which it
+  // repeats at every poll so nobody's collective times out; then every rank adopts the round.
+  absl::Status ShareRound(
+      const std::function<absl::StatusOr<std::optional<edge::EdgeRoundPlan>>()>& fetch,
+      const std::function<absl::StatusOr<std::optional<edge::EdgeRoundPlan>>()>& poll);
+  absl::Status AdoptRound(edge::EdgeRoundPlan plan);
+  // After a membership change inside the replica: the round in progress of rank `source`
+  // (none, if it has none) replaces everyone's.
+  absl::Status SyncRoundFrom(int source);
+  // This replica's training time per sample, measured on a few of its own samples.
+  double MeasureSecondsPerSample();
+  // The sample a step's plan index names: the round's sample in the edge tier.
+  uint32_t TrainingSample(uint32_t planned) const;
+  // The version a publication is named by: the step, or the outer step in the edge tier.
+  int64_t VersionStep() const;
+
   const TrainerOptions options_;
   const Mlp model_;
   std::unique_ptr<Optimizer> optimizer_;
@@ -159,6 +198,11 @@ class Trainer {
   // renumbered for or received rank 0's state in. Rank maps to a new generation start here.
   Membership numbered_as_;
   std::unique_ptr<collectives::CollectiveGroup> group_;
+  // The edge tier: the round being trained (on every rank of the replica), what the replica
+  // did in it so far, and whether rank 0 called the round's time up (agreed in a step).
+  std::optional<edge::EdgeRoundPlan> round_;
+  edge::RoundWork round_work_;
+  bool round_cut_ = false;
 };
 
 }  // namespace cosched::worker
