@@ -32,6 +32,7 @@ bench: build
 	@$(BIN)/cosched-bench allreduce --ranks 2 --sizes 4KiB,64KiB,1MiB,16MiB,64MiB --reps 7
 	@$(BIN)/cosched-bench inference
 	@$(BIN)/cosched-bench scheduler
+	@$(BIN)/cosched-bench edge
 
 # Sanitizer runs of the unit tests (label "unit"); only their binaries are built, with -g1 so
 # reports still name lines. ASan+UBSan at -O0: UBSan's checks make -O1 compile 1.5-2.5x

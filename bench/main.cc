@@ -4,6 +4,7 @@
 //   allreduce-gloo-rank   hidden: one gloo rank, started by `allreduce`
 //   allreduce-mpi-rank    hidden: one MPI rank, started by `allreduce` through mpirun
 //   inference             inference with deadlines during training (bench/inference_bench.h)
+//   edge                  one job three ways on emulated hosts: the edge tier (bench/edge_bench.h)
 //   scheduler             core decisions and gRPC heartbeat rate (bench/scheduler_bench.h)
 // Exit status: 0 success, 1 the benchmark failed, 2 bad command line.
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "bench/allreduce_rank.h"
 #include "bench/allreduce_report.h"
 #include "bench/bench_options.h"
+#include "bench/edge_bench.h"
 #include "bench/flags.h"
 #include "bench/inference_bench.h"
 #include "bench/scheduler_bench.h"
@@ -34,7 +36,7 @@ void PrintUsage(std::ostream& out) {
       << "subcommands:\n"
       << cosched::bench::kAllreduceUsage << cosched::bench::kAllreduceImplsUsage
       << cosched::bench::kInferenceUsage << cosched::bench::kSchedulerUsage
-      << "  help                this text\n";
+      << cosched::bench::kEdgeUsage << "  help                this text\n";
 }
 
 int UsageError(const absl::Status& status) {
@@ -105,8 +107,9 @@ int main(int argc, char** argv) {
   if (command == "allreduce") return RunAllreduce(args);
   if (command == "inference") return cosched::bench::RunInferenceBenchCommand(args);
   if (command == "scheduler") return cosched::bench::RunSchedulerBenchCommand(args);
+  if (command == "edge") return cosched::bench::RunEdgeBenchCommand(args);
   if (command == cosched::bench::kGlooRankCommand) return RunGlooRank(args);
   if (command == cosched::bench::kMpiRankCommand) return RunMpiRank(args, &argc, &argv);
   return UsageError(absl::InvalidArgumentError(absl::StrCat(
-      "unknown subcommand '", command, "' (known: allreduce, inference, scheduler, help)")));
+      "unknown subcommand '", command, "' (known: allreduce, inference, scheduler, edge, help)")));
 }

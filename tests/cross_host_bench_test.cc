@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,6 +73,44 @@ TEST(CrossHostBenchTest, AllreduceAcrossTwoHostsReportsEveryImplementation) {
     impls.insert(row.value("impl", ""));
   }
   EXPECT_EQ(impls, (std::set<std::string>{"cosched", "gloo-ring", "mpi-tcp"})) << run.out;
+}
+
+// `cosched-bench edge`, shortened: the edge tier and the data-center-only way on emulated
+// hosts, one epoch to a low target. Every measure of the edge way is there and plausible; the
+// data-center way has no vehicles to measure.
+TEST(CrossHostBenchTest, EdgeBenchMeasuresEachWayOnEmulatedHosts) {
+  COSCHED_REQUIRE_TEST_HOSTS();
+  const Finished run =
+      RunToCompletion({COSCHED_BENCH_BINARY, "edge", "--vehicles", "2", "--epochs", "1", "--target",
+                       "0.5", "--ways", "edge,datacenter", "--max-seconds", "120",
+                       "--scheduler-config", COSCHED_SCHEDULER_CONFIG, "-o", "json"},
+                      /*merge_stderr=*/false);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  std::map<std::string, json> ways;
+  for (absl::string_view line : absl::StrSplit(run.out, '\n', absl::SkipEmpty())) {
+    const json row = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(row.is_object()) << "not a JSON object: " << line;
+    ways[row.value("way", "")] = row;
+  }
+  ASSERT_EQ(ways.size(), 2u) << run.out;
+  const json& edge = ways["edge"];
+  EXPECT_GT(edge.value("seconds_to_target", 0.0), 0) << edge;
+  EXPECT_GE(edge.value("final_accuracy", 0.0), 0.5) << edge;
+  EXPECT_GT(edge.value("vehicle_bytes_per_1000_samples", 0.0), 0) << edge;
+  const double utilisation = edge.value("vehicle_utilisation", 0.0);
+  EXPECT_GT(utilisation, 0) << edge;
+  EXPECT_LT(utilisation, 1.5) << edge;  // CPU used over the quotas' CPU: about 1 at most
+  const json& datacenter = ways["datacenter"];
+  EXPECT_GT(datacenter.value("seconds_to_target", 0.0), 0) << datacenter;
+  EXPECT_TRUE(datacenter["vehicle_bytes_per_1000_samples"].is_null()) << datacenter;
+  EXPECT_EQ(datacenter.value("vehicle_hosts", -1), 0) << datacenter;
+}
+
+TEST(CrossHostBenchTest, EdgeBenchNamesAnUnknownWay) {
+  const Finished run = RunToCompletion({COSCHED_BENCH_BINARY, "edge", "--ways", "edge,bogus"},
+                                       /*merge_stderr=*/true);
+  EXPECT_EQ(run.exit_code, 2) << run.out;
+  EXPECT_THAT(run.out, HasSubstr("unknown way 'bogus'")) << run.out;
 }
 
 TEST(CrossHostBenchTest, WithoutRootHostsFailSayingWhy) {
