@@ -176,13 +176,7 @@ absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time
   replica.batch = join.batch();
   if (join.seconds_per_sample() > 0) replica.seconds_per_sample = join.seconds_per_sample();
   replica.joined = true;
-  replica.invited = false;
-  replica.inner_steps = 0;
-  replica.samples.clear();
-  replica.contribution.reset();
-  replica.unfinished.clear();
-  replica.rejected_reason.clear();
-  replica.rejected_detail.clear();
+  ForgetRound(replica);
   if (rejoin) events_.push_back(absl::StrCat(id, " joined again in round ", round_));
 
   if (!seeded()) {
@@ -648,13 +642,7 @@ absl::StatusOr<EdgeRound> RoundAggregator::NextRound(const std::string& replica_
   return Offer(replica_id, replica, delta, now);
 }
 
-void RoundAggregator::ReplicaLeft(const std::string& replica_id) {
-  auto it = replicas_.find(replica_id);
-  if (it == replicas_.end()) return;
-  Replica& replica = it->second;
-  const uint64_t held = dealer_.held_by(replica_id);
-  dealer_.Release(replica_id);
-  replica.joined = false;
+void RoundAggregator::ForgetRound(Replica& replica) {
   replica.invited = false;
   replica.inner_steps = 0;
   replica.samples.clear();
@@ -662,6 +650,16 @@ void RoundAggregator::ReplicaLeft(const std::string& replica_id) {
   replica.unfinished.clear();
   replica.rejected_reason.clear();
   replica.rejected_detail.clear();
+}
+
+void RoundAggregator::ReplicaLeft(const std::string& replica_id) {
+  auto it = replicas_.find(replica_id);
+  if (it == replicas_.end()) return;
+  Replica& replica = it->second;
+  const uint64_t held = dealer_.held_by(replica_id);
+  dealer_.Release(replica_id);
+  replica.joined = false;
+  ForgetRound(replica);
   events_.push_back(
       absl::StrCat(replica_id, " left in round ", round_,
                    held > 0 ? absl::StrCat(": its ", held, " samples go back") : std::string()));

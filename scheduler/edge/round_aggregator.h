@@ -155,6 +155,9 @@ class RoundAggregator {
                   std::unique_ptr<worker::Optimizer> outer);
 
   void OpenRound(absl::Time now);
+  // Drops what `replica` had of the open round (its invitation, samples and contribution);
+  // the caller gives its samples back to the dealer.
+  static void ForgetRound(Replica& replica);
   // Deals `replica` its samples for the open round and sets its inner steps.
   void Invite(const std::string& id, Replica& replica, absl::Time now);
   cosched::v1::EdgeRound Offer(const std::string& id, Replica& replica, bool delta, absl::Time now);
