@@ -36,6 +36,8 @@ struct VehicleSignals {
   double battery_fraction = 0;  // 0..1
   bool unmetered_link = false;
   bool thermal_ok = true;
+  // Its predicted departure (InfiniteFuture: none); the edge tier sizes rounds by it.
+  absl::Time departs_at = absl::InfiniteFuture();
 };
 
 // The model version a node's inference engine answers with, as its worker reports it.

@@ -19,8 +19,9 @@ struct JobView {
   bool ended = false;
   bool edge = false;
   std::string yaml;
-  bool group_member = false;  // the node is in the job's synchronous group
-  bool edge_member = false;   // the node trains in the job's edge tier
+  bool group_member = false;                       // the node is in the job's synchronous group
+  bool edge_member = false;                        // the node trains in the job's edge tier
+  absl::Time departs_at = absl::InfiniteFuture();  // the node's, as its signals predict
 };
 
 }  // namespace
@@ -28,9 +29,9 @@ struct JobView {
 EdgeService::EdgeService(CoreOutbox* next, MetricsRegistry* registry)
     : next_(next), registry_(registry) {}
 
-absl::StatusOr<std::string> EdgeService::CheckMember(const std::string& job,
-                                                     const std::string& replica,
-                                                     const std::string& node) {
+absl::StatusOr<EdgeService::Member> EdgeService::CheckMember(const std::string& job,
+                                                             const std::string& replica,
+                                                             const std::string& node) {
   if (job.empty() || replica.empty() || node.empty()) {
     return absl::InvalidArgumentError("job_id, replica and node_id must all be set");
   }
@@ -49,6 +50,9 @@ absl::StatusOr<std::string> EdgeService::CheckMember(const std::string& job,
       v.group_member = in_group;
       v.edge_member = !in_group;
     }
+    if (const Node* found_node = core.FindNode(node); found_node != nullptr) {
+      v.departs_at = found_node->signals.departs_at;
+    }
     return v;
   });
   if (!view.found) return absl::NotFoundError(absl::StrCat("no job '", job, "'"));
@@ -63,7 +67,7 @@ absl::StatusOr<std::string> EdgeService::CheckMember(const std::string& job,
                      datacenter ? ": it is not in the job's synchronous group"
                                 : ": a vehicle speaks only for itself, as the job's edge member"));
   }
-  return view.yaml;
+  return Member{view.yaml, view.departs_at};
 }
 
 absl::StatusOr<RoundAggregator*> EdgeService::Find(const std::string& job) {
@@ -77,14 +81,14 @@ absl::StatusOr<RoundAggregator*> EdgeService::Find(const std::string& job) {
 
 grpc::Status EdgeService::Join(grpc::ServerContext*, const cosched::v1::EdgeJoin* request,
                                cosched::v1::EdgeRound* reply) {
-  absl::StatusOr<std::string> yaml =
+  absl::StatusOr<Member> member =
       CheckMember(request->job_id(), request->replica(), request->node_id());
-  if (!yaml.ok()) return ToGrpcStatus(yaml.status());
+  if (!member.ok()) return ToGrpcStatus(member.status());
   MutexLock lock(&mu_);
   auto it = aggregators_.find(request->job_id());
   if (it == aggregators_.end()) {
     absl::StatusOr<JobConfig> config =
-        ParseJobConfigText(*yaml, absl::StrCat("job ", request->job_id()));
+        ParseJobConfigText(member->yaml, absl::StrCat("job ", request->job_id()));
     if (!config.ok()) return ToGrpcStatus(config.status());
     if (request->dataset_samples() == 0) {
       return ToGrpcStatus(absl::InvalidArgumentError("dataset_samples must be >= 1"));
@@ -97,7 +101,8 @@ grpc::Status EdgeService::Join(grpc::ServerContext*, const cosched::v1::EdgeJoin
   }
   const absl::Time now = absl::Now();
   MaybeClose(request->job_id(), *it->second, now);
-  absl::StatusOr<cosched::v1::EdgeRound> round = it->second->Join(*request, now);
+  absl::StatusOr<cosched::v1::EdgeRound> round =
+      it->second->Join(*request, now, member->departs_at);
   Export(request->job_id(), *it->second);
   if (!round.ok()) return ToGrpcStatus(round.status());
   *reply = *std::move(round);
@@ -107,13 +112,14 @@ grpc::Status EdgeService::Join(grpc::ServerContext*, const cosched::v1::EdgeJoin
 grpc::Status EdgeService::Contribute(grpc::ServerContext*,
                                      const cosched::v1::EdgeContribution* request,
                                      cosched::v1::EdgeRound* reply) {
-  absl::StatusOr<std::string> member =
+  absl::StatusOr<Member> member =
       CheckMember(request->job_id(), request->replica(), request->node_id());
   if (!member.ok()) return ToGrpcStatus(member.status());
   MutexLock lock(&mu_);
   absl::StatusOr<RoundAggregator*> aggregator = Find(request->job_id());
   if (!aggregator.ok()) return ToGrpcStatus(aggregator.status());
   const absl::Time now = absl::Now();
+  (*aggregator)->ExpectDeparture(request->replica(), member->departs_at);
   MaybeClose(request->job_id(), **aggregator, now);
   const absl::Status recorded = (*aggregator)->Contribute(*request, now);
   Export(request->job_id(), **aggregator);

@@ -69,9 +69,14 @@ class EdgeService final : public cosched::v1::EdgeAggregator::Service, public Co
   }
 
  private:
-  // The job as the core has it: whether `node` may speak for `replica`, and the YAML.
-  absl::StatusOr<std::string> CheckMember(const std::string& job, const std::string& replica,
-                                          const std::string& node);
+  // The job as the core has it: whether `node` may speak for `replica`; if so, the job's YAML
+  // and the node's predicted departure (InfiniteFuture: none).
+  struct Member {
+    std::string yaml;
+    absl::Time departs_at = absl::InfiniteFuture();
+  };
+  absl::StatusOr<Member> CheckMember(const std::string& job, const std::string& replica,
+                                     const std::string& node);
   // The job's aggregator, or FAILED_PRECONDITION when it has none (nobody joined yet).
   absl::StatusOr<RoundAggregator*> Find(const std::string& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until `job`'s round `after` has closed or `wait` passed, closing it at its deadline;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -108,7 +109,8 @@ RoundAggregator::RoundAggregator(JobConfig job, uint64_t dataset_samples, Compre
       dealer_(dataset_samples, job_.seed),
       outer_(std::move(outer)) {}
 
-absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time now) {
+absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time now,
+                                                absl::Time departs_at) {
   const std::string& id = join.replica();
   if (id.empty()) return absl::InvalidArgumentError("join: replica is empty");
   const bool vehicle = id != kDatacenterReplica;
@@ -174,6 +176,7 @@ absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time
   replica.vehicle = vehicle;
   replica.link_mbps = std::isfinite(join.link_mbps()) ? join.link_mbps() : 0;
   replica.batch = join.batch();
+  replica.departs_at = departs_at;
   if (join.seconds_per_sample() > 0) replica.seconds_per_sample = join.seconds_per_sample();
   replica.joined = true;
   ForgetRound(replica);
@@ -257,15 +260,7 @@ void RoundAggregator::OpenRound(absl::Time now) {
   opened_ = now;
   enough_since_.reset();
   evaluator_.clear();
-  for (auto& [id, r] : replicas_) {
-    r.invited = false;
-    r.inner_steps = 0;
-    r.samples.clear();
-    r.contribution.reset();
-    r.unfinished.clear();
-    r.rejected_reason.clear();
-    r.rejected_detail.clear();
-  }
+  for (auto& [id, r] : replicas_) ForgetRound(r);
   // The reference time: H steps of the slowest vehicle whose rate is known, else of the
   // slowest replica whose rate is known.
   const double h = static_cast<double>(job_.edge.local_steps);
@@ -289,7 +284,12 @@ void RoundAggregator::OpenRound(absl::Time now) {
   double longest_transfer = 0;
   for (auto& [id, r] : replicas_) {
     if (!r.joined) continue;
-    const int64_t steps = NormalSteps(r);
+    const int64_t steps = std::min(NormalSteps(r), StepsBeforeDeparture(r, now));
+    if (steps < 1) {
+      events_.push_back(absl::StrCat(id, " departs before it could finish a step of round ", round_,
+                                     ": not invited"));
+      continue;
+    }
     absl::StatusOr<std::vector<uint32_t>> dealt =
         dealer_.Deal(id, static_cast<uint64_t>(steps * r.batch));
     if (!dealt.ok()) {
@@ -335,6 +335,24 @@ void RoundAggregator::OpenRound(absl::Time now) {
   }
 }
 
+int64_t RoundAggregator::StepsBeforeDeparture(const Replica& replica, absl::Time now) const {
+  if (replica.departs_at == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
+  // It must train, upload its contribution and have taken the round's parameters before it
+  // goes; what it would not finish is lost to the round.
+  const double left =
+      absl::ToDoubleSeconds(replica.departs_at - now) - 2 * LinkSeconds(replica, global_.size());
+  if (left <= 0) return 0;
+  if (!(replica.seconds_per_sample > 0)) return std::numeric_limits<int64_t>::max();  // unknown
+  const double per_step =
+      kMidRoundMargin * static_cast<double>(replica.batch) * replica.seconds_per_sample;
+  return FloorRatio(left, per_step);
+}
+
+void RoundAggregator::ExpectDeparture(const std::string& replica, absl::Time at) {
+  auto it = replicas_.find(replica);
+  if (it != replicas_.end()) it->second.departs_at = at;
+}
+
 void RoundAggregator::Invite(const std::string& id, Replica& replica, absl::Time now) {
   const int64_t normal = NormalSteps(replica);
   int64_t steps = normal;
@@ -347,6 +365,7 @@ void RoundAggregator::Invite(const std::string& id, Replica& replica, absl::Time
   } else if (deadline_ - now < (deadline_ - opened_) / 2) {
     steps = 0;  // unknown rate and less than half the round left
   }
+  steps = std::min(steps, StepsBeforeDeparture(replica, now));
   if (steps < 1) {
     events_.push_back(
         absl::StrCat(id, " joined too late for round ", round_, ": it waits for the next"));

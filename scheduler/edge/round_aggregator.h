@@ -24,6 +24,9 @@
 // contributions are checked and averaged (CloseRound); accepted ones settle their samples, rejected
 // ones give them back.
 //
+// A vehicle whose departure is predicted (ExpectDeparture) gets only the steps it can train
+// and upload before it, or none.
+//
 // Deadline: edge.round_deadline after the open, or (auto) 1.5 times the longest expected
 // training time of an invited replica, plus the longest time its link needs to move one
 // contribution and one parameter change, plus 2 s.
@@ -78,7 +81,9 @@ class RoundAggregator {
   // says need_parameters unless `join` carries them (codec none, the job's first seed).
   // INVALID_ARGUMENT naming the field: another data set size than the job's, a vehicle whose
   // replica id is not its node id, batch < 1, seed parameters of another size.
-  absl::StatusOr<cosched::v1::EdgeRound> Join(const cosched::v1::EdgeJoin& join, absl::Time now);
+  // `departs_at`: when it is predicted to leave (see ExpectDeparture).
+  absl::StatusOr<cosched::v1::EdgeRound> Join(const cosched::v1::EdgeJoin& join, absl::Time now,
+                                              absl::Time departs_at = absl::InfiniteFuture());
 
   // Records `contribution` for the current round. ABORTED (and counted late) when its round
   // has closed (the replica joins again); INVALID_ARGUMENT for an unknown replica or a round that
@@ -99,6 +104,12 @@ class RoundAggregator {
   // The replica is no longer in the job (its node left): what it holds goes back, and it is
   // no longer waited for.
   void ReplicaLeft(const std::string& replica);
+
+  // When a joined replica is expected to leave (a vehicle's predicted departure; the
+  // scheduler has it from the vehicle's signals), InfiniteFuture for unknown. A round gives
+  // it only the steps it can train and upload before then, and none when not even one step
+  // fits: its samples stay with replicas that will finish them. Unknown replicas are ignored.
+  void ExpectDeparture(const std::string& replica, absl::Time at);
 
   int64_t round() const { return round_; }           // the open round
   absl::Time deadline() const { return deadline_; }  // of the open round
@@ -149,6 +160,7 @@ class RoundAggregator {
     int64_t holds_round = -1;
     int64_t contributed_round = -1;  // the last round it contributed to (accepted or not)
     int64_t late_round = -1;         // the last round it was counted late for
+    absl::Time departs_at = absl::InfiniteFuture();  // predicted; InfiniteFuture unknown
   };
 
   RoundAggregator(JobConfig job, uint64_t dataset_samples, worker::edge::Compression codec,
@@ -167,6 +179,9 @@ class RoundAggregator {
   absl::Status Seed(std::vector<float> values, absl::Time now);
   // The inner steps `replica` takes in a whole round (by the open round's reference time).
   int64_t NormalSteps(const Replica& replica) const;
+  // The inner steps `replica` can train and upload before its predicted departure (no limit
+  // when none is known, or its rate is not).
+  int64_t StepsBeforeDeparture(const Replica& replica, absl::Time now) const;
   // Seconds `replica`'s link needs for `values` values in the job's codec (0: link unknown).
   double LinkSeconds(const Replica& replica, size_t values) const;
   int64_t InvitedCount() const;

@@ -502,6 +502,26 @@ TEST(RoundAggregatorTest, FasterReplicasTakeMoreStepsUpToSixteenH) {
   EXPECT_EQ(aggregator->NextRound("datacenter", 0, kT0)->inner_steps(), 15);
 }
 
+// A vehicle predicted to leave gets the steps it can train before it goes (1.5 x its time
+// per step, as for a mid-round joiner), and none when not one fits; its samples go to others.
+TEST(RoundAggregatorTest, AVehicleDepartingSoonGetsOnlyTheStepsThatFitBeforeIt) {
+  auto aggregator = MakeAggregator(EdgeJob("none"));
+  // A step takes 10 * 0.01 s = 0.1 s, 0.15 s with the margin; H = 2.
+  const absl::Time one_step_fits = kT0 + absl::Milliseconds(200);
+  const absl::Time none_fits = kT0 + absl::Milliseconds(100);
+  ASSERT_TRUE(aggregator->Join(Join("car-a", 10, 0.01), kT0, one_step_fits).ok());
+  ASSERT_TRUE(aggregator->Join(Join("car-b", 10, 0.01), kT0, none_fits).ok());
+  aggregator->ExpectDeparture("car-unknown", kT0);  // not joined: ignored
+  EdgeRound c = *aggregator->Join(Seed(Join("car-c", 10, 0.01), RandomVector(kParams, 1, 1)), kT0);
+  EXPECT_EQ(c.inner_steps(), 2);
+  EXPECT_THAT(aggregator->TakeEvents(), Contains(HasSubstr("car-b departs before")));
+  // Joining again (mid-round) applies the same limit.
+  EXPECT_EQ(aggregator->Join(Join("car-a", 10, 0), kT0, one_step_fits)->inner_steps(), 1);
+  EXPECT_EQ(aggregator->Join(Join("car-b", 10, 0), kT0, none_fits)->samples_size(), 0);
+  // A departure no longer predicted lifts the limit.
+  EXPECT_EQ(aggregator->Join(Join("car-a", 10, 0), kT0)->inner_steps(), 2);
+}
+
 TEST(RoundAggregatorTest, StepsAreClampedToSixteenH) {
   auto aggregator = MakeAggregator(EdgeJob("none"));
   ASSERT_TRUE(aggregator->Join(Join("datacenter", 10, 0.00001, 0, "dc-0"), kT0).ok());

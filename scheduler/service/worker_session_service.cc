@@ -1,6 +1,7 @@
 // File: scheduler/service/worker_session_service.cc
 #include "scheduler/service/worker_session_service.h"
 
+#include <cmath>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +44,10 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   const cosched::v1::VehicleSignals& s = message.signals();
   heartbeat.signals = VehicleSignals{s.parked(), s.plugged_in(), s.battery_fraction(),
                                      s.unmetered_link(), s.thermal_ok()};
+  if (s.departs_at_unix_seconds() > 0 && std::isfinite(s.departs_at_unix_seconds())) {
+    heartbeat.signals.departs_at =
+        absl::FromUnixSeconds(0) + absl::Seconds(s.departs_at_unix_seconds());
+  }
   if (!message.job_id().empty()) {
     heartbeat.generation = message.generation();
     heartbeat.progress = JobProgress{message.step(), message.epoch(), message.test_accuracy(),

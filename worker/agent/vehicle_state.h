@@ -2,6 +2,7 @@
 // A vehicle's eligibility signals, read from a small YAML (or JSON) file that the vehicle's
 // own software, or `cosched up` replaying a charging trace, keeps up to date:
 //   {parked: true, plugged_in: true, battery: 0.82, unmetered_link: true, thermal_ok: true}
+// and, when the vehicle knows when it will leave, departs_at: 2026-12-07T18:30:00Z (RFC 3339).
 #pragma once
 
 #include <string>

@@ -8,6 +8,7 @@
 namespace cosched::worker {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string Write(const std::string& name, const std::string& text) {
@@ -28,6 +29,18 @@ TEST(VehicleStateTest, ReadsSignalsAndNamesBadFields) {
   EXPECT_THAT(ReadVehicleState(Write("c.yaml", "{speed: 3}\n")).status().message(),
               HasSubstr("speed"));
   EXPECT_FALSE(ReadVehicleState(::testing::TempDir() + "/missing.yaml").ok());
+}
+
+TEST(VehicleStateTest, APredictedDepartureIsAnRfc3339TimeOrNothing) {
+  auto signals =
+      ReadVehicleState(Write("d.yaml", "{parked: true, departs_at: 2026-12-07T18:30:00Z}\n"));
+  ASSERT_TRUE(signals.ok()) << signals.status();
+  EXPECT_DOUBLE_EQ(signals->departs_at_unix_seconds(), 1796668200.0);
+  auto unknown = ReadVehicleState(Write("e.yaml", "{parked: true}\n"));
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_EQ(unknown->departs_at_unix_seconds(), 0);
+  EXPECT_THAT(ReadVehicleState(Write("f.yaml", "{departs_at: soon}\n")).status().message(),
+              AllOf(HasSubstr("departs_at"), HasSubstr("'soon'")));
 }
 
 }  // namespace
