@@ -96,6 +96,7 @@ absl::StatusOr<std::unique_ptr<EdgeFleet>> EdgeFleet::Start(const EdgeFleetOptio
 }
 
 EdgeFleet::~EdgeFleet() {
+  stub_.reset();     // its socket would keep the scheduler host's namespace alive
   workers_.clear();  // their destructors kill and reap them
   scheduler_.reset();
   hosts_.reset();
@@ -142,7 +143,7 @@ absl::Status EdgeFleet::StartProcesses() {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   int ready_nodes = 0;
   while (absl::Now() < deadline) {
-    ASSIGN_OR_RETURN(auto stub, Connect());
+    ASSIGN_OR_RETURN(cosched::v1::Scheduler::Stub* const stub, Stub());
     grpc::ClientContext context;
     SetDeadline(&context);
     cosched::v1::ListNodesReply nodes;
@@ -181,8 +182,15 @@ absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> EdgeFleet::Connect
   return cosched::v1::Scheduler::NewStub(grpc::CreateInsecureChannelFromFd(scheduler_address_, fd));
 }
 
+absl::StatusOr<cosched::v1::Scheduler::Stub*> EdgeFleet::Stub() {
+  if (stub_ == nullptr) {
+    ASSIGN_OR_RETURN(stub_, Connect());
+  }
+  return stub_.get();
+}
+
 absl::StatusOr<std::string> EdgeFleet::Submit(const std::string& job_yaml) {
-  ASSIGN_OR_RETURN(auto stub, Connect());
+  ASSIGN_OR_RETURN(cosched::v1::Scheduler::Stub* const stub, Stub());
   grpc::ClientContext context;
   SetDeadline(&context);
   cosched::v1::SubmitJobRequest request;
@@ -193,7 +201,7 @@ absl::StatusOr<std::string> EdgeFleet::Submit(const std::string& job_yaml) {
 }
 
 absl::StatusOr<cosched::v1::JobStatus> EdgeFleet::GetJob(const std::string& job_id) {
-  ASSIGN_OR_RETURN(auto stub, Connect());
+  ASSIGN_OR_RETURN(cosched::v1::Scheduler::Stub* const stub, Stub());
   grpc::ClientContext context;
   SetDeadline(&context);
   cosched::v1::GetJobRequest request;

@@ -52,12 +52,15 @@ class EdgeFleet {
   explicit EdgeFleet(EdgeFleetOptions options) : options_(std::move(options)) {}
   absl::Status StartProcesses();
   absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> Connect();
+  // The client stub every call after start-up shares (one connection, not one per poll).
+  absl::StatusOr<cosched::v1::Scheduler::Stub*> Stub();
 
   const EdgeFleetOptions options_;
   std::unique_ptr<testing::TestHosts> hosts_;
   std::unique_ptr<Subprocess> scheduler_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::string scheduler_address_;
+  std::unique_ptr<cosched::v1::Scheduler::Stub> stub_;
 };
 
 }  // namespace cosched::bench
