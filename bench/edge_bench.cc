@@ -129,7 +129,7 @@ std::string JobYaml(const EdgeBenchOptions& options, const std::string& way, int
       way, kGlobalBatch, options.epochs, min, members);
   if (way == "edge") {
     absl::StrAppendFormat(&yaml,
-                          "  edge: {local_steps: %d, compression: int8, sync_min_link_mbps: %g}\n",
+                          "  edge: {local_steps: %d, compression: auto, sync_min_link_mbps: %g}\n",
                           options.local_steps, options.fleet.vehicle_link_mbit * 5);
   }
   return yaml;

@@ -30,7 +30,7 @@ absl::StatusOr<EdgeConfig> ParseEdgeConfig(const ConfigNode& job) {
   }
 
   ASSIGN_OR_RETURN(config.compression,
-                   edge.Enum("compression", config.compression, {"none", "fp16", "int8"}));
+                   edge.Enum("compression", config.compression, {"auto", "none", "fp16", "int8"}));
   ASSIGN_OR_RETURN(const std::string deadline, edge.String("round_deadline", "auto"));
   if (deadline != "auto") {
     ASSIGN_OR_RETURN(const absl::Duration given,

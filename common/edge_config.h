@@ -9,7 +9,8 @@
 //     outer_optimizer:
 //       learning_rate: 0.7     # DiLoCo's outer settings: SGD with Nesterov momentum
 //       momentum: 0.9          # 0: plain averaging
-//     compression: int8        # none | fp16 | int8, with error feedback
+//     compression: auto        # none | fp16 | int8 (with error feedback), or auto: by the
+//                              # replica's link (scheduler/edge/link_codec.h)
 //     round_deadline: auto     # or a duration; auto: from each vehicle's link
 //     over_select: 0.25        # invite this fraction more vehicles than a round needs
 //     max_norm_ratio: 10       # reject a contribution whose norm (over the square root of
@@ -32,7 +33,7 @@ struct EdgeConfig {
   int64_t local_steps = 50;
   double outer_learning_rate = 0.7;
   double outer_momentum = 0.9;
-  std::string compression = "int8";
+  std::string compression = "auto";
   std::optional<absl::Duration> round_deadline;  // nullopt: auto
   double over_select = 0.25;
   double max_norm_ratio = 10;

@@ -29,7 +29,7 @@ TEST(EdgeConfigTest, TheSectionTurnsTheTierOnWithDiLoCosDefaults) {
   EXPECT_EQ(edge->local_steps, 50);
   EXPECT_DOUBLE_EQ(edge->outer_learning_rate, 0.7);
   EXPECT_DOUBLE_EQ(edge->outer_momentum, 0.9);
-  EXPECT_EQ(edge->compression, "int8");
+  EXPECT_EQ(edge->compression, "auto");            // by each replica's link
   EXPECT_FALSE(edge->round_deadline.has_value());  // auto
   auto given = Edge(
       "job:\n  edge:\n    local_steps: 1\n    outer_optimizer: {learning_rate: 1, momentum: 0}\n"

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ namespace {
 using ::cosched::testing::RunCommand;
 using ::testing::Contains;
 using ::testing::Not;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
 
 constexpr int kCar3 = 5;
 constexpr int kCar4 = 6;
@@ -45,7 +48,7 @@ constexpr char kEdgeJob[] = R"(job:
   checkpoint: {dir: ""}
   workers: {min: 2, max: 8}
   collectives: {timeout: 10s}
-  edge: {local_steps: 30, compression: int8, sync_min_link_mbps: 100}
+  edge: {local_steps: 30, compression: auto, sync_min_link_mbps: 100}
 )";
 
 // Drops and counts inbound connection attempts on the host's own link.
@@ -114,6 +117,12 @@ TEST_F(EdgeTierHostsTest, VehiclesThatOnlyDialOutTrainTheModelThroughChurn) {
   ASSERT_EQ(job.state(), "running") << Events(job);
   ASSERT_EQ(job.members_size(), 5) << Events(job);
   EXPECT_THAT(job.edge_members(), Not(Contains("dc1")));
+  // compression auto: the data-center replica's tensors go uncompressed, the 20 Mbit/s
+  // vehicles' in int8.
+  const std::map<std::string, std::string> codecs(job.edge().codecs().begin(),
+                                                  job.edge().codecs().end());
+  EXPECT_THAT(codecs, UnorderedElementsAre(Pair("datacenter", "none"), Pair("car1", "int8"),
+                                           Pair("car2", "int8"), Pair("car3", "int8")));
 
   // car1 dies mid-round; car2 drives off; car4 arrives.
   workers_["car1"]->Kill(SIGKILL);

@@ -253,6 +253,9 @@ cosched::v1::EdgeTierStatus Summarize(const RoundAggregator& aggregator) {
   status.set_vehicle_bytes(both_ways("vehicle"));
   status.set_datacenter_bytes(both_ways("datacenter"));
   status.set_samples_trained(static_cast<int64_t>(aggregator.samples_trained()));
+  for (const auto& [replica, codec] : aggregator.Codecs()) {
+    (*status.mutable_codecs())[replica] = worker::edge::CompressionName(codec);
+  }
   return status;
 }
 

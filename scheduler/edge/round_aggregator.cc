@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "scheduler/edge/link_codec.h"
 
 namespace cosched::scheduler::edge {
 namespace {
@@ -64,10 +65,14 @@ absl::StatusOr<std::unique_ptr<RoundAggregator>> RoundAggregator::Create(const J
     return absl::InvalidArgumentError(
         absl::StrCat("job '", job.name, "' has no edge section: it has no outer rounds"));
   }
-  absl::StatusOr<Compression> codec = worker::edge::ParseCompression(job.edge.compression);
-  if (!codec.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("job '", job.name, "': edge.compression: ", codec.status().message()));
+  std::optional<Compression> codec;  // auto
+  if (job.edge.compression != "auto") {
+    absl::StatusOr<Compression> fixed = worker::edge::ParseCompression(job.edge.compression);
+    if (!fixed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "job '", job.name, "': edge.compression: ", fixed.status().message(), " (or auto)"));
+    }
+    codec = *fixed;
   }
   if (job.edge.local_steps < 1) {
     return absl::InvalidArgumentError(absl::StrCat("job '", job.name, "': edge.local_steps is ",
@@ -99,13 +104,14 @@ absl::StatusOr<std::unique_ptr<RoundAggregator>> RoundAggregator::Create(const J
         absl::StrCat("job '", job.name, "': edge.outer_optimizer: ", probe.status().message()));
   }
   return std::unique_ptr<RoundAggregator>(
-      new RoundAggregator(job, dataset_samples, *codec, /*outer=*/nullptr));
+      new RoundAggregator(job, dataset_samples, codec, /*outer=*/nullptr));
 }
 
-RoundAggregator::RoundAggregator(JobConfig job, uint64_t dataset_samples, Compression codec,
+RoundAggregator::RoundAggregator(JobConfig job, uint64_t dataset_samples,
+                                 std::optional<Compression> codec,
                                  std::unique_ptr<worker::Optimizer> outer)
     : job_(std::move(job)),
-      codec_(codec),
+      fixed_codec_(codec),
       dealer_(dataset_samples, job_.seed),
       outer_(std::move(outer)) {}
 
@@ -169,12 +175,19 @@ absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time
     }
   }
 
+  const bool known = replicas_.contains(id);
   Replica& replica = replicas_[id];
   const bool rejoin = replica.joined && (replica.invited || replica.holds_round >= 0);
   dealer_.Release(id);  // a replica that joins again lost its round
   replica.node = join.node_id();
   replica.vehicle = vehicle;
   replica.link_mbps = std::isfinite(join.link_mbps()) ? join.link_mbps() : 0;
+  const Compression codec = fixed_codec_.value_or(CodecForLink(!vehicle, replica.link_mbps));
+  if (!known || codec != replica.codec) {
+    events_.push_back(absl::StrCat(id, "'s tensors travel in ", CompressionName(codec), " (link ",
+                                   replica.link_mbps, " Mbit/s)"));
+  }
+  replica.codec = codec;
   replica.batch = join.batch();
   replica.departs_at = departs_at;
   if (join.seconds_per_sample() > 0) replica.seconds_per_sample = join.seconds_per_sample();
@@ -209,8 +222,8 @@ absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time
 
 absl::Status RoundAggregator::Seed(std::vector<float> values, absl::Time now) {
   ASSIGN_OR_RETURN(outer_, worker::edge::MakeOuterOptimizer(job_.edge, values.size()));
-  global_ = values;
-  held_ = std::move(values);
+  global_ = std::move(values);
+  downlinks_.clear();  // each codec's is created with its first offer
   round_ = 0;
   OpenRound(now);
   return absl::OkStatus();
@@ -218,7 +231,7 @@ absl::Status RoundAggregator::Seed(std::vector<float> values, absl::Time now) {
 
 double RoundAggregator::LinkSeconds(const Replica& replica, size_t values) const {
   if (!(replica.link_mbps > 0)) return 0;
-  return static_cast<double>(worker::edge::CompressedBytes(codec_, values)) * 8 /
+  return static_cast<double>(worker::edge::CompressedBytes(replica.codec, values)) * 8 /
          (replica.link_mbps * 1e6);
 }
 
@@ -392,8 +405,11 @@ EdgeRound RoundAggregator::Offer(const std::string& id, Replica& replica, bool d
     offer.set_delta(false);
     offer.set_finished(true);
   } else {
-    parameters->set_codec(CompressionName(codec_));
-    parameters->set_data(delta ? last_change_ : worker::edge::Compress(codec_, held_));
+    auto [link, created] = downlinks_.try_emplace(replica.codec);
+    if (created) link->second.held = global_;
+    parameters->set_codec(CompressionName(replica.codec));
+    parameters->set_data(delta ? link->second.last_change
+                               : worker::edge::Compress(replica.codec, link->second.held));
     offer.set_delta(delta);
     if (replica.invited) {
       for (uint32_t sample : replica.samples) offer.add_samples(sample);
@@ -404,6 +420,7 @@ EdgeRound RoundAggregator::Offer(const std::string& id, Replica& replica, bool d
     }
     offer.set_evaluate(!evaluator_.empty() && evaluator_ == id);
   }
+  offer.set_codec(CompressionName(replica.codec));
   offer.set_progress(Progress());
   offer.set_epoch(dealer_.epochs_completed());
   offer.set_outer_step(outer_steps_);
@@ -491,16 +508,17 @@ absl::Status RoundAggregator::Contribute(const EdgeContribution& contribution, a
   const EncodedTensor& gradient = contribution.pseudo_gradient();
   std::vector<float> values;
   if (replica.rejected_reason.empty()) {
-    if (gradient.codec() != CompressionName(codec_)) {
-      replica.rejected_detail = absl::StrCat("pseudo_gradient.codec is '", gradient.codec(),
-                                             "'; the job's is '", CompressionName(codec_), "'");
+    if (gradient.codec() != CompressionName(replica.codec)) {
+      replica.rejected_detail =
+          absl::StrCat("pseudo_gradient.codec is '", gradient.codec(), "'; the replica's is '",
+                       CompressionName(replica.codec), "'");
     } else if (gradient.count() != global_.size()) {
       replica.rejected_detail = absl::StrCat("pseudo_gradient.count is ", gradient.count(),
                                              "; the model has ", global_.size(), " parameters");
     } else {
       values.resize(global_.size());
       absl::Status decoded =
-          worker::edge::Decompress(codec_, gradient.data(), absl::MakeSpan(values),
+          worker::edge::Decompress(replica.codec, gradient.data(), absl::MakeSpan(values),
                                    absl::StrCat("pseudo_gradient of replica '", id, "'"));
       if (!decoded.ok()) replica.rejected_detail = std::string(decoded.message());
     }
@@ -605,14 +623,7 @@ void RoundAggregator::Close(absl::Time now) {
   }
   if (!average.accepted.empty()) ++outer_steps_;
 
-  // The change goes out compressed; what compression lost stays in global - held.
-  std::vector<float> change(global_.size());
-  for (size_t i = 0; i < change.size(); ++i) change[i] = global_[i] - held_[i];
-  last_change_ = worker::edge::Compress(codec_, change);
-  absl::Status decoded =
-      worker::edge::Decompress(codec_, last_change_, absl::MakeSpan(change), "the round's change");
-  COSCHED_CHECK(decoded.ok(), "{}", decoded.ToString());
-  for (size_t i = 0; i < change.size(); ++i) held_[i] += change[i];
+  UpdateDownlinks();
   ++counters_.rounds;
 
   std::string line =
@@ -659,6 +670,44 @@ absl::StatusOr<EdgeRound> RoundAggregator::NextRound(const std::string& replica_
   const bool delta = !finished_ && replica.contributed_round == after && after == round_ - 1 &&
                      replica.holds_round == after;
   return Offer(replica_id, replica, delta, now);
+}
+
+void RoundAggregator::UpdateDownlinks() {
+  std::set<Compression> in_use;
+  for (const auto& [id, r] : replicas_) {
+    if (r.joined) in_use.insert(r.codec);
+  }
+  std::vector<float> change(global_.size());
+  for (auto it = downlinks_.begin(); it != downlinks_.end();) {
+    if (!in_use.contains(it->first)) {
+      it = downlinks_.erase(it);  // a replica of it that joins again is sent everything
+      continue;
+    }
+    const Compression codec = it->first;
+    Downlink& link = it->second;
+    // The change goes out compressed; what compression lost stays in global - held.
+    for (size_t i = 0; i < change.size(); ++i) change[i] = global_[i] - link.held[i];
+    link.last_change = worker::edge::Compress(codec, change);
+    const absl::Status decoded = worker::edge::Decompress(
+        codec, link.last_change, absl::MakeSpan(change), "the round's change");
+    COSCHED_CHECK(decoded.ok(), "{}", decoded.ToString());
+    for (size_t i = 0; i < change.size(); ++i) link.held[i] += change[i];
+    ++it;
+  }
+}
+
+std::map<std::string, Compression> RoundAggregator::Codecs() const {
+  std::map<std::string, Compression> codecs;
+  for (const auto& [id, r] : replicas_) {
+    if (r.joined) codecs[id] = r.codec;
+  }
+  return codecs;
+}
+
+const std::vector<float>& RoundAggregator::held_parameters(Compression codec) const {
+  static const std::vector<float> kEmpty;
+  auto it = downlinks_.find(codec);
+  return it == downlinks_.end() ? kEmpty : it->second.held;
 }
 
 void RoundAggregator::ForgetRound(Replica& replica) {

@@ -3,13 +3,18 @@
 // scheduler, which every replica can reach. It owns the global parameters, the outer optimizer
 // (worker/edge/outer_round.h), the samples (SampleDealer) and each replica's record.
 //
-// Parameters on the wire. The aggregator keeps two copies: `global`, what the outer optimizer
-// steps, and `held`, what the replicas that took part in the last round now hold. After a
-// round it sends the change global - held compressed with the job's codec, and adds the
-// decoded change to `held`: what compression lost is still in global - held and goes out with
-// the next round's change (error feedback on the way down, as on the way up). A replica that
-// joins, or missed a round, gets all of `held`, compressed; the final parameters go out
-// uncompressed.
+// Codecs. Each replica's tensors travel in one codec, fixed at its join: the job's
+// edge.compression, or with `auto` the one its link calls for (link_codec.h: none for the
+// data-center replica, fp16 or int8 for vehicles). Offers name it; a contribution in another
+// is rejected as undecodable.
+//
+// Parameters on the wire. The aggregator keeps `global`, what the outer optimizer steps, and
+// per codec in use a downlink with `held`, what that codec's replicas that took part in the
+// last round now hold. After a round it sends the change global - held compressed with the
+// codec, and adds the decoded change to `held`: what compression lost is still in
+// global - held and goes out with the next round's change (error feedback on the way down, as
+// on the way up). A replica that joins, or missed a round, gets all of its codec's `held`,
+// compressed; the final parameters go out uncompressed.
 //
 // Rounds. Round r opens with the parameters and invites every joined replica: each is dealt
 // inner_steps * batch samples. The slowest invited vehicle (by its measured time per sample)
@@ -122,10 +127,12 @@ class RoundAggregator {
     return static_cast<uint64_t>(dealer_.epoch()) * dealer_.num_samples() +
            dealer_.consumed_in_epoch();
   }
-  // The parameters the outer optimizer steps, and those the last round's replicas hold (both
-  // empty until seeded); for tests and checkpoints.
+  // The parameters the outer optimizer steps, and those the last round's replicas of `codec`
+  // hold (empty until seeded, or while no replica uses that codec); for tests and checkpoints.
   const std::vector<float>& global_parameters() const { return global_; }
-  const std::vector<float>& held_parameters() const { return held_; }
+  const std::vector<float>& held_parameters(worker::edge::Compression codec) const;
+  // The codec of each joined replica.
+  std::map<std::string, worker::edge::Compression> Codecs() const;
   // Lines for people ("round 4 closed: 3 accepted, car-2 late"), oldest first; taken once.
   std::vector<std::string> TakeEvents();
   // The contributions rejected since the last call: the node that sent each (its reliability
@@ -141,6 +148,7 @@ class RoundAggregator {
     std::string node;  // the node that last spoke for it
     bool vehicle = true;
     double link_mbps = 0;
+    worker::edge::Compression codec = worker::edge::Compression::kNone;  // set at its join
     int64_t batch = 1;
     double seconds_per_sample = 0;  // measured; 0 unknown
     bool joined = true;
@@ -163,7 +171,15 @@ class RoundAggregator {
     absl::Time departs_at = absl::InfiniteFuture();  // predicted; InfiniteFuture unknown
   };
 
-  RoundAggregator(JobConfig job, uint64_t dataset_samples, worker::edge::Compression codec,
+  // The parameters as one codec's replicas hold them (see the file comment).
+  struct Downlink {
+    std::vector<float> held;
+    std::string last_change;  // the encoded change of the last close (for NextRound)
+  };
+
+  // `codec`: the job's fixed codec, nullopt for auto.
+  RoundAggregator(JobConfig job, uint64_t dataset_samples,
+                  std::optional<worker::edge::Compression> codec,
                   std::unique_ptr<worker::Optimizer> outer);
 
   void OpenRound(absl::Time now);
@@ -175,6 +191,9 @@ class RoundAggregator {
   cosched::v1::EdgeRound Offer(const std::string& id, Replica& replica, bool delta, absl::Time now);
   // Closes the open round (MaybeClose decided it is due) and opens the next unless finished.
   void Close(absl::Time now);
+  // After the outer step: each codec's change since its `held`, for the replicas that took
+  // part; drops the downlinks no joined replica uses.
+  void UpdateDownlinks();
   // Seeds the global parameters (a Join's, checked) and opens round 0.
   absl::Status Seed(std::vector<float> values, absl::Time now);
   // The inner steps `replica` takes in a whole round (by the open round's reference time).
@@ -182,7 +201,7 @@ class RoundAggregator {
   // The inner steps `replica` can train and upload before its predicted departure (no limit
   // when none is known, or its rate is not).
   int64_t StepsBeforeDeparture(const Replica& replica, absl::Time now) const;
-  // Seconds `replica`'s link needs for `values` values in the job's codec (0: link unknown).
+  // Seconds `replica`'s link needs for `values` values in its codec (0: link unknown).
   double LinkSeconds(const Replica& replica, size_t values) const;
   int64_t InvitedCount() const;
   int64_t JoinedCount() const;
@@ -191,12 +210,12 @@ class RoundAggregator {
   bool seeded() const { return !global_.empty(); }
 
   const JobConfig job_;
-  const worker::edge::Compression codec_;
+  const std::optional<worker::edge::Compression> fixed_codec_;  // nullopt: auto
   SampleDealer dealer_;
   std::unique_ptr<worker::Optimizer> outer_;
   std::vector<float> global_;
-  std::vector<float> held_;
-  std::string last_change_;  // the encoded change of the last close (for NextRound)
+  // Created when a replica of the codec joins; dropped at a close when none is left.
+  std::map<worker::edge::Compression, Downlink> downlinks_;
   std::map<std::string, Replica> replicas_;
   int64_t round_ = 0;
   absl::Time opened_;

@@ -22,6 +22,7 @@ using cosched::v1::EdgeContribution;
 using cosched::v1::EdgeJoin;
 using cosched::v1::EdgeRound;
 using cosched::v1::EncodedTensor;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -159,7 +160,7 @@ TEST(RoundAggregatorTest, AsksForParametersUntilSeededAndSeedingOpensRoundZero) 
   EXPECT_EQ(seeded->inner_steps(), 2);
   EXPECT_EQ(seeded->samples_size(), 20);
   EXPECT_GT(seeded->send_within_seconds(), 0);
-  EXPECT_EQ(aggregator->held_parameters(), seed);
+  EXPECT_EQ(aggregator->held_parameters(Compression::kInt8), seed);
   EXPECT_EQ(aggregator->global_parameters(), seed);
   // Auto deadline: two replicas of unknown rate, 2 steps at 1 s each: 1.5 * 2 s + 2 s.
   EXPECT_EQ(aggregator->deadline(), kT0 + absl::Seconds(5));
@@ -171,7 +172,7 @@ TEST(RoundAggregatorTest, AsksForParametersUntilSeededAndSeedingOpensRoundZero) 
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->need_parameters());
   EXPECT_EQ(again->samples_size(), 20);
-  EXPECT_EQ(aggregator->held_parameters(), seed);
+  EXPECT_EQ(aggregator->held_parameters(Compression::kInt8), seed);
   std::set<uint32_t> all(seeded->samples().begin(), seeded->samples().end());
   all.insert(again->samples().begin(), again->samples().end());
   EXPECT_EQ(all.size(), 40u);
@@ -210,7 +211,7 @@ TEST(RoundAggregatorTest, PlainRoundAveragesByTrainedSamplesAndSendsTheDelta) {
     expected[i] = start[i] - static_cast<float>(sum / 35.0);
   }
   EXPECT_EQ(aggregator->global_parameters(), expected);
-  EXPECT_EQ(aggregator->held_parameters(), expected);
+  EXPECT_EQ(aggregator->held_parameters(Compression::kNone), expected);
 
   for (const std::string replica : {"car-1", "car-2"}) {
     absl::StatusOr<EdgeRound> next = aggregator->NextRound(replica, 0, kT0 + absl::Seconds(1));
@@ -220,7 +221,7 @@ TEST(RoundAggregatorTest, PlainRoundAveragesByTrainedSamplesAndSendsTheDelta) {
     EXPECT_EQ(next->outer_step(), 1);
     std::vector<float> params = start;
     Apply(*next, params);
-    EXPECT_EQ(params, aggregator->held_parameters()) << replica;
+    EXPECT_EQ(params, aggregator->held_parameters(Compression::kNone)) << replica;
   }
   // car-2's five unfinished samples are dealt again, first.
   std::vector<uint32_t> back(b.samples().begin(), b.samples().begin() + 5);
@@ -270,7 +271,7 @@ TEST(RoundAggregatorTest, Int8DeltasReproduceHeldAndCarryTheError) {
       Apply(next, replica_params[replica]);
       if (replica == "car-1") Apply(next, held);
     }
-    EXPECT_EQ(held, aggregator->held_parameters()) << "round " << round;
+    EXPECT_EQ(held, aggregator->held_parameters(Compression::kInt8)) << "round " << round;
     // Error feedback: global - held is only what the last change's compression lost.
     double residual = 0;
     for (size_t i = 0; i < kParams; ++i) {
@@ -286,6 +287,87 @@ TEST(RoundAggregatorTest, Int8DeltasReproduceHeldAndCarryTheError) {
   for (size_t i = 0; i < kParams; ++i) {
     EXPECT_NEAR(replica_params["car-1"][i] - held[i], full_error_base[i] - start[i], 1e-5);
   }
+}
+
+// Compression auto: each replica's codec follows its link (link_codec.h), each codec's
+// replicas hold that codec's copy of the parameters, and the data-center replica's rounds are
+// exact.
+TEST(RoundAggregatorTest, AutoCompressionPicksEachReplicasCodecByItsLink) {
+  JobConfig job = EdgeJob("auto");
+  auto aggregator = MakeAggregator(job);
+  const std::vector<float> start = RandomVector(kParams, 1, 0.5f);
+  std::map<std::string, EdgeRound> offers;
+  offers["datacenter"] =
+      *aggregator->Join(Seed(Join("datacenter", 10, 0, 10000, "dc-0"), start), kT0);
+  offers["car-depot"] = *aggregator->Join(Join("car-depot", 10, 0, 200), kT0);
+  offers["car-home"] = *aggregator->Join(Join("car-home", 10, 0, 20), kT0);
+  offers["car-quiet"] = *aggregator->Join(Join("car-quiet", 10, 0, 0), kT0);
+  const std::map<std::string, Compression> expected = {{"datacenter", Compression::kNone},
+                                                       {"car-depot", Compression::kFp16},
+                                                       {"car-home", Compression::kInt8},
+                                                       {"car-quiet", Compression::kInt8}};
+  for (const auto& [id, codec] : expected) {
+    EXPECT_EQ(offers[id].codec(), worker::edge::CompressionName(codec)) << id;
+    EXPECT_EQ(offers[id].parameters().codec(), worker::edge::CompressionName(codec)) << id;
+  }
+  EXPECT_EQ(Decode(offers["datacenter"].parameters()), start);  // exact
+
+  // A contribution in another codec than the replica's is refused as undecodable.
+  const std::vector<float> g = RandomVector(kParams, 7, 0.01f);
+  for (const auto& [id, codec] : expected) {
+    EdgeContribution c = Contribution(id, 0, id == "car-quiet" ? Compression::kFp16 : codec, g);
+    if (id == "datacenter") c.set_node_id("dc-0");
+    ASSERT_TRUE(aggregator->Contribute(c, kT0).ok()) << id;
+  }
+  ASSERT_TRUE(aggregator->MaybeClose(kT0));
+  EXPECT_EQ(aggregator->counters().contributions.at("accepted"), 3);
+  EXPECT_EQ(aggregator->counters().contributions.at("rejected:undecodable"), 1);
+  EXPECT_THAT(
+      aggregator->TakeEvents(),
+      AllOf(Contains(HasSubstr("car-home's tensors travel in int8 (link 20 Mbit/s)")),
+            Contains(HasSubstr("car-depot's tensors travel in fp16 (link 200 Mbit/s)")),
+            Contains(HasSubstr("pseudo_gradient.codec is 'fp16'; the replica's is 'int8'"))));
+
+  // Every codec's replicas apply their change and hold that codec's copy; the uncompressed
+  // one is the global parameters themselves, the compressed ones differ from them by at
+  // most what their last change's compression lost.
+  for (const auto& [id, codec] : expected) {
+    if (id == "car-quiet") continue;  // rejected: sent everything again
+    EdgeRound next = *aggregator->NextRound(id, 0, kT0);
+    ASSERT_TRUE(next.delta()) << id;
+    EXPECT_EQ(next.codec(), worker::edge::CompressionName(codec));
+    std::vector<float> params;
+    Apply(offers[id], params);
+    Apply(next, params);
+    if (codec == Compression::kNone) {  // as exact as float addition of the change
+      for (size_t i = 0; i < kParams; ++i) {
+        ASSERT_NEAR(params[i], aggregator->global_parameters()[i], 1e-6) << "value " << i;
+      }
+    }
+    // The replica's copy is its codec's `held` plus the error of its full first offer.
+    const std::vector<float> first_offer = Decode(offers[id].parameters());
+    const std::vector<float>& held = aggregator->held_parameters(codec);
+    ASSERT_EQ(held.size(), kParams) << id;
+    for (size_t i = 0; i < kParams; ++i) {
+      ASSERT_NEAR(params[i] - held[i], first_offer[i] - start[i], 1e-5) << id << " value " << i;
+    }
+  }
+  EXPECT_NE(aggregator->held_parameters(Compression::kInt8), aggregator->global_parameters());
+
+  // When the last fp16 replica leaves, its copy goes at the next close; it comes back with a
+  // full offer when one joins again.
+  aggregator->ReplicaLeft("car-depot");
+  for (const std::string id : {"datacenter", "car-home", "car-quiet"}) {
+    EdgeContribution c = Contribution(id, 1, expected.at(id), g);
+    if (id == "datacenter") c.set_node_id("dc-0");
+    ASSERT_TRUE(aggregator->Contribute(c, kT0).ok()) << id;
+  }
+  ASSERT_TRUE(aggregator->MaybeClose(kT0));
+  EXPECT_TRUE(aggregator->held_parameters(Compression::kFp16).empty());
+  EdgeRound back = *aggregator->Join(Join("car-depot", 10, 0, 200), kT0);
+  EXPECT_FALSE(back.delta());
+  EXPECT_EQ(back.codec(), "fp16");
+  EXPECT_EQ(aggregator->held_parameters(Compression::kFp16), aggregator->global_parameters());
 }
 
 TEST(RoundAggregatorTest, LateReplicaMissesTheRoundAndItsSamplesAreDealtAgain) {
@@ -387,7 +469,7 @@ TEST(RoundAggregatorTest, PoisonedContributionsAreRejectedAndTheRoundGoesOn) {
     const std::string id = absl::StrCat("car-", i);
     offers[id] = *aggregator->Join(Join(id), kT0);  // joining again: the same start
   }
-  const std::vector<float> start = aggregator->held_parameters();
+  const std::vector<float> start = aggregator->held_parameters(Compression::kNone);
   std::vector<float> poisoned_nan = RandomVector(kParams, 4, 0.01f);
   poisoned_nan[17] = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> poisoned_big = RandomVector(kParams, 5, 0.01f);

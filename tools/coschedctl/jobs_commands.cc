@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -146,6 +147,11 @@ int DescribeJob(const Context& context) {
                                                   "vehicle links per sample trained",
                                                   Bytes(edge.vehicle_bytes()),
                                                   Bytes(edge.datacenter_bytes()), per_sample)});
+    if (!edge.codecs().empty()) {
+      // Sorted by replica, as the map on the wire has no order.
+      const std::map<std::string, std::string> codecs(edge.codecs().begin(), edge.codecs().end());
+      fields.AddRow({"Codecs:", absl::StrJoin(codecs, ", ", absl::PairFormatter(" "))});
+    }
   }
   fields.AddRow({"Progress:", absl::StrCat("step ", job->step(), ", epoch ", job->epoch(),
                                            ", test accuracy ", Accuracy(job->test_accuracy()))});

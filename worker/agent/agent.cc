@@ -267,7 +267,6 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
     edge_options.link_mbps = options_.link_mbps;
     edge_options.batch = job.global_batch;
     edge_options.dataset_samples = data.train.size();
-    edge_options.compression = job.edge.compression;
     edge_options.metrics = options_.metrics;
     absl::StatusOr<std::unique_ptr<edge::EdgeClient>> client =
         edge::EdgeClient::Create(std::move(edge_options));

@@ -53,7 +53,6 @@ absl::StatusOr<std::unique_ptr<EdgeClient>> EdgeClient::Create(EdgeClientOptions
                                                    " and data set size ", options.dataset_samples,
                                                    " must be >= 1"));
   }
-  ASSIGN_OR_RETURN(const Compression codec, ParseCompression(options.compression));
   grpc::ChannelArguments args;
   // As the rendezvous client: a restarting scheduler is retried soon.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
@@ -61,13 +60,13 @@ absl::StatusOr<std::unique_ptr<EdgeClient>> EdgeClient::Create(EdgeClientOptions
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(options.scheduler_address,
                                            grpc::InsecureChannelCredentials(), args);
-  return std::unique_ptr<EdgeClient>(new EdgeClient(
-      std::move(options), codec, cosched::v1::EdgeAggregator::NewStub(std::move(channel))));
+  return std::unique_ptr<EdgeClient>(
+      new EdgeClient(std::move(options), cosched::v1::EdgeAggregator::NewStub(std::move(channel))));
 }
 
-EdgeClient::EdgeClient(EdgeClientOptions options, Compression codec,
+EdgeClient::EdgeClient(EdgeClientOptions options,
                        std::unique_ptr<cosched::v1::EdgeAggregator::Stub> stub)
-    : options_(std::move(options)), codec_(codec), stub_(std::move(stub)) {}
+    : options_(std::move(options)), stub_(std::move(stub)) {}
 
 template <typename Call>
 absl::Status EdgeClient::WithRetries(absl::string_view what, Call call) {
@@ -132,8 +131,15 @@ absl::StatusOr<std::optional<EdgeRoundPlan>> EdgeClient::Contribute(const EdgeRo
     return absl::InvalidArgumentError(absl::StrCat(
         "contribution of ", params.size(), " parameters to a round of ", plan.start.size()));
   }
-  if (!feedback_.has_value() || feedback_->size() != params.size()) {
-    feedback_.emplace(codec_, params.size());
+  // The aggregator names the codec for this replica's link; a new one starts a fresh carry.
+  absl::StatusOr<Compression> codec = ParseCompression(plan.round.codec());
+  if (!codec.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("round ", plan.round.round(), ": codec: ", codec.status().message()));
+  }
+  if (!feedback_.has_value() || feedback_->size() != params.size() ||
+      feedback_->compression() != *codec) {
+    feedback_.emplace(*codec, params.size());
   }
   std::vector<float> pseudo_gradient(params.size());
   for (size_t i = 0; i < params.size(); ++i) pseudo_gradient[i] = plan.start[i] - params[i];
@@ -151,7 +157,7 @@ absl::StatusOr<std::optional<EdgeRoundPlan>> EdgeClient::Contribute(const EdgeRo
   contribution.set_test_accuracy(work.test_accuracy);
   contribution.set_wait_seconds(absl::ToDoubleSeconds(options_.poll));
   cosched::v1::EncodedTensor& encoded = *contribution.mutable_pseudo_gradient();
-  encoded.set_codec(CompressionName(codec_));
+  encoded.set_codec(CompressionName(*codec));
   encoded.set_count(params.size());
   encoded.set_data(feedback_->Encode(pseudo_gradient));
 

@@ -4,8 +4,8 @@
 // scheduler; it never listens. The client turns the wire's rounds into parameters: a round's
 // full parameters are decoded as they are, a change is added to the start of the round the
 // replica contributed to, so every replica that took part starts the next round from the same
-// bits. The pseudo-gradient goes out compressed with error feedback (what compression lost is
-// added to the next round's).
+// bits. The pseudo-gradient goes out compressed, in the codec the aggregator names for this
+// replica's link, with error feedback (what compression lost is added to the next round's).
 //
 // Calls that wait for a round to close wait at most `poll` each, so the data-center group's
 // rank 0 can keep its peers in step (they wait in a broadcast bounded by their collective
@@ -38,7 +38,6 @@ struct EdgeClientOptions {
   double link_mbps = 0;
   int64_t batch = 1;             // samples per inner step of the replica
   uint64_t dataset_samples = 0;  // the training set's size
-  std::string compression = "int8";
   absl::Duration poll = absl::Seconds(1);
   absl::Duration retry_for = absl::Seconds(60);
   WorkerMetrics* metrics = nullptr;  // optional
@@ -80,8 +79,7 @@ class EdgeClient {
   const EdgeClientOptions& options() const { return options_; }
 
  private:
-  EdgeClient(EdgeClientOptions options, Compression codec,
-             std::unique_ptr<cosched::v1::EdgeAggregator::Stub> stub);
+  EdgeClient(EdgeClientOptions options, std::unique_ptr<cosched::v1::EdgeAggregator::Stub> stub);
 
   // Runs `call` (one RPC with a fresh context) until it is answered or `retry_for` passes;
   // only an unreachable or overloaded aggregator is retried.
@@ -92,7 +90,6 @@ class EdgeClient {
                                                      absl::Time received);
 
   const EdgeClientOptions options_;
-  const Compression codec_;
   std::unique_ptr<cosched::v1::EdgeAggregator::Stub> stub_;
   std::optional<ErrorFeedback> feedback_;  // sized at the first contribution
   std::vector<float> base_;                // the start of the round contributed to
