@@ -33,6 +33,9 @@ struct EdgeBenchFlags {
   std::string link_mbit = "20";
   int64_t epochs = 6;
   int64_t local_steps = 30;
+  std::string outer_lr = "0.7";
+  std::string outer_momentum = "0.9";
+  std::string compression = "auto";
   std::string target = "0.88";
   int64_t max_seconds = 300;
   int64_t reps = 1;
@@ -46,6 +49,9 @@ struct EdgeBenchOptions {
   EdgeFleetOptions fleet;
   int64_t epochs = 6;
   int64_t local_steps = 30;
+  double outer_lr = 0.7;
+  double outer_momentum = 0.9;
+  std::string compression = "auto";
   double target = 0.88;
   absl::Duration max_time;
   int64_t reps = 1;
@@ -94,6 +100,15 @@ absl::StatusOr<EdgeBenchOptions> CheckFlags(const EdgeBenchFlags& flags) {
   ASSIGN_OR_RETURN(options.target, ParseFraction("target", flags.target, 0.1, 1));
   options.epochs = flags.epochs;
   options.local_steps = flags.local_steps;
+  ASSIGN_OR_RETURN(options.outer_lr, ParseFraction("outer-lr", flags.outer_lr, 0.01, 10));
+  ASSIGN_OR_RETURN(options.outer_momentum,
+                   ParseFraction("outer-momentum", flags.outer_momentum, 0, 0.99));
+  if (flags.compression != "auto" && flags.compression != "none" && flags.compression != "fp16" &&
+      flags.compression != "int8") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--compression must be auto, none, fp16 or int8, got '", flags.compression, "'"));
+  }
+  options.compression = flags.compression;
   options.max_time = absl::Seconds(flags.max_seconds);
   options.reps = flags.reps;
   for (absl::string_view way : absl::StrSplit(flags.ways, ',', absl::SkipEmpty())) {
@@ -129,8 +144,11 @@ std::string JobYaml(const EdgeBenchOptions& options, const std::string& way, int
       way, kGlobalBatch, options.epochs, min, members);
   if (way == "edge") {
     absl::StrAppendFormat(&yaml,
-                          "  edge: {local_steps: %d, compression: auto, sync_min_link_mbps: %g}\n",
-                          options.local_steps, options.fleet.vehicle_link_mbit * 5);
+                          "  edge: {local_steps: %d, compression: %s, sync_min_link_mbps: %g,\n"
+                          "         outer_optimizer: {learning_rate: %g, momentum: %g}}\n",
+                          options.local_steps, options.compression,
+                          options.fleet.vehicle_link_mbit * 5, options.outer_lr,
+                          options.outer_momentum);
   }
   return yaml;
 }
@@ -324,6 +342,10 @@ int RunEdgeBenchCommand(const std::vector<std::string>& args) {
   parser.String("link-mbit", &flags.link_mbit, "each vehicle's link in Mbit/s");
   parser.Int("epochs", &flags.epochs, "the job's epochs");
   parser.Int("local-steps", &flags.local_steps, "the edge tier's inner steps per round (H)");
+  parser.String("outer-lr", &flags.outer_lr, "the edge tier's outer learning rate");
+  parser.String("outer-momentum", &flags.outer_momentum, "the edge tier's outer Nesterov momentum");
+  parser.String("compression", &flags.compression,
+                "the edge tier's codec: auto (by link), none, fp16 or int8");
   parser.String("target", &flags.target, "test accuracy to reach");
   parser.Int("max-seconds", &flags.max_seconds, "stop a way after this long");
   parser.Int("reps", &flags.reps, "repetitions of every way, interleaved");

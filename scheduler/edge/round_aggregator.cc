@@ -112,7 +112,8 @@ RoundAggregator::RoundAggregator(JobConfig job, uint64_t dataset_samples,
                                  std::unique_ptr<worker::Optimizer> outer)
     : job_(std::move(job)),
       fixed_codec_(codec),
-      dealer_(dataset_samples, job_.seed),
+      // An epochs job deals no sample past its last epoch; a steps job deals on.
+      dealer_(dataset_samples, job_.seed, job_.steps > 0 ? 0 : job_.epochs),
       outer_(std::move(outer)) {}
 
 absl::StatusOr<EdgeRound> RoundAggregator::Join(const EdgeJoin& join, absl::Time now,
@@ -235,6 +236,15 @@ double RoundAggregator::LinkSeconds(const Replica& replica, size_t values) const
          (replica.link_mbps * 1e6);
 }
 
+void RoundAggregator::UpdateRate(Replica& replica, double train_seconds, uint64_t samples) {
+  if (samples == 0 || !(train_seconds > 0) || !std::isfinite(train_seconds)) return;
+  const double measured = train_seconds / static_cast<double>(samples);
+  const double old = replica.seconds_per_sample;
+  // Slower at once, faster halfway: a round sized too long makes the replica late and wastes
+  // all of it, one sized too short idles it only for the rest of the round.
+  replica.seconds_per_sample = old > 0 ? std::max(measured, 0.5 * old + 0.5 * measured) : measured;
+}
+
 int64_t RoundAggregator::NormalSteps(const Replica& replica) const {
   const int64_t h = job_.edge.local_steps;
   if (!reference_seconds_.has_value() || !(replica.seconds_per_sample > 0)) return h;
@@ -311,7 +321,7 @@ void RoundAggregator::OpenRound(absl::Time now) {
           absl::StrCat("round ", round_, ": ", id, " not invited: ", dealt.status().message()));
       continue;
     }
-    if (dealt->empty()) continue;  // the epoch's samples are all out: it waits for the next
+    if (dealt->empty()) continue;  // the last epoch's samples are all out: it waits
     r.invited = true;
     r.samples = *std::move(dealt);
     const int64_t n = static_cast<int64_t>(r.samples.size());
@@ -465,6 +475,11 @@ absl::Status RoundAggregator::Contribute(const EdgeContribution& contribution, a
       replica.late_round = round;
       events_.push_back(absl::StrCat(id, " contributed to round ", round, " after it closed"));
     }
+    // Its time still tells how fast it is: a replica sized on too fast a rate would be late
+    // round after round.
+    UpdateRate(replica, contribution.train_seconds(),
+               static_cast<uint64_t>(std::max<int64_t>(contribution.inner_steps(), 0)) *
+                   static_cast<uint64_t>(replica.batch));
     // What it held for that round went back at the close; what it holds now is this round's.
     if (!replica.invited) dealer_.Release(id);
     return absl::AbortedError(absl::StrCat("contribution of replica '", id, "' to round ", round,
@@ -596,10 +611,8 @@ void RoundAggregator::Close(absl::Time now) {
       // Cannot happen (the positions were checked at Contribute); give the samples back.
       events_.push_back(absl::StrCat(id, " in round ", closing, ": ", trained.status().message()));
       dealer_.Release(id);
-    } else if (*trained > 0 && r.train_seconds > 0 && std::isfinite(r.train_seconds)) {
-      const double measured = r.train_seconds / static_cast<double>(*trained);
-      r.seconds_per_sample =
-          r.seconds_per_sample > 0 ? 0.5 * r.seconds_per_sample + 0.5 * measured : measured;
+    } else {
+      UpdateRate(r, r.train_seconds, *trained);
     }
     ++counters_.contributions["accepted"];
     r.contributed_round = closing;

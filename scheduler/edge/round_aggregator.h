@@ -123,10 +123,7 @@ class RoundAggregator {
   double last_test_accuracy() const { return last_test_accuracy_; }  // -1: none reported
   const AggregatorCounters& counters() const { return counters_; }
   // Samples the replicas trained in contributions that were accepted, over all epochs.
-  uint64_t samples_trained() const {
-    return static_cast<uint64_t>(dealer_.epoch()) * dealer_.num_samples() +
-           dealer_.consumed_in_epoch();
-  }
+  uint64_t samples_trained() const { return dealer_.consumed(); }
   // The parameters the outer optimizer steps, and those the last round's replicas of `codec`
   // hold (empty until seeded, or while no replica uses that codec); for tests and checkpoints.
   const std::vector<float>& global_parameters() const { return global_; }
@@ -196,6 +193,8 @@ class RoundAggregator {
   void UpdateDownlinks();
   // Seeds the global parameters (a Join's, checked) and opens round 0.
   absl::Status Seed(std::vector<float> values, absl::Time now);
+  // Folds a measured training time into `replica`'s rate (nothing when either is zero).
+  static void UpdateRate(Replica& replica, double train_seconds, uint64_t samples);
   // The inner steps `replica` takes in a whole round (by the open round's reference time).
   int64_t NormalSteps(const Replica& replica) const;
   // The inner steps `replica` can train and upload before its predicted departure (no limit

@@ -567,8 +567,8 @@ TEST(RoundAggregatorTest, FasterReplicasTakeMoreStepsUpToSixteenH) {
   EXPECT_EQ(steps["car-new"], 2);      // unknown: H
   EXPECT_EQ(steps["datacenter"], 10);  // 0.4 s / (40 * 0.001 s)
 
-  // A measured contribution updates the rate (half old, half new): car-slow took 0.04 s per
-  // sample, so its rate becomes 0.03 s and T 0.6 s in the next round.
+  // A measured contribution updates the rate, a slower one at once: car-slow took 0.04 s per
+  // sample, so its rate becomes 0.04 s and T 0.8 s in the next round.
   const std::vector<float> g = RandomVector(kParams, 5, 0.01f);
   ASSERT_TRUE(
       aggregator->Contribute(Contribution("car-slow", 0, Compression::kNone, g, {}, 0.8), kT0)
@@ -579,9 +579,50 @@ TEST(RoundAggregatorTest, FasterReplicasTakeMoreStepsUpToSixteenH) {
     ASSERT_TRUE(aggregator->Contribute(c, kT0).ok()) << id;
   }
   ASSERT_TRUE(aggregator->MaybeClose(kT0));
-  EXPECT_EQ(aggregator->NextRound("car-fast", 0, kT0)->inner_steps(), 6);
+  EXPECT_EQ(aggregator->NextRound("car-fast", 0, kT0)->inner_steps(), 8);
   EXPECT_EQ(aggregator->NextRound("car-slow", 0, kT0)->inner_steps(), 2);
-  EXPECT_EQ(aggregator->NextRound("datacenter", 0, kT0)->inner_steps(), 15);
+  EXPECT_EQ(aggregator->NextRound("datacenter", 0, kT0)->inner_steps(), 20);
+
+  // A faster measurement moves the rate halfway: car-slow now takes 0.02 s per sample, its
+  // rate becomes 0.03 s and T 0.6 s.
+  for (const std::string id : {"car-fast", "car-slow", "car-new", "datacenter"}) {
+    EdgeContribution c = Contribution(id, 1, Compression::kNone, g, {}, id == "car-slow" ? 0.4 : 0);
+    if (id == "datacenter") c.set_node_id("dc-0");
+    ASSERT_TRUE(aggregator->Contribute(c, kT0).ok()) << id;
+  }
+  ASSERT_TRUE(aggregator->MaybeClose(kT0));
+  EXPECT_EQ(aggregator->NextRound("car-fast", 1, kT0)->inner_steps(), 6);
+  EXPECT_EQ(aggregator->NextRound("datacenter", 1, kT0)->inner_steps(), 15);
+}
+
+// A replica sized on too fast a rate is late; its late contribution still tells its time, so
+// the next rounds fit it instead of losing it round after round.
+TEST(RoundAggregatorTest, ALateContributionStillCorrectsTheReplicasRate) {
+  JobConfig job = EdgeJob("none");
+  job.edge.round_deadline = absl::Seconds(10);
+  auto aggregator = MakeAggregator(job);
+  ASSERT_TRUE(aggregator->Join(Seed(Join("car-1", 10, 0.01), RandomVector(kParams, 1, 1)), kT0)
+                  .ok());
+  ASSERT_EQ(aggregator->Join(Join("car-2", 10, 0.01), kT0)->inner_steps(), 2);
+  const std::vector<float> g = RandomVector(kParams, 5, 0.01f);
+  ASSERT_TRUE(aggregator->Contribute(Contribution("car-1", 0, Compression::kNone, g), kT0).ok());
+  ASSERT_TRUE(aggregator->MaybeClose(kT0 + absl::Seconds(10)));  // car-2 late
+  // car-2 took 1 s for its 2 steps of 10 samples: 0.05 s per sample, five times its guess.
+  EdgeContribution late = Contribution("car-2", 0, Compression::kNone, g, {}, 1.0);
+  late.set_inner_steps(2);
+  EXPECT_TRUE(absl::IsAborted(aggregator->Contribute(late, kT0 + absl::Seconds(10))));
+  // Round 1 opened with the old rates; at its close the slowest vehicle sets T = 2 steps of
+  // car-2 = 1 s, and car-1 (0.1 s a step) gets 10.
+  ASSERT_TRUE(aggregator->Join(Join("car-2", 10, 0), kT0 + absl::Seconds(10)).ok());
+  for (const std::string id : {"car-1", "car-2"}) {
+    ASSERT_TRUE(aggregator->Contribute(Contribution(id, 1, Compression::kNone, g),
+                                       kT0 + absl::Seconds(11))
+                    .ok())
+        << id;
+  }
+  ASSERT_TRUE(aggregator->MaybeClose(kT0 + absl::Seconds(11)));
+  EXPECT_EQ(aggregator->NextRound("car-1", 1, kT0 + absl::Seconds(11))->inner_steps(), 10);
+  EXPECT_EQ(aggregator->NextRound("car-2", 1, kT0 + absl::Seconds(11))->inner_steps(), 2);
 }
 
 // A vehicle predicted to leave gets the steps it can train before it goes (1.5 x its time

@@ -42,37 +42,51 @@ std::vector<uint32_t> ShuffledOrder(size_t n, uint64_t seed) {
 
 }  // namespace
 
-SampleDealer::SampleDealer(uint64_t num_samples, uint64_t seed) : seed_(seed) {
+SampleDealer::SampleDealer(uint64_t num_samples, uint64_t seed, int64_t max_epochs)
+    : num_samples_(num_samples), seed_(seed), max_epochs_(max_epochs) {
   COSCHED_CHECK(num_samples >= 1 && num_samples <= (uint64_t{1} << 32),
                 "SampleDealer needs 1..2^32 samples, got {}", num_samples);
-  order_.resize(num_samples);
-  StartEpoch(0);
+  COSCHED_CHECK(max_epochs >= 0, "SampleDealer: max_epochs {} is negative", max_epochs);
 }
 
-void SampleDealer::StartEpoch(int64_t epoch) {
-  epoch_ = epoch;
-  consumed_ = 0;
-  next_ = 0;
-  returned_.clear();
-  order_ =
-      ShuffledOrder(order_.size(), SplitMix64(seed_ ^ SplitMix64(static_cast<uint64_t>(epoch))));
+SampleDealer::Epoch& SampleDealer::StartEpoch() {
+  const int64_t epoch = started_++;
+  Epoch& started = live_[epoch];
+  started.order =
+      ShuffledOrder(num_samples_, SplitMix64(seed_ ^ SplitMix64(static_cast<uint64_t>(epoch))));
+  return started;
 }
 
 absl::StatusOr<std::vector<uint32_t>> SampleDealer::Deal(const std::string& replica,
                                                          uint64_t count) {
   if (held_by(replica) > 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("replica '", replica, "' still holds ", held_by(replica), " samples of epoch ",
-                     epoch_, ": settle or release them before a new deal"));
+        absl::StrCat("replica '", replica, "' still holds ", held_by(replica),
+                     " samples: settle or release them before a new deal"));
   }
-  if (count > 0 && consumed_ == order_.size()) StartEpoch(epoch_ + 1);
+  std::vector<Dealt> dealt;
+  for (auto& [epoch, e] : live_) {
+    while (dealt.size() < count && !e.returned.empty()) {
+      dealt.push_back({epoch, e.returned.front()});
+      e.returned.pop_front();
+    }
+  }
+  for (auto& [epoch, e] : live_) {
+    while (dealt.size() < count && e.next < e.order.size()) {
+      dealt.push_back({epoch, e.order[e.next++]});
+    }
+  }
+  while (dealt.size() < count && (max_epochs_ == 0 || started_ < max_epochs_)) {
+    const int64_t epoch = started_;
+    Epoch& e = StartEpoch();
+    while (dealt.size() < count && e.next < e.order.size()) {
+      dealt.push_back({epoch, e.order[e.next++]});
+    }
+  }
   std::vector<uint32_t> samples;
-  while (samples.size() < count && !returned_.empty()) {
-    samples.push_back(returned_.front());
-    returned_.pop_front();
-  }
-  while (samples.size() < count && next_ < order_.size()) samples.push_back(order_[next_++]);
-  if (!samples.empty()) held_[replica] = samples;
+  samples.reserve(dealt.size());
+  for (const Dealt& d : dealt) samples.push_back(d.sample);
+  if (!dealt.empty()) held_[replica] = std::move(dealt);
   return samples;
 }
 
@@ -80,37 +94,42 @@ absl::StatusOr<uint64_t> SampleDealer::Settle(const std::string& replica,
                                               absl::Span<const uint32_t> unfinished) {
   auto it = held_.find(replica);
   const size_t dealt = it == held_.end() ? 0 : it->second.size();
-  std::vector<bool> seen(dealt, false);
+  std::vector<bool> back(dealt, false);
   for (uint32_t position : unfinished) {
     if (position >= dealt) {
       return absl::InvalidArgumentError(
           absl::StrCat("unfinished position ", position, " of replica '", replica,
                        "' is out of range: it was dealt ", dealt, " samples"));
     }
-    if (seen[position]) {
+    if (back[position]) {
       return absl::InvalidArgumentError(absl::StrCat("unfinished position ", position,
                                                      " of replica '", replica, "' is repeated"));
     }
-    seen[position] = true;
+    back[position] = true;
   }
   if (it == held_.end()) return 0;
-  for (uint32_t position : unfinished) returned_.push_back(it->second[position]);
+  for (uint32_t position : unfinished) {
+    const Dealt& d = it->second[position];
+    live_.at(d.epoch).returned.push_back(d.sample);
+  }
+  for (size_t position = 0; position < dealt; ++position) {
+    if (!back[position]) ++live_.at(it->second[position].epoch).consumed;
+  }
   const uint64_t trained = dealt - unfinished.size();
   consumed_ += trained;
   held_.erase(it);
+  while (!live_.empty() && live_.begin()->second.consumed == num_samples_) {
+    live_.erase(live_.begin());
+    ++completed_;
+  }
   return trained;
 }
 
 void SampleDealer::Release(const std::string& replica) {
   auto it = held_.find(replica);
   if (it == held_.end()) return;
-  for (uint32_t sample : it->second) returned_.push_back(sample);
+  for (const Dealt& d : it->second) live_.at(d.epoch).returned.push_back(d.sample);
   held_.erase(it);
-}
-
-double SampleDealer::epochs_done() const {
-  return static_cast<double>(epoch_) +
-         static_cast<double>(consumed_) / static_cast<double>(order_.size());
 }
 
 uint64_t SampleDealer::held_by(const std::string& replica) const {

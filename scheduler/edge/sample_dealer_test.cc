@@ -16,42 +16,29 @@ namespace {
 using ::testing::HasSubstr;
 
 // Every sample is consumed exactly once per epoch while replicas settle all, settle part, or
-// give back everything they were dealt, in a seeded random interleaving.
+// give back everything they were dealt, in a seeded random interleaving: after the dealer's
+// three epochs are dealt and settled, every sample was trained exactly three times, and
+// whenever k epochs count as completed every sample was trained at least k times.
 TEST(SampleDealerTest, EverySampleOncePerEpochWithReleasesAndPartialSettles) {
   constexpr uint64_t kSamples = 1000;
-  SampleDealer dealer(kSamples, /*seed=*/7);
+  constexpr int64_t kEpochs = 3;
+  SampleDealer dealer(kSamples, /*seed=*/7, kEpochs);
   const std::vector<std::string> replicas = {"car-1", "car-2", "car-3", "datacenter"};
   std::mt19937 rng(11);
   std::map<std::string, std::vector<uint32_t>> held;
-  std::set<uint32_t> consumed;  // in the current epoch
-  int64_t epoch = 0;
-  int epochs_seen = 0;
-  for (int step = 0; step < 2000 && epochs_seen < 3; ++step) {
+  std::vector<int> trained_times(kSamples, 0);
+  uint64_t trained_total = 0;
+  int step = 0;
+  for (; step < 20000; ++step) {
     const std::string& replica = replicas[rng() % replicas.size()];
     auto it = held.find(replica);
     if (it == held.end()) {
-      const int64_t epochs_before = dealer.epochs_completed();
       absl::StatusOr<std::vector<uint32_t>> dealt = dealer.Deal(replica, 1 + rng() % 60);
       ASSERT_TRUE(dealt.ok()) << dealt.status();
-      if (dealer.epoch() != epoch) {
-        // A new epoch starts only once the last one was consumed entirely.
-        ASSERT_EQ(dealer.epoch(), epoch + 1);
-        ASSERT_EQ(consumed.size(), kSamples) << "epoch " << epoch << " ended early";
-        ASSERT_TRUE(held.empty()) << "epoch " << epoch << " mixed with the next";
-        ASSERT_EQ(epochs_before, epoch + 1);
-        consumed.clear();
-        epoch = dealer.epoch();
-        ++epochs_seen;
-      }
-      for (uint32_t sample : *dealt) {
-        ASSERT_LT(sample, kSamples);
-        ASSERT_EQ(consumed.count(sample), 0u) << "sample " << sample << " dealt after training";
-        for (const auto& [other, samples] : held) {
-          for (uint32_t s : samples) ASSERT_NE(s, sample) << "sample held twice";
-        }
-      }
+      for (uint32_t sample : *dealt) ASSERT_LT(sample, kSamples);
       if (!dealt->empty()) held[replica] = *dealt;
       EXPECT_EQ(dealer.held_by(replica), dealt->size());
+      if (dealt->empty() && held.empty()) break;  // every epoch dealt and settled
       continue;
     }
     const std::vector<uint32_t> samples = it->second;
@@ -71,15 +58,24 @@ TEST(SampleDealerTest, EverySampleOncePerEpochWithReleasesAndPartialSettles) {
       EXPECT_EQ(*trained, samples.size() - unfinished.size());
       for (uint32_t p = 0; p < samples.size(); ++p) {
         if (back.count(p) == 0) {
-          ASSERT_TRUE(consumed.insert(samples[p]).second) << "sample trained twice";
+          ++trained_times[samples[p]];
+          ++trained_total;
         }
       }
     }
     held.erase(it);
     EXPECT_EQ(dealer.held_by(replica), 0u);
-    EXPECT_EQ(dealer.consumed_in_epoch(), consumed.size());
+    EXPECT_EQ(dealer.consumed(), trained_total);
+    const int least = *std::min_element(trained_times.begin(), trained_times.end());
+    ASSERT_GE(least, dealer.epochs_completed()) << "an epoch completed before all its samples";
+    ASSERT_LE(*std::max_element(trained_times.begin(), trained_times.end()), kEpochs);
   }
-  EXPECT_EQ(epochs_seen, 3);
+  ASSERT_LT(step, 20000) << "the epochs never ran out";
+  EXPECT_EQ(dealer.epochs_completed(), kEpochs);
+  EXPECT_EQ(trained_total, kSamples * kEpochs);
+  for (uint32_t sample = 0; sample < kSamples; ++sample) {
+    ASSERT_EQ(trained_times[sample], kEpochs) << "sample " << sample;
+  }
 }
 
 TEST(SampleDealerTest, ReturnedSamplesAreDealtFirst) {
@@ -95,29 +91,50 @@ TEST(SampleDealerTest, ReturnedSamplesAreDealtFirst) {
   expected.push_back(third[12]);  // then the epoch's next sample
   expected.push_back(third[13]);
   EXPECT_EQ(third, expected);
-  EXPECT_EQ(dealer.consumed_in_epoch(), 3u);
+  EXPECT_EQ(dealer.consumed(), 3u);
 }
 
-TEST(SampleDealerTest, AnEpochIsNeverMixedWithTheNext) {
+// No replica waits for an epoch's last samples to come back: the next epoch is dealt, and the
+// old epoch still completes first, once its last sample is trained.
+TEST(SampleDealerTest, TheNextEpochIsDealtWhileTheLastSamplesAreOut) {
   SampleDealer dealer(10, 5);
+  const std::vector<uint32_t> a = *dealer.Deal("a", 8);
+  const std::vector<uint32_t> b = *dealer.Deal("b", 8);  // epoch 0's last two, six of epoch 1
+  ASSERT_EQ(b.size(), 8u);
+  EXPECT_EQ(std::set<uint32_t>(b.begin() + 2, b.end()).size(), 6u);
+  EXPECT_EQ(dealer.Deal("c", 4)->size(), 4u);  // the rest of epoch 1
+  ASSERT_TRUE(dealer.Settle("a", {}).ok());
+  ASSERT_TRUE(dealer.Settle("c", {}).ok());
+  // Epoch 1 has 4 of 10 trained, epoch 0 8: neither is complete.
+  EXPECT_EQ(dealer.epochs_completed(), 0);
+  EXPECT_DOUBLE_EQ(dealer.epochs_done(), 1.2);
+  // b gives back one sample of each epoch; each goes back to its own epoch, oldest first.
+  ASSERT_TRUE(dealer.Settle("b", {1, 2}).ok());
+  EXPECT_EQ(dealer.epochs_completed(), 0);
+  const std::vector<uint32_t> again = *dealer.Deal("d", 3);
+  EXPECT_EQ(again[0], b[1]);    // epoch 0's
+  EXPECT_EQ(again[1], b[2]);    // epoch 1's
+  EXPECT_EQ(again.size(), 3u);  // then epoch 2 starts
+  ASSERT_TRUE(dealer.Settle("d", {}).ok());
+  EXPECT_EQ(dealer.epochs_completed(), 2);
+  EXPECT_EQ(dealer.consumed(), 21u);
+}
+
+TEST(SampleDealerTest, NothingPastTheLastEpochIsDealt) {
+  SampleDealer dealer(10, 5, /*max_epochs=*/1);
   EXPECT_EQ(dealer.Deal("a", 8)->size(), 8u);
   EXPECT_EQ(dealer.Deal("b", 8)->size(), 2u);  // the epoch's last two
-  EXPECT_TRUE(dealer.Deal("c", 8)->empty());   // none until the epoch is consumed
+  EXPECT_TRUE(dealer.Deal("c", 8)->empty());
   EXPECT_EQ(dealer.held_by("c"), 0u);
   ASSERT_TRUE(dealer.Settle("a", {}).ok());
-  ASSERT_TRUE(dealer.Settle("b", {1}).ok());  // one comes back: still epoch 0
+  ASSERT_TRUE(dealer.Settle("b", {1}).ok());  // one comes back and is dealt again
   EXPECT_EQ(dealer.epochs_completed(), 0);
   EXPECT_DOUBLE_EQ(dealer.epochs_done(), 0.9);
   EXPECT_EQ(dealer.Deal("c", 8)->size(), 1u);
   ASSERT_TRUE(dealer.Settle("c", {}).ok());
-  // The last sample settled completes the epoch before the next Deal starts epoch 1.
-  EXPECT_EQ(dealer.epoch(), 0);
   EXPECT_EQ(dealer.epochs_completed(), 1);
   EXPECT_DOUBLE_EQ(dealer.epochs_done(), 1.0);
-  EXPECT_EQ(dealer.Deal("a", 4)->size(), 4u);
-  EXPECT_EQ(dealer.epoch(), 1);
-  EXPECT_EQ(dealer.epochs_completed(), 1);
-  EXPECT_EQ(dealer.consumed_in_epoch(), 0u);
+  EXPECT_TRUE(dealer.Deal("a", 4)->empty());
 }
 
 std::vector<uint32_t> Epochs(uint64_t seed, int epochs) {
@@ -158,7 +175,7 @@ TEST(SampleDealerTest, BadUnfinishedPositionsChangeNothing) {
   ASSERT_EQ(repeated.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(repeated.status().message(), HasSubstr("repeated"));
   EXPECT_EQ(dealer.held_by("car-1"), 10u);
-  EXPECT_EQ(dealer.consumed_in_epoch(), 0u);
+  EXPECT_EQ(dealer.consumed(), 0u);
   // Nothing went back: the next deal continues with the epoch's order.
   EXPECT_EQ(dealer.Deal("car-2", 1)->size(), 1u);
   absl::StatusOr<uint64_t> trained = dealer.Settle("car-1", {9});
@@ -185,7 +202,7 @@ TEST(SampleDealerTest, SettlingNothingHeldIsHarmless) {
   EXPECT_EQ(*trained, 0u);
   EXPECT_FALSE(dealer.Settle("nobody", {0}).ok());
   dealer.Release("nobody");
-  EXPECT_EQ(dealer.consumed_in_epoch(), 0u);
+  EXPECT_EQ(dealer.consumed(), 0u);
 }
 
 }  // namespace

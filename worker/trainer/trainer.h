@@ -168,7 +168,7 @@ class Trainer {
   // After a membership change inside the replica: the round in progress of rank `source`
   // (none, if it has none) replaces everyone's.
   absl::Status SyncRoundFrom(int source);
-  // This replica's training time per sample, measured on a few of its own samples.
+  // This replica's sustained training time per sample, measured on its own samples.
   double MeasureSecondsPerSample();
   // The sample a step's plan index names: the round's sample in the edge tier.
   uint32_t TrainingSample(uint32_t planned) const;

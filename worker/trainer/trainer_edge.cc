@@ -20,6 +20,9 @@ constexpr int64_t kRoundFailed = -2;
 // about 1.4 MB).
 constexpr int64_t kMaxRoundBytes = int64_t{1} << 31;
 
+// How long a replica measures its training speed before it joins the rounds.
+constexpr absl::Duration kRateMeasureSpan = absl::Milliseconds(250);
+
 }  // namespace
 
 bool Trainer::RoundDone() const {
@@ -41,15 +44,23 @@ double Trainer::MeasureSecondsPerSample() {
   const LabeledImages& train = options_.data->train;
   const int count = static_cast<int>(std::min<size_t>(options_.job.micro_batch, train.size()));
   std::vector<float> grads(params_.size(), 0.0f);
-  absl::Duration best = absl::InfiniteDuration();
-  for (int repeat = 0; repeat < 3; ++repeat) {  // the first pays for cold caches
-    const absl::Time start = absl::Now();
+  auto one_batch = [&] {
     model_.AccumulateGradients(params_, train.image(0), train.labels.data(), count,
                                absl::MakeSpan(grads), workspace_);
-    best = std::min(best, absl::Now() - start);
-  }
+  };
+  one_batch();  // pays for cold caches
+  // Wall time over a span longer than a CFS period (100 ms): a host whose CPU quota is a
+  // fraction runs a short burst at full speed, so a few batches alone measure the burst, and
+  // a round sized by it is late.
+  const absl::Time start = absl::Now();
+  int64_t samples = 0;
+  do {
+    one_batch();
+    samples += count;
+  } while (absl::Now() - start < kRateMeasureSpan);
   // The replica's ranks train side by side.
-  return absl::ToDoubleSeconds(best) / count / group_->world_size();
+  return absl::ToDoubleSeconds(absl::Now() - start) / static_cast<double>(samples) /
+         group_->world_size();
 }
 
 absl::Status Trainer::EdgeRoundBoundary(double* accuracy) {
