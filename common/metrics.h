@@ -1,7 +1,10 @@
 // File: common/metrics.h
 // Metrics facade on prometheus-cpp. A MetricsRegistry holds a process's metric families;
-// a MetricsServer serves them as /metrics on a configurable address. Names follow
-// DESIGN.md: prefix cosched_, base units, counters end in _total, low-cardinality labels.
+// a MetricsServer serves them as /metrics on a configurable address, with the standard
+// process_* families (process_metrics.h). Names follow DESIGN.md: prefix cosched_, base
+// units, counters end in _total, low-cardinality labels. The server is our own civetweb
+// handler rather than prometheus-cpp's Exposer, which adds exposer_* families of its own (one
+// without a unit) that `promtool check metrics` reports.
 #pragma once
 
 #include <map>
@@ -16,9 +19,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
-namespace prometheus {
-class Exposer;
-}
+class CivetServer;
 
 namespace cosched {
 
@@ -38,10 +39,8 @@ class MetricsRegistry {
                                    const std::vector<double>& buckets,
                                    const MetricLabels& labels = {});
 
-  // Drops one gauge series (a per-job series once the job has ended), if it exists.
-  void RemoveGauge(absl::string_view name, absl::string_view help, const MetricLabels& labels);
-
-  // The Prometheus text exposition of every series (what /metrics serves).
+  // The Prometheus text exposition of every series and the process_* families (what
+  // /metrics serves).
   std::string TextExposition() const;
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
@@ -62,8 +61,11 @@ class MetricsServer {
   int port() const { return port_; }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port);
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  class Handler;
+  MetricsServer(std::unique_ptr<CivetServer> server, std::unique_ptr<Handler> handler, int port);
+  // Declared first so that it outlives the server, which calls it until stopped.
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<CivetServer> server_;
   int port_;
 };
 

@@ -8,7 +8,7 @@ packages=(
   # Toolchain
   build-essential cmake ninja-build ccache pkg-config clang clang-format clang-tidy
   # Libraries
-  libgloo-dev libopenmpi-dev openmpi-bin libabsl-dev prometheus-cpp-dev
+  libgloo-dev libopenmpi-dev openmpi-bin libabsl-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libyaml-cpp-dev libeigen3-dev zlib1g-dev nlohmann-json3-dev

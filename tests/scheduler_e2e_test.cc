@@ -35,6 +35,7 @@
 #include "proto/scheduler.grpc.pb.h"
 #include "tests/scheduler_cluster.h"
 #include "tests/support/http_get.h"
+#include "tests/support/run_command.h"
 #include "tools/standalone_job.h"
 #include "worker/data/idx_reader.h"
 
@@ -43,6 +44,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Long enough that the churn test's job is still training when its minute of churn ends: here
 // (2 cores) it trains about 370 steps a second through the churn, 20,000 in 54 s.
@@ -50,8 +52,22 @@ constexpr int kChurnJobSteps = 30000;
 
 using SchedulerE2eTest = SchedulerCluster;
 
+// `promtool check metrics` (Prometheus's own linter: units, _total suffixes, help text)
+// finds nothing in a scrape of `what`.
+void ExpectPromtoolFindsNothing(const std::string& exposition, const std::string& path,
+                                const std::string& what) {
+  std::ofstream(path) << exposition;
+  const auto checked = testing::RunCommand(
+      {"sh", "-c", absl::StrCat("promtool check metrics < ", testing::ShellQuote(path))});
+  EXPECT_TRUE(checked.ok()) << what << ": " << checked.status();
+  EXPECT_THAT(exposition, Not(HasSubstr("exposer_"))) << what;
+  EXPECT_THAT(exposition, Not(HasSubstr("job_id="))) << what << ": a label per job";
+  EXPECT_THAT(exposition, HasSubstr("process_cpu_seconds_total")) << what;
+  EXPECT_THAT(exposition, HasSubstr("process_resident_memory_bytes")) << what;
+}
+
 TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
-  StartWorker("dc-1");
+  const int worker_metrics_port = StartWorkerWithMetrics("dc-1");
   StartWorker("dc-2");
   const std::string id = Submit(TestJob(2, 2, 300));
   // /metrics shows the nodes, the running job and the decisions behind it (updated each s).
@@ -73,6 +89,10 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   EXPECT_THAT(metrics,
               HasSubstr("cosched_scheduler_decision_seconds_count{handler=\"submit_job\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("cosched_scheduler_heartbeats_total"));
+  // (The short job may have ended by now, so only the series' presence is certain.)
+  EXPECT_THAT(metrics, HasSubstr("cosched_scheduler_members{kind=\"datacenter\"}"));
+  EXPECT_THAT(metrics, HasSubstr("cosched_scheduler_generations_total 1"));
+  ExpectPromtoolFindsNothing(metrics, dir_ + "/scheduler.prom", "the scheduler's /metrics");
   const auto job = WaitFor(id, absl::Minutes(3), [](const auto& j) {
     return j.state() == "succeeded" || j.state() == "failed";
   });
@@ -80,6 +100,10 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   EXPECT_EQ(job.generation(), 0) << Events(job);
   EXPECT_GE(job.step(), 300);
   EXPECT_GT(job.test_accuracy(), 0.7);
+  const auto worker_metrics = testing::HttpGet(worker_metrics_port, "/metrics");
+  ASSERT_TRUE(worker_metrics.ok()) << worker_metrics.status();
+  EXPECT_THAT(*worker_metrics, HasSubstr("cosched_worker_"));
+  ExpectPromtoolFindsNothing(*worker_metrics, dir_ + "/worker.prom", "a worker's /metrics");
 }
 
 // Workers register with their usable memory, so a job that asks for memory per worker is

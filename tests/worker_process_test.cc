@@ -289,11 +289,12 @@ TEST(WorkerProcessTest, MetricsMoveDuringTraining) {
   const std::string training = "cosched_worker_state{state=\"training\"}";
   EXPECT_TRUE(Sample(*first, training) == 1 || Sample(*second, training) == 1);
 
-  // House rules: prefix cosched_, counters end in _total, histograms in base units.
-  // (prometheus-cpp's Exposer adds its own exposer_* families; they are not ours.)
+  // House rules: prefix cosched_, counters end in _total, histograms in base units. The
+  // standard process_* families are the only others.
   EXPECT_FALSE(second->types.empty());
+  EXPECT_TRUE(second->types.contains("process_cpu_seconds_total"));
   for (const auto& [name, type] : second->types) {
-    if (absl::StartsWith(name, "exposer_")) continue;
+    if (absl::StartsWith(name, "process_")) continue;
     EXPECT_TRUE(absl::StartsWith(name, "cosched_")) << name;
     if (type == "counter") {
       EXPECT_TRUE(absl::EndsWith(name, "_total")) << name;

@@ -647,6 +647,7 @@ void SchedulerCore::Reconcile() {
     // Left and came back: no change (unless the generation itself failed).
     if (job.members == reshape.previous_members && !reshape.reform) continue;
     ++job.generation;
+    ++counters_.generations;
     Record(job, absl::StrCat("generation ", job.generation, ": ", job.members.size(), " members (",
                              absl::StrJoin(reshape.reasons, "; "), ")"));
     PublishGeneration(job, reshape.previous_members);

@@ -201,6 +201,7 @@ struct RouteDecision {
 
 struct CoreCounters {
   std::map<std::string, int64_t> membership_changes;  // by reason
+  int64_t generations = 0;                            // begun, over all jobs
   int64_t placements = 0;                             // attempts to place a job's ranks
   int64_t placements_without_room = 0;                // ... that placed nothing
   int64_t heartbeats = 0;

@@ -601,8 +601,8 @@ TEST(RoundAggregatorTest, ALateContributionStillCorrectsTheReplicasRate) {
   JobConfig job = EdgeJob("none");
   job.edge.round_deadline = absl::Seconds(10);
   auto aggregator = MakeAggregator(job);
-  ASSERT_TRUE(aggregator->Join(Seed(Join("car-1", 10, 0.01), RandomVector(kParams, 1, 1)), kT0)
-                  .ok());
+  ASSERT_TRUE(
+      aggregator->Join(Seed(Join("car-1", 10, 0.01), RandomVector(kParams, 1, 1)), kT0).ok());
   ASSERT_EQ(aggregator->Join(Join("car-2", 10, 0.01), kT0)->inner_steps(), 2);
   const std::vector<float> g = RandomVector(kParams, 5, 0.01f);
   ASSERT_TRUE(aggregator->Contribute(Contribution("car-1", 0, Compression::kNone, g), kT0).ok());
@@ -615,9 +615,9 @@ TEST(RoundAggregatorTest, ALateContributionStillCorrectsTheReplicasRate) {
   // car-2 = 1 s, and car-1 (0.1 s a step) gets 10.
   ASSERT_TRUE(aggregator->Join(Join("car-2", 10, 0), kT0 + absl::Seconds(10)).ok());
   for (const std::string id : {"car-1", "car-2"}) {
-    ASSERT_TRUE(aggregator->Contribute(Contribution(id, 1, Compression::kNone, g),
-                                       kT0 + absl::Seconds(11))
-                    .ok())
+    ASSERT_TRUE(
+        aggregator->Contribute(Contribution(id, 1, Compression::kNone, g), kT0 + absl::Seconds(11))
+            .ok())
         << id;
   }
   ASSERT_TRUE(aggregator->MaybeClose(kT0 + absl::Seconds(11)));

@@ -10,10 +10,8 @@ constexpr char kNodes[] = "cosched_scheduler_nodes";
 constexpr char kNodesHelp[] = "Registered nodes by kind and state.";
 constexpr char kJobs[] = "cosched_scheduler_jobs";
 constexpr char kJobsHelp[] = "Jobs by state.";
-constexpr char kGeneration[] = "cosched_scheduler_job_generation";
-constexpr char kGenerationHelp[] = "Current generation of each active job.";
-constexpr char kMembers[] = "cosched_scheduler_job_members";
-constexpr char kMembersHelp[] = "Current members of each active job.";
+constexpr char kMembers[] = "cosched_scheduler_members";
+constexpr char kMembersHelp[] = "Nodes that are members of a running job, by kind.";
 
 }  // namespace
 
@@ -58,27 +56,26 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
   for (const char* state : {"pending", "running", "succeeded", "failed", "cancelled"}) {
     jobs[state] = 0;
   }
-  std::set<std::string> active;
+  // No series per job: job ids grow without bound, and a label per job would make the
+  // scrape grow with them (`coschedctl get jobs` has each job's generation and members).
+  std::map<std::string, int> members = {{"datacenter", 0}, {"vehicle", 0}};
   for (const Job* job : core.Jobs()) {
     ++jobs[JobStateName(job->state)];
-    if (IsTerminal(job->state)) continue;
-    active.insert(job->id);
-    // Labelled job_id: Prometheus keeps `job` for the scrape job's name.
-    registry_->Gauge(kGeneration, kGenerationHelp, {{"job_id", job->id}})
-        .Set(static_cast<double>(std::max<int64_t>(job->generation, 0)));
-    registry_->Gauge(kMembers, kMembersHelp, {{"job_id", job->id}})
-        .Set(static_cast<double>(job->members.size()));
+    if (job->state != JobState::kRunning) continue;
+    for (const NodeId& id : job->members) {
+      const Node* node = core.FindNode(id);
+      if (node != nullptr) ++members[NodeKindName(node->info.kind)];
+    }
   }
   for (const auto& [state, count] : jobs) {
     registry_->Gauge(kJobs, kJobsHelp, {{"state", state}}).Set(count);
   }
-  // Ended jobs drop their series, so the label set stays as small as the active job list.
-  for (const std::string& id : job_series_) {
-    if (active.contains(id)) continue;
-    registry_->RemoveGauge(kGeneration, kGenerationHelp, {{"job_id", id}});
-    registry_->RemoveGauge(kMembers, kMembersHelp, {{"job_id", id}});
+  for (const auto& [kind, count] : members) {
+    registry_->Gauge(kMembers, kMembersHelp, {{"kind", kind}}).Set(count);
   }
-  job_series_ = std::move(active);
+  Advance("cosched_scheduler_generations_total",
+          "Generations begun: one each time a running job's member set changes.", {},
+          core.counters().generations);
 
   const CoreCounters& c = core.counters();
   // Every reason the core knows starts at 0 (see Advance).

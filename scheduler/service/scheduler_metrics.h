@@ -38,7 +38,6 @@ class SchedulerMetrics {
   MetricsRegistry* const registry_;
   prometheus::Counter& heartbeats_;  // created up front, so /metrics shows it before any beat
   std::map<std::string, int64_t> exported_;  // counter series -> value already exported
-  std::set<std::string> job_series_;         // jobs with generation/member gauges
 };
 
 }  // namespace cosched::scheduler
