@@ -32,10 +32,11 @@ struct EdgeBenchFlags {
   std::string vehicle_cpu = "0.2";
   std::string link_mbit = "20";
   int64_t epochs = 6;
-  int64_t local_steps = 30;
+  int64_t local_steps = 200;
   std::string outer_lr = "0.7";
   std::string outer_momentum = "0.9";
   std::string compression = "auto";
+  int64_t vehicle_batch = 16;
   std::string target = "0.88";
   int64_t max_seconds = 300;
   int64_t reps = 1;
@@ -48,10 +49,11 @@ struct EdgeBenchFlags {
 struct EdgeBenchOptions {
   EdgeFleetOptions fleet;
   int64_t epochs = 6;
-  int64_t local_steps = 30;
+  int64_t local_steps = 200;
   double outer_lr = 0.7;
   double outer_momentum = 0.9;
   std::string compression = "auto";
+  int64_t vehicle_batch = 16;
   double target = 0.88;
   absl::Duration max_time;
   int64_t reps = 1;
@@ -109,6 +111,8 @@ absl::StatusOr<EdgeBenchOptions> CheckFlags(const EdgeBenchFlags& flags) {
         "--compression must be auto, none, fp16 or int8, got '", flags.compression, "'"));
   }
   options.compression = flags.compression;
+  if (flags.vehicle_batch < 1) return absl::InvalidArgumentError("--vehicle-batch must be >= 1");
+  options.vehicle_batch = flags.vehicle_batch;
   options.max_time = absl::Seconds(flags.max_seconds);
   options.reps = flags.reps;
   for (absl::string_view way : absl::StrSplit(flags.ways, ',', absl::SkipEmpty())) {
@@ -145,10 +149,11 @@ std::string JobYaml(const EdgeBenchOptions& options, const std::string& way, int
   if (way == "edge") {
     absl::StrAppendFormat(&yaml,
                           "  edge: {local_steps: %d, compression: %s, sync_min_link_mbps: %g,\n"
-                          "         outer_optimizer: {learning_rate: %g, momentum: %g}}\n",
+                          "         vehicle_batch: %d, outer_optimizer: {learning_rate: %g, "
+                          "momentum: %g}}\n",
                           options.local_steps, options.compression,
-                          options.fleet.vehicle_link_mbit * 5, options.outer_lr,
-                          options.outer_momentum);
+                          options.fleet.vehicle_link_mbit * 5, options.vehicle_batch,
+                          options.outer_lr, options.outer_momentum);
   }
   return yaml;
 }
@@ -346,6 +351,8 @@ int RunEdgeBenchCommand(const std::vector<std::string>& args) {
   parser.String("outer-momentum", &flags.outer_momentum, "the edge tier's outer Nesterov momentum");
   parser.String("compression", &flags.compression,
                 "the edge tier's codec: auto (by link), none, fp16 or int8");
+  parser.Int("vehicle-batch", &flags.vehicle_batch,
+             "samples per inner step of a vehicle in the edge tier");
   parser.String("target", &flags.target, "test accuracy to reach");
   parser.Int("max-seconds", &flags.max_seconds, "stop a way after this long");
   parser.Int("reps", &flags.reps, "repetitions of every way, interleaved");

@@ -20,8 +20,9 @@ namespace cosched::bench {
 
 inline constexpr char kEdgeUsage[] =
     "  edge [--datacenter 2] [--vehicles 4] [--datacenter-cpu 0.5] [--vehicle-cpu 0.2]\n"
-    "       [--link-mbit 20] [--epochs 6] [--local-steps 30] [--outer-lr 0.7]\n"
-    "       [--outer-momentum 0.9] [--compression auto] [--target 0.88]\n"
+    "       [--link-mbit 20] [--epochs 6] [--local-steps 200] [--outer-lr 0.7]\n"
+    "       [--outer-momentum 0.9] [--compression auto] [--vehicle-batch 16]\n"
+    "       [--target 0.88]\n"
     "       [--max-seconds 300] [--reps 1] [--ways datacenter,synchronous,edge]\n"
     "       [--scheduler-config configs/scheduler.yaml] [-o json]\n"
     "                      one job three ways on emulated hosts: data center only, all in one\n"

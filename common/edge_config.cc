@@ -12,9 +12,9 @@ absl::StatusOr<EdgeConfig> ParseEdgeConfig(const ConfigNode& job) {
   if (!job.Has("edge")) return config;
   config.enabled = true;
   ASSIGN_OR_RETURN(const ConfigNode edge, job.Map("edge"));
-  RETURN_IF_ERROR(
-      edge.RejectUnknownKeys({"local_steps", "outer_optimizer", "compression", "round_deadline",
-                              "over_select", "max_norm_ratio", "sync_min_link_mbps"}));
+  RETURN_IF_ERROR(edge.RejectUnknownKeys({"local_steps", "outer_optimizer", "compression",
+                                          "round_deadline", "over_select", "max_norm_ratio",
+                                          "sync_min_link_mbps", "vehicle_batch"}));
   ASSIGN_OR_RETURN(config.local_steps, edge.Int("local_steps", config.local_steps, 1, 1 << 20));
 
   ASSIGN_OR_RETURN(const ConfigNode outer, edge.Map("outer_optimizer"));
@@ -50,6 +50,9 @@ absl::StatusOr<EdgeConfig> ParseEdgeConfig(const ConfigNode& job) {
                    edge.Double("sync_min_link_mbps", config.sync_min_link_mbps));
   if (!(config.sync_min_link_mbps >= 0) || !std::isfinite(config.sync_min_link_mbps)) {
     return edge.Error("sync_min_link_mbps", "must be >= 0");
+  }
+  if (edge.Has("vehicle_batch")) {
+    ASSIGN_OR_RETURN(config.vehicle_batch, edge.Int("vehicle_batch", 0, 1, 1 << 20));
   }
   return config;
 }

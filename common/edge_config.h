@@ -16,6 +16,7 @@
 //     max_norm_ratio: 10       # reject a contribution whose norm (over the square root of
 //                              # its samples) is this many times the median of the others
 //     sync_min_link_mbps: 1000 # members on links at least this fast train synchronously
+//     vehicle_batch: 16        # samples per inner step of a vehicle (default: global_batch)
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,10 @@ struct EdgeConfig {
   double over_select = 0.25;
   double max_norm_ratio = 10;
   double sync_min_link_mbps = 1000;
+  // Samples per inner step of a vehicle replica; 0: the job's global_batch. A vehicle is one
+  // worker of its own: a batch like a synchronous rank's (global_batch over the ranks) gives it
+  // as many optimizer steps per sample as that rank takes.
+  int64_t vehicle_batch = 0;
 };
 
 // The `edge` key of a job mapping; disabled when absent. Errors name the field and the reason.

@@ -31,10 +31,11 @@ TEST(EdgeConfigTest, TheSectionTurnsTheTierOnWithDiLoCosDefaults) {
   EXPECT_DOUBLE_EQ(edge->outer_momentum, 0.9);
   EXPECT_EQ(edge->compression, "auto");            // by each replica's link
   EXPECT_FALSE(edge->round_deadline.has_value());  // auto
+  EXPECT_EQ(edge->vehicle_batch, 0);               // the job's global batch
   auto given = Edge(
       "job:\n  edge:\n    local_steps: 1\n    outer_optimizer: {learning_rate: 1, momentum: 0}\n"
       "    compression: fp16\n    round_deadline: 1500ms\n    over_select: 0.5\n"
-      "    max_norm_ratio: 4\n    sync_min_link_mbps: 100\n");
+      "    max_norm_ratio: 4\n    sync_min_link_mbps: 100\n    vehicle_batch: 16\n");
   ASSERT_TRUE(given.ok()) << given.status();
   EXPECT_EQ(given->local_steps, 1);
   EXPECT_DOUBLE_EQ(given->outer_learning_rate, 1);
@@ -44,6 +45,7 @@ TEST(EdgeConfigTest, TheSectionTurnsTheTierOnWithDiLoCosDefaults) {
   EXPECT_DOUBLE_EQ(given->over_select, 0.5);
   EXPECT_DOUBLE_EQ(given->max_norm_ratio, 4);
   EXPECT_DOUBLE_EQ(given->sync_min_link_mbps, 100);
+  EXPECT_EQ(given->vehicle_batch, 16);
 }
 
 TEST(EdgeConfigTest, EveryBadValueIsNamedWithItsReason) {
@@ -58,6 +60,7 @@ TEST(EdgeConfigTest, EveryBadValueIsNamedWithItsReason) {
       {"over_select: -1", "over_select"},
       {"max_norm_ratio: 1", "must be > 1"},
       {"sync_min_link_mbps: -5", "sync_min_link_mbps"},
+      {"vehicle_batch: 0", "vehicle_batch"},
       {"rounds: 3", "rounds"},
   };
   for (const auto& [field, reason] : cases) {

@@ -104,8 +104,8 @@ std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
     ++open;
   }
   if (!error) {
-    families.push_back(Family("process_open_fds", "Number of open file descriptors.",
-                              MetricType::Gauge, open));
+    families.push_back(
+        Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, open));
   }
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {

@@ -265,7 +265,9 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
     edge_options.replica = edge_tier ? options_.node_id : "datacenter";
     edge_options.node_id = options_.node_id;
     edge_options.link_mbps = options_.link_mbps;
-    edge_options.batch = job.global_batch;
+    // The data-center replica's ranks share the global batch; a vehicle takes its own.
+    edge_options.batch =
+        edge_tier && job.edge.vehicle_batch > 0 ? job.edge.vehicle_batch : job.global_batch;
     edge_options.dataset_samples = data.train.size();
     edge_options.metrics = options_.metrics;
     absl::StatusOr<std::unique_ptr<edge::EdgeClient>> client =

@@ -231,7 +231,8 @@ absl::StatusOr<int64_t> Trainer::Step() {
   const int world = group_->world_size();
   const int rank = group_->rank();
   const size_t num_params = params_.size();
-  const int64_t batch = options_.job.global_batch;
+  // An edge replica's batch is the one it told the aggregator (a vehicle's may be its own).
+  const int64_t batch = EdgeMode() ? options_.edge->options().batch : options_.job.global_batch;
   std::vector<uint32_t> quotas(world);
   for (int q = 0; q < world; ++q) {
     quotas[q] = static_cast<uint32_t>(batch / world + (q < batch % world ? 1 : 0));
