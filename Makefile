@@ -7,7 +7,7 @@ CMAKE_ARGS ?= $(if $(CI),-DCOSCHED_WERROR=ON,)
 BIN := build/bin
 
 .PHONY: all deps configure build test run bench lint format format-check tidy clean \
-        test-asan test-tsan
+        test-asan test-tsan deploy-check
 
 all: build
 
@@ -52,6 +52,12 @@ lint: format-check build
 	@python3 scripts/check-thread-safety.py build $(JOBS)
 
 SOURCES = $(shell git ls-files '*.cc' '*.h')
+
+# The deployment assets under deploy/, checked offline as strictly as this machine can; ends
+# with one line "N passed, N failed". The shell scripts are linted with shellcheck.
+deploy-check: deps
+	@shellcheck scripts/*.sh scripts/netns-rsh .ci/run
+	@bash scripts/check-prometheus-rules.sh
 
 format-check: deps
 	@clang-format --dry-run --Werror $(SOURCES)

@@ -61,6 +61,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
   StoreJobJournal journal(store->get(), *recovered);
   MetricsRegistry registry;
   SchedulerMetrics metrics(&registry);
+  metrics.set_journal(&journal);
   std::unique_ptr<MetricsServer> metrics_server;
   if (!flags.metrics_address.empty()) {
     ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));

@@ -19,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,12 +79,15 @@ std::string UrlEncode(const std::string& text) {
 
 // The Prometheus config a deployment would use (deploy/prometheus/prometheus.yml), with the
 // targets this test's processes actually bound.
-std::string PrometheusConfig(int scheduler_metrics_port, int worker_metrics_port) {
+// With `rules`, Prometheus also loads that rule file.
+std::string PrometheusConfig(int scheduler_metrics_port, int worker_metrics_port,
+                             const std::string& rules = "") {
   return absl::StrCat(
       "global:\n"
       "  scrape_interval: 1s\n"
       "  scrape_timeout: 1s\n"
-      "  evaluation_interval: 1s\n"
+      "  evaluation_interval: 1s\n",
+      rules.empty() ? "" : absl::StrCat("rule_files: ['", rules, "']\n"),
       "scrape_configs:\n"
       "  - job_name: cosched-scheduler\n"
       "    static_configs:\n"
@@ -145,9 +150,9 @@ class PrometheusTest : public ::testing::Test {
 
   // Starts Prometheus on a free port and waits until it serves its API. Retries with another
   // port when it exits at start (its port was taken between PickFreePort and its bind).
-  void StartPrometheus() {
+  void StartPrometheus(const std::string& rules = "") {
     const std::string config = dir_.path() + "/prometheus.yml";
-    std::ofstream(config) << PrometheusConfig(scheduler_metrics_port_, worker_metrics_port_);
+    std::ofstream(config) << PrometheusConfig(scheduler_metrics_port_, worker_metrics_port_, rules);
     for (int attempt = 0; attempt < 3 && prometheus_ == nullptr; ++attempt) {
       const absl::StatusOr<int> port = PickFreePort();
       ASSERT_TRUE(port.ok()) << port.status();
@@ -299,6 +304,81 @@ TEST_F(PrometheusTest, ScrapesTheSchedulerAndAWorker) {
   AwaitQuery(R"(cosched_worker_state{job="cosched-worker",node_id="dc-1",state="idle"})", is(1),
              "the worker idle");
   AwaitQuery(R"(cosched_worker_steps_total{job="cosched-worker"})", is(0), "no training steps");
+
+  Stop(*prometheus_);
+  Stop(*worker_);
+  Stop(*scheduler_);
+}
+
+// The metric names a PromQL expression uses (cosched_* and up; recording rules' own
+// cosched:* names are outputs, not scraped).
+std::set<std::string> MetricNames(const std::string& expr) {
+  std::set<std::string> names;
+  static const std::regex kName(R"(\b(cosched_[a-z0-9_]+|up)\b)");
+  for (auto it = std::sregex_iterator(expr.begin(), expr.end(), kName);
+       it != std::sregex_iterator(); ++it) {
+    names.insert((*it)[1].str());
+  }
+  return names;
+}
+
+// deploy/prometheus/rules.yml as a deployment loads it, over a live scheduler and worker:
+// every rule evaluates without error, and every metric a rule reads is in the scrape (a
+// renamed metric would leave its alert silently empty).
+TEST_F(PrometheusTest, TheShippedRulesEvaluateOverALiveScrape) {
+  ASSERT_NO_FATAL_FAILURE(StartScheduler());
+  ASSERT_NO_FATAL_FAILURE(StartWorker());
+  ASSERT_NO_FATAL_FAILURE(StartPrometheus(COSCHED_PROMETHEUS_RULES));
+  AwaitTargetsUp(2);
+  ASSERT_FALSE(HasFailure());
+
+  // Every rule evaluated at least once after both targets were scraped.
+  std::string error;
+  json rules = json::array();
+  const absl::Time scraped = absl::Now();
+  for (const absl::Time deadline = absl::Now() + kScrapeTimeout; absl::Now() < deadline;) {
+    const json reply = Api("/api/v1/rules", &error);
+    rules = json::array();
+    bool all_evaluated = !reply.is_null();
+    for (const json& group : reply.value(json::json_pointer("/data/groups"), json::array())) {
+      for (const json& rule : group.value("rules", json::array())) {
+        rules.push_back(rule);
+        absl::Time evaluated;
+        std::string parse_error;
+        if (!absl::ParseTime(absl::RFC3339_full, rule.value("lastEvaluation", ""), &evaluated,
+                             &parse_error) ||
+            evaluated < scraped) {
+          all_evaluated = false;
+        }
+      }
+    }
+    if (all_evaluated && !rules.empty()) break;
+    absl::SleepFor(absl::Milliseconds(200));  // polling a remote state, not waiting on time
+  }
+  ASSERT_EQ(rules.size(), 11u) << "the rules of deploy/prometheus/rules.yml: " << rules.dump(2)
+                               << error;
+
+  const json names_reply = Api("/api/v1/label/__name__/values", &error);
+  ASSERT_FALSE(names_reply.is_null()) << error;
+  std::set<std::string> scraped_names;
+  for (const json& name : names_reply.value("data", json::array())) {
+    scraped_names.insert(name.get<std::string>());
+  }
+  for (const json& rule : rules) {
+    const std::string name = rule.value("name", "?");
+    EXPECT_EQ(rule.value("health", ""), "ok") << name << ": " << rule.dump(2);
+    EXPECT_EQ(rule.value("lastError", ""), "") << name;
+    for (const std::string& metric : MetricNames(rule.value("query", ""))) {
+      EXPECT_TRUE(scraped_names.contains(metric))
+          << name << " reads " << metric << ", which neither target exposes";
+    }
+  }
+  // Nothing is wrong with this cluster: no alert fires (the scheduler is up, no job failed).
+  const json alerts = Api("/api/v1/alerts", &error);
+  ASSERT_FALSE(alerts.is_null()) << error;
+  for (const json& alert : alerts.value(json::json_pointer("/data/alerts"), json::array())) {
+    EXPECT_NE(alert.value("state", ""), "firing") << alert.dump(2);
+  }
 
   Stop(*prometheus_);
   Stop(*worker_);

@@ -27,7 +27,18 @@ struct JobView {
 }  // namespace
 
 EdgeService::EdgeService(CoreOutbox* next, MetricsRegistry* registry)
-    : next_(next), registry_(registry) {}
+    : next_(next), registry_(registry) {
+  if (registry_ == nullptr) return;
+  // The series exist at 0 before the first edge job, so rules and increase() see its start.
+  registry_->Counter("cosched_edge_outer_rounds_total", "Edge tier: outer rounds closed.");
+  for (const char* link : {"datacenter", "vehicle"}) {
+    for (const char* direction : {"sent", "received"}) {
+      registry_->Counter("cosched_edge_bytes_total",
+                         "Edge tier: payload bytes between the aggregator and the replicas.",
+                         {{"link_class", link}, {"direction", direction}});
+    }
+  }
+}
 
 absl::StatusOr<EdgeService::Member> EdgeService::CheckMember(const std::string& job,
                                                              const std::string& replica,

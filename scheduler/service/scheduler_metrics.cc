@@ -10,6 +10,13 @@ constexpr char kNodes[] = "cosched_scheduler_nodes";
 constexpr char kNodesHelp[] = "Registered nodes by kind and state.";
 constexpr char kJobs[] = "cosched_scheduler_jobs";
 constexpr char kJobsHelp[] = "Jobs by state.";
+constexpr char kSessionsEnded[] = "cosched_scheduler_worker_sessions_ended_total";
+constexpr char kSessionsEndedHelp[] =
+    "Worker sessions that ended, by reason (disconnected: the worker or its link went away; "
+    "replaced: the node connected again; refused: its registration was refused).";
+constexpr char kStoreWrites[] = "cosched_scheduler_state_store_writes_total";
+constexpr char kStoreWritesHelp[] =
+    "Writes to the scheduler's state store, by kind (record, snapshot) and result (ok, error).";
 constexpr char kMembers[] = "cosched_scheduler_members";
 constexpr char kMembersHelp[] = "Nodes that are members of a running job, by kind.";
 
@@ -18,7 +25,27 @@ constexpr char kMembersHelp[] = "Nodes that are members of a running job, by kin
 SchedulerMetrics::SchedulerMetrics(MetricsRegistry* registry)
     : registry_(registry),
       heartbeats_(registry->Counter("cosched_scheduler_heartbeats_total",
-                                    "Worker heartbeat messages received.")) {}
+                                    "Worker heartbeat messages received.")),
+      sessions_open_(registry->Gauge("cosched_scheduler_worker_sessions",
+                                     "Worker sessions open now (registered workers).")) {
+  for (const char* reason : {"disconnected", "replaced", "refused"}) {
+    registry->Counter(kSessionsEnded, kSessionsEndedHelp, {{"reason", reason}});
+  }
+}
+
+void SchedulerMetrics::SessionOpened() { sessions_open_.Increment(); }
+
+void SchedulerMetrics::SessionClosed(bool replaced) {
+  sessions_open_.Decrement();
+  registry_
+      ->Counter(kSessionsEnded, kSessionsEndedHelp,
+                {{"reason", replaced ? "replaced" : "disconnected"}})
+      .Increment();
+}
+
+void SchedulerMetrics::SessionRefused() {
+  registry_->Counter(kSessionsEnded, kSessionsEndedHelp, {{"reason", "refused"}}).Increment();
+}
 
 void SchedulerMetrics::Advance(absl::string_view name, absl::string_view help,
                                const MetricLabels& labels, int64_t total) {
@@ -72,6 +99,16 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
   }
   for (const auto& [kind, count] : members) {
     registry_->Gauge(kMembers, kMembersHelp, {{"kind", kind}}).Set(count);
+  }
+  if (journal_ != nullptr) {
+    Advance(kStoreWrites, kStoreWritesHelp, {{"kind", "record"}, {"result", "ok"}},
+            journal_->appends());
+    Advance(kStoreWrites, kStoreWritesHelp, {{"kind", "record"}, {"result", "error"}},
+            journal_->failed_appends());
+    Advance(kStoreWrites, kStoreWritesHelp, {{"kind", "snapshot"}, {"result", "ok"}},
+            journal_->snapshots());
+    Advance(kStoreWrites, kStoreWritesHelp, {{"kind", "snapshot"}, {"result", "error"}},
+            journal_->failed_snapshots());
   }
   Advance("cosched_scheduler_generations_total",
           "Generations begun: one each time a running job's member set changes.", {},

@@ -13,6 +13,7 @@
 
 #include "common/metrics.h"
 #include "scheduler/core/scheduler_core.h"
+#include "scheduler/service/job_journal.h"
 
 namespace cosched::scheduler {
 
@@ -22,6 +23,14 @@ class SchedulerMetrics {
 
   // Runs on the core's loop thread.
   void Update(const SchedulerCore& core);
+  // The journal whose writes Update exports (it writes on the loop thread too); optional.
+  void set_journal(const StoreJobJournal* journal) { journal_ = journal; }
+  // Worker sessions (any thread): one registered and is open; an open one ended, because the
+  // worker went away or because the node connected again (`replaced`); a registration was
+  // refused.
+  void SessionOpened();
+  void SessionClosed(bool replaced);
+  void SessionRefused();
   // How long one core handler ran (registration, heartbeat, submission, routing, tick).
   void ObserveDecision(absl::string_view handler, absl::Duration took);
   // Heartbeat messages received from workers and handed to the core, coalesced or not.
@@ -37,6 +46,8 @@ class SchedulerMetrics {
 
   MetricsRegistry* const registry_;
   prometheus::Counter& heartbeats_;  // created up front, so /metrics shows it before any beat
+  prometheus::Gauge& sessions_open_;
+  const StoreJobJournal* journal_ = nullptr;
   std::map<std::string, int64_t> exported_;  // counter series -> value already exported
 };
 

@@ -148,8 +148,10 @@ grpc::Status WorkerSessionService::Connect(
   });
   if (!registered.ok()) {
     hub_->Detach(session);
+    if (metrics_ != nullptr) metrics_->SessionRefused();
     return ToGrpcStatus(registered);
   }
+  if (metrics_ != nullptr) metrics_->SessionOpened();
   spdlog::info("worker {} ({}) connected from {}", info->id, NodeKindName(info->kind),
                context->peer());
 
@@ -179,10 +181,12 @@ grpc::Status WorkerSessionService::Connect(
   reader.join();
   // Queued behind the session's last heartbeats, so the core hears them first. A session
   // replaced by the node's newer one says nothing about the node.
-  if (hub_->Detach(session)) {
+  const bool current = hub_->Detach(session);
+  if (current) {
     runner_->Post("node_disconnected",
                   [node = info->id](SchedulerCore& core) { core.NodeDisconnected(node); });
   }
+  if (metrics_ != nullptr) metrics_->SessionClosed(/*replaced=*/!current);
   spdlog::info("worker {} disconnected", info->id);
   return grpc::Status::OK;
 }
