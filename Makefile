@@ -57,7 +57,7 @@ SOURCES = $(shell git ls-files '*.cc' '*.h')
 # with one line "N passed, N failed". The shell scripts are linted with shellcheck.
 deploy-check: deps
 	@shellcheck scripts/*.sh scripts/netns-rsh .ci/run
-	@bash scripts/check-prometheus-rules.sh
+	@bash scripts/check-deploy.sh
 
 format-check: deps
 	@clang-format --dry-run --Werror $(SOURCES)

@@ -6,6 +6,7 @@
 // {"event":"scheduler_ready","address":...,"jobs_recovered":N} when it serves.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -94,6 +95,9 @@ absl::Status Serve(const SchedulerFlags& flags) {
   WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // grpc.health.v1 (what Kubernetes' grpc probes ask): SERVING once the server runs,
+  // NOT_SERVING from the start of a shutdown.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   ApplyServerTransportSettings(builder);
   int port = 0;
@@ -115,6 +119,9 @@ absl::Status Serve(const SchedulerFlags& flags) {
   spdlog::info("serving on {}:{}", host, port);
 
   spdlog::info("signal {}: shutting down", WaitForTerminationSignal());
+  if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
+    health->Shutdown();  // probes see NOT_SERVING while the server drains
+  }
   rendezvous.Stop();
   kv.Close();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

@@ -323,8 +323,9 @@ std::set<std::string> MetricNames(const std::string& expr) {
 }
 
 // deploy/prometheus/rules.yml as a deployment loads it, over a live scheduler and worker:
-// every rule evaluates without error, and every metric a rule reads is in the scrape (a
-// renamed metric would leave its alert silently empty).
+// every rule evaluates without error, and every metric a rule or a panel of
+// deploy/grafana/cosched.json reads is in the scrape (a renamed metric would leave its alert
+// silently empty, its panel blank).
 TEST_F(PrometheusTest, TheShippedRulesEvaluateOverALiveScrape) {
   ASSERT_NO_FATAL_FAILURE(StartScheduler());
   ASSERT_NO_FATAL_FAILURE(StartWorker());
@@ -373,6 +374,22 @@ TEST_F(PrometheusTest, TheShippedRulesEvaluateOverALiveScrape) {
           << name << " reads " << metric << ", which neither target exposes";
     }
   }
+  std::ifstream dashboard_file(COSCHED_GRAFANA_DASHBOARD);
+  const json dashboard = json::parse(dashboard_file, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << COSCHED_GRAFANA_DASHBOARD << " is not JSON";
+  int queries = 0;
+  for (const json& panel : dashboard.value("panels", json::array())) {
+    for (const json& target : panel.value("targets", json::array())) {
+      ++queries;
+      for (const std::string& metric : MetricNames(target.value("expr", ""))) {
+        EXPECT_TRUE(scraped_names.contains(metric))
+            << "panel '" << panel.value("title", "?") << "' reads " << metric
+            << ", which neither target exposes";
+      }
+    }
+  }
+  EXPECT_GT(queries, 0) << "no panel queries in " << COSCHED_GRAFANA_DASHBOARD;
+
   // Nothing is wrong with this cluster: no alert fires (the scheduler is up, no job failed).
   const json alerts = Api("/api/v1/alerts", &error);
   ASSERT_FALSE(alerts.is_null()) << error;

@@ -32,6 +32,7 @@
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "proto/health.grpc.pb.h"
 #include "proto/scheduler.grpc.pb.h"
 #include "tests/scheduler_cluster.h"
 #include "tests/support/http_get.h"
@@ -104,6 +105,26 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
   ASSERT_TRUE(worker_metrics.ok()) << worker_metrics.status();
   EXPECT_THAT(*worker_metrics, HasSubstr("cosched_worker_"));
   ExpectPromtoolFindsNothing(*worker_metrics, dir_ + "/worker.prom", "a worker's /metrics");
+}
+
+// The scheduler answers the standard grpc.health.v1 checks that Kubernetes' grpc probes send:
+// SERVING for the server as a whole, NOT_FOUND for a service it does not know.
+TEST_F(SchedulerE2eTest, ServesTheStandardGrpcHealthService) {
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse reply;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    const grpc::Status status = health->Check(&context, request, &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(reply.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  request.set_service("cosched.v1.NoSuchService");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  EXPECT_EQ(health->Check(&context, request, &reply).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 // Workers register with their usable memory, so a job that asks for memory per worker is

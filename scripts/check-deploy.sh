@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Checks deploy/prometheus/rules.yml the way Prometheus will read it: `promtool check rules`
-# with every lint fatal, then the unit tests of tests/rules_test.yml (each alert fires on
-# one set of series and stays silent on another). Each validator must also reject its
-# broken fixture in tests/broken/, so a validator that passes everything fails here.
-# Ends with one line "N passed, N failed"; exits non-zero when anything failed.
+# make deploy-check: the deployment assets under deploy/, checked offline.
+#   - deploy/prometheus/rules.yml the way Prometheus reads it: `promtool check rules` with
+#     every lint fatal, then the unit tests of tests/rules_test.yml (each alert fires on one
+#     set of series and stays silent on another);
+#   - deploy/grafana/cosched.json: every panel queries the datasource variable, and promtool
+#     parses every panel's expression (scripts/dashboard-exprs.py).
+# Each validator must also reject its broken fixtures (tests/broken/), so a validator that
+# passes everything fails here. Ends with one line "N passed, N failed"; exits non-zero when
+# anything failed.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="$root/deploy/prometheus"
+grafana="$root/deploy/grafana"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 passed=0
 failed=0
 
@@ -39,6 +46,13 @@ reject() {
   fi
 }
 
+# dashboard_parses FILE: its structure holds and promtool parses every panel's expression.
+dashboard_parses() {
+  local rules
+  rules="$scratch/$(basename "$1").rules.yml"
+  python3 "$root/scripts/dashboard-exprs.py" "$1" >"$rules" && promtool check rules "$rules"
+}
+
 if ! command -v promtool >/dev/null; then
   echo "promtool not found: scripts/install-deps.sh installs Debian's prometheus package" >&2
   echo "0 passed, 1 failed"
@@ -55,6 +69,13 @@ reject "promtool check rules --lint-fatal rejects tests/broken/duplicate.rules.y
   promtool check rules --lint=all --lint-fatal "$dir/tests/broken/duplicate.rules.yml"
 reject "promtool test rules rejects tests/broken/wrong_expectation.test.yml" \
   promtool test rules "$dir/tests/broken/wrong_expectation.test.yml"
+
+check "grafana/cosched.json: datasource variable and every expression parses" \
+  dashboard_parses "$grafana/cosched.json"
+for broken in "$grafana"/tests/broken/*.json; do
+  reject "the dashboard check rejects tests/broken/$(basename "$broken")" \
+    dashboard_parses "$broken"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
