@@ -78,8 +78,10 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
     auto scraped = testing::HttpGet(metrics_port_, "/metrics");
     ASSERT_TRUE(scraped.ok()) << scraped.status();
     metrics = *scraped;
+    // The last refresh may predate the job's admission: wait for one after it.
     if (absl::StrContains(metrics,
-                          "cosched_scheduler_nodes{kind=\"datacenter\",state=\"ready\"} 2")) {
+                          "cosched_scheduler_nodes{kind=\"datacenter\",state=\"ready\"} 2") &&
+        absl::StrContains(metrics, "cosched_scheduler_generations_total 1")) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(200));  // the exporter refreshes once a second
