@@ -2,7 +2,6 @@
 #include "common/process_metrics.h"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,37 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
+#include "common/proc_stat.h"
 
 namespace cosched {
 namespace {
-
-// Fields of /proc/self/stat counted from 1 as proc(5) does.
-constexpr int kUtime = 14;
-constexpr int kStime = 15;
-constexpr int kStartTime = 22;
-constexpr int kVsize = 23;
-constexpr int kRss = 24;
-
-// The fields of /proc/self/stat after the command name (which may hold spaces and
-// parentheses: it ends at the last ')'); element 0 is field 3 (the state).
-std::optional<std::vector<std::string>> StatFields() {
-  std::ifstream in("/proc/self/stat");
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  const size_t end_of_name = line.rfind(')');
-  if (end_of_name == std::string::npos) return std::nullopt;
-  return std::vector<std::string>(
-      absl::StrSplit(line.substr(end_of_name + 1), ' ', absl::SkipEmpty()));
-}
-
-std::optional<double> Field(const std::vector<std::string>& fields, int number) {
-  const size_t index = static_cast<size_t>(number - 3);
-  double value = 0;
-  if (index >= fields.size() || !absl::SimpleAtod(fields[index], &value)) return std::nullopt;
-  return value;
-}
 
 // The boot time in Unix seconds (the `btime` line of /proc/stat).
 std::optional<double> BootTime() {
@@ -71,30 +43,18 @@ prometheus::MetricFamily Family(const std::string& name, const std::string& help
 std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families;
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  if (const auto fields = StatFields(); fields.has_value() && ticks > 0) {
-    const auto utime = Field(*fields, kUtime);
-    const auto stime = Field(*fields, kStime);
-    if (utime.has_value() && stime.has_value()) {
-      families.push_back(Family("process_cpu_seconds_total",
-                                "Total user and system CPU time spent in seconds.",
-                                MetricType::Counter, (*utime + *stime) / ticks));
-    }
-    if (const auto rss = Field(*fields, kRss); rss.has_value()) {
-      families.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",
-                                MetricType::Gauge,
-                                *rss * static_cast<double>(::sysconf(_SC_PAGESIZE))));
-    }
-    if (const auto vsize = Field(*fields, kVsize); vsize.has_value()) {
-      families.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                                MetricType::Gauge, *vsize));
-    }
-    const auto start = Field(*fields, kStartTime);
-    const auto boot = BootTime();
-    if (start.has_value() && boot.has_value()) {
+  if (const std::optional<ProcStat> stat = ReadProcStat("/proc/self/stat"); stat.has_value()) {
+    families.push_back(Family("process_cpu_seconds_total",
+                              "Total user and system CPU time spent in seconds.",
+                              MetricType::Counter, stat->cpu_seconds));
+    families.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",
+                              MetricType::Gauge, stat->resident_bytes));
+    families.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                              MetricType::Gauge, stat->virtual_bytes));
+    if (const std::optional<double> boot = BootTime(); boot.has_value()) {
       families.push_back(Family("process_start_time_seconds",
                                 "Start time of the process since unix epoch in seconds.",
-                                MetricType::Gauge, *boot + *start / ticks));
+                                MetricType::Gauge, *boot + stat->start_after_boot_seconds));
     }
   }
   std::error_code error;
