@@ -1,21 +1,17 @@
 // File: bench/edge_fleet.cc
 #include "bench/edge_fleet.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/types.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/proc_stat.h"
 #include "common/status_macros.h"
 #include "grpcpp/create_channel_posix.h"
 #include "nlohmann/json.hpp"
@@ -28,12 +24,6 @@ namespace {
 
 constexpr int kSchedulerHost = 0;
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return status.ok() ? absl::OkStatus()
-                     : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                    status.error_message());
-}
-
 void SetDeadline(grpc::ClientContext* context) {
   context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
 }
@@ -43,23 +33,10 @@ void SetDeadline(grpc::ClientContext* context) {
 // quotas are, keeps no usage (cpuacct is a hierarchy of its own). The hosts' processes live
 // through a run, so a difference of two readings is the run's CPU.
 double CgroupCpuSeconds(const std::string& cgroup) {
-  const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
   double seconds = 0;
   for (const pid_t pid : testing::CgroupProcesses(cgroup)) {
-    std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-    std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    // Fields after the command name, which is in parentheses and may hold spaces: state is
-    // field 3, utime 14 and stime 15.
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;  // the process is gone
-    std::istringstream rest(stat.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int index = 3; index <= 15 && rest >> field; ++index) {
-      if (index == 14) absl::SimpleAtod(field, &utime);
-      if (index == 15) absl::SimpleAtod(field, &stime);
-    }
-    seconds += (utime + stime) / ticks_per_second;
+    const std::optional<ProcStat> stat = ReadProcStat(absl::StrCat("/proc/", pid, "/stat"));
+    if (stat.has_value()) seconds += stat->cpu_seconds;  // else the process is gone
   }
   return seconds;
 }
@@ -159,25 +136,7 @@ absl::Status EdgeFleet::StartProcesses() {
 }
 
 absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> EdgeFleet::Connect() {
-  const size_t colon = scheduler_address_.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(scheduler_address_.substr(colon + 1), &port)) {
-    return absl::InternalError(absl::StrCat("bad scheduler address '", scheduler_address_, "'"));
-  }
-  ASSIGN_OR_RETURN(const int fd, hosts_->OpenSocket(kSchedulerHost, SOCK_STREAM));
-  const timeval timeout{5, 0};  // bounds connect() too
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, scheduler_address_.substr(0, colon).c_str(), &addr.sin_addr);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("connect to ", scheduler_address_, ": ", std::strerror(error)));
-  }
+  ASSIGN_OR_RETURN(const int fd, hosts_->ConnectTcp(kSchedulerHost, scheduler_address_));
   // The channel owns the descriptor from here on.
   return cosched::v1::Scheduler::NewStub(grpc::CreateInsecureChannelFromFd(scheduler_address_, fd));
 }
@@ -196,7 +155,7 @@ absl::StatusOr<std::string> EdgeFleet::Submit(const std::string& job_yaml) {
   cosched::v1::SubmitJobRequest request;
   request.set_job_yaml(job_yaml);
   cosched::v1::SubmitJobReply reply;
-  RETURN_IF_ERROR(FromGrpc(stub->SubmitJob(&context, request, &reply)));
+  RETURN_IF_ERROR(FromGrpcStatus(stub->SubmitJob(&context, request, &reply)));
   return reply.job_id();
 }
 
@@ -207,7 +166,7 @@ absl::StatusOr<cosched::v1::JobStatus> EdgeFleet::GetJob(const std::string& job_
   cosched::v1::GetJobRequest request;
   request.set_job_id(job_id);
   cosched::v1::JobStatus reply;
-  RETURN_IF_ERROR(FromGrpc(stub->GetJob(&context, request, &reply)));
+  RETURN_IF_ERROR(FromGrpcStatus(stub->GetJob(&context, request, &reply)));
   return reply;
 }
 

@@ -15,19 +15,14 @@
 // host for every poll would cost a process, a parse and a namespace entry per call.)
 #pragma once
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -44,6 +39,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
@@ -210,38 +206,14 @@ class CrossHostCluster : public ::testing::Test {
 
   // A stub over one new TCP connection to the scheduler, made inside its host.
   absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> Connect() {
-    const size_t colon = scheduler_address_.rfind(':');
-    int port = 0;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(scheduler_address_.substr(colon + 1), &port)) {
-      return absl::InternalError(absl::StrCat("bad scheduler address '", scheduler_address_, "'"));
-    }
-    absl::StatusOr<int> fd = hosts_->OpenSocket(kSched, SOCK_STREAM);
-    if (!fd.ok()) return fd.status();
-    const timeval timeout{5, 0};  // bounds connect() too
-    ::setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    ::inet_pton(AF_INET, scheduler_address_.substr(0, colon).c_str(), &addr.sin_addr);
-    if (::connect(*fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-      const int error = errno;
-      ::close(*fd);
-      return absl::UnavailableError(
-          absl::StrCat("connect to ", scheduler_address_, ": ", std::strerror(error)));
-    }
+    ASSIGN_OR_RETURN(const int fd, hosts_->ConnectTcp(kSched, scheduler_address_));
     // The channel owns the descriptor from here on and closes it when it goes.
     return cosched::v1::Scheduler::NewStub(
-        grpc::CreateInsecureChannelFromFd(scheduler_address_, *fd));
+        grpc::CreateInsecureChannelFromFd(scheduler_address_, fd));
   }
 
   static void SetDeadline(grpc::ClientContext* context) {
     context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  }
-  static absl::Status FromGrpc(const grpc::Status& status) {
-    return status.ok() ? absl::OkStatus()
-                       : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                      status.error_message());
   }
 
   std::string Submit(const std::string& yaml) {
@@ -265,7 +237,7 @@ class CrossHostCluster : public ::testing::Test {
     cosched::v1::GetJobRequest request;
     request.set_job_id(id);
     cosched::v1::JobStatus reply;
-    RETURN_IF_ERROR(FromGrpc((*stub)->GetJob(&context, request, &reply)));
+    RETURN_IF_ERROR(FromGrpcStatus((*stub)->GetJob(&context, request, &reply)));
     return reply;
   }
   absl::StatusOr<cosched::v1::ListNodesReply> ListNodes() {
@@ -275,7 +247,7 @@ class CrossHostCluster : public ::testing::Test {
     SetDeadline(&context);
     cosched::v1::ListNodesReply reply;
     RETURN_IF_ERROR(
-        FromGrpc((*stub)->ListNodes(&context, cosched::v1::ListNodesRequest(), &reply)));
+        FromGrpcStatus((*stub)->ListNodes(&context, cosched::v1::ListNodesRequest(), &reply)));
     return reply;
   }
   // Polls the job until `done` holds or `timeout` passes; returns the last status seen (the

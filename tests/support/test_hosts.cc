@@ -1,7 +1,9 @@
 // File: tests/support/test_hosts.cc
 #include "tests/support/test_hosts.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -360,6 +363,29 @@ absl::StatusOr<int> TestHosts::OpenSocket(int i, int type) const {
   });
   maker.join();
   return result;
+}
+
+absl::StatusOr<int> TestHosts::ConnectTcp(int i, const std::string& address) const {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
+      port <= 0 || port > 65535 ||
+      ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not IPv4:PORT"));
+  }
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSIGN_OR_RETURN(const int fd, OpenSocket(i, SOCK_STREAM));
+  const timeval timeout{5, 0};  // bounds connect() too
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("connect to ", address, " from host ", name(i), ": ", std::strerror(error)));
+  }
+  return fd;
 }
 
 std::vector<std::string> TestHosts::MpirunArgv(const std::vector<std::string>& ranks_on,

@@ -108,6 +108,10 @@ class TestHosts {
   // A socket (AF_INET, `type`) created inside host i's network namespace, for tests that
   // talk to a host from this process. The caller closes it.
   absl::StatusOr<int> OpenSocket(int i, int type) const;
+  // A TCP socket made inside host i's namespace and connected to `address` (IPv4:PORT, as a
+  // server in the hosts reports it), within 5 s. The caller owns it (a gRPC channel made with
+  // grpc::CreateInsecureChannelFromFd takes it over).
+  absl::StatusOr<int> ConnectTcp(int i, const std::string& address) const;
 
   // The start of an mpirun command line that, run inside one host (Spawn), starts one rank in
   // each host of `ranks_on` (names): orted is launched through `rsh_agent` (scripts/netns-rsh,
