@@ -120,7 +120,6 @@ absl::StatusOr<uint64_t> SampleDealer::Settle(const std::string& replica,
   held_.erase(it);
   while (!live_.empty() && live_.begin()->second.consumed == num_samples_) {
     live_.erase(live_.begin());
-    ++completed_;
   }
   return trained;
 }

@@ -54,7 +54,9 @@ class SampleDealer {
   }
   // Epochs whose every sample has been consumed, counted in order: epoch e counts once it
   // and every epoch before it have.
-  int64_t epochs_completed() const { return completed_; }
+  // (live_ drops its oldest epochs as they complete, so the oldest live one is the first
+  // incomplete epoch.)
+  int64_t epochs_completed() const { return live_.empty() ? started_ : live_.begin()->first; }
   // Samples `replica` holds (dealt, not settled).
   uint64_t held_by(const std::string& replica) const;
 
@@ -77,9 +79,10 @@ class SampleDealer {
   const uint64_t seed_;
   const int64_t max_epochs_;  // 0: no limit
   uint64_t consumed_ = 0;
-  int64_t completed_ = 0;          // epochs [0, completed_) are consumed
-  int64_t started_ = 0;            // epochs [0, started_) have been started
-  std::map<int64_t, Epoch> live_;  // started and not completed, oldest first
+  int64_t started_ = 0;  // epochs [0, started_) have been started
+  // Started and not yet counted completed (an epoch consumed before an older one stays
+  // until that one is), oldest first.
+  std::map<int64_t, Epoch> live_;
   std::map<std::string, std::vector<Dealt>> held_;
 };
 
