@@ -9,7 +9,7 @@
 namespace cosched {
 
 struct ProcStat {
-  double cpu_seconds = 0;          // user + system, every thread
+  double cpu_seconds = 0;  // user + system, every thread
   double start_after_boot_seconds = 0;
   double virtual_bytes = 0;
   double resident_bytes = 0;

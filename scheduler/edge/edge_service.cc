@@ -13,6 +13,12 @@
 namespace cosched::scheduler::edge {
 namespace {
 
+// Series created at 0 by the constructor and advanced by Export: one name and help each.
+constexpr char kRounds[] = "cosched_edge_outer_rounds_total";
+constexpr char kRoundsHelp[] = "Edge tier: outer rounds closed.";
+constexpr char kBytes[] = "cosched_edge_bytes_total";
+constexpr char kBytesHelp[] = "Edge tier: payload bytes between the aggregator and the replicas.";
+
 // What the core says about a job, for a caller that wants to take part in its rounds.
 struct JobView {
   bool found = false;
@@ -30,12 +36,10 @@ EdgeService::EdgeService(CoreOutbox* next, MetricsRegistry* registry)
     : next_(next), registry_(registry) {
   if (registry_ == nullptr) return;
   // The series exist at 0 before the first edge job, so rules and increase() see its start.
-  registry_->Counter("cosched_edge_outer_rounds_total", "Edge tier: outer rounds closed.");
+  registry_->Counter(kRounds, kRoundsHelp);
   for (const char* link : {"datacenter", "vehicle"}) {
     for (const char* direction : {"sent", "received"}) {
-      registry_->Counter("cosched_edge_bytes_total",
-                         "Edge tier: payload bytes between the aggregator and the replicas.",
-                         {{"link_class", link}, {"direction", direction}});
+      registry_->Counter(kBytes, kBytesHelp, {{"link_class", link}, {"direction", direction}});
     }
   }
 }
@@ -217,8 +221,7 @@ void EdgeService::Export(const std::string& job, RoundAggregator& aggregator) {
     }
   };
   const std::string job_key = absl::StrCat(job, "/");  // job ids are never reused
-  advance(job_key + "rounds", "cosched_edge_outer_rounds_total", "Edge tier: outer rounds closed.",
-          {}, counters.rounds);
+  advance(job_key + "rounds", kRounds, kRoundsHelp, {}, counters.rounds);
   for (const auto& [outcome, count] : counters.contributions) {
     const size_t colon = outcome.find(':');
     const std::string result = outcome.substr(0, colon);
@@ -228,13 +231,11 @@ void EdgeService::Export(const std::string& job, RoundAggregator& aggregator) {
             {{"outcome", result}, {"reason", reason}}, count);
   }
   for (const auto& [link, bytes] : counters.bytes_sent) {
-    advance(job_key + "s/" + link, "cosched_edge_bytes_total",
-            "Edge tier: payload bytes between the aggregator and the replicas.",
+    advance(job_key + "s/" + link, kBytes, kBytesHelp,
             {{"link_class", link}, {"direction", "sent"}}, bytes);
   }
   for (const auto& [link, bytes] : counters.bytes_received) {
-    advance(job_key + "r/" + link, "cosched_edge_bytes_total",
-            "Edge tier: payload bytes between the aggregator and the replicas.",
+    advance(job_key + "r/" + link, kBytes, kBytesHelp,
             {{"link_class", link}, {"direction", "received"}}, bytes);
   }
 }
