@@ -182,6 +182,48 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
   EXPECT_EQ(job.failures(), 1) << Events(job);
 }
 
+// SIGTERM is how Kubernetes, systemd and operators stop a worker. It drains: the scheduler
+// hears it go in its next message and re-forms the job without it, the worker leaves at a
+// step boundary and exits 0, and nothing counts as a failure (a kill -9 counts one, above).
+TEST_F(SchedulerE2eTest, ASigtermedWorkerDrainsAndTheJobGoesOnWithoutAFailure) {
+  for (const char* id : {"dc-1", "dc-2", "dc-3"}) StartWorker(id);
+  const std::string id = Submit(TestJob(1, 3, 1500));
+  auto job = WaitFor(id, absl::Minutes(2),
+                     [](const auto& j) { return j.members_size() == 3 && j.step() >= 100; });
+  ASSERT_EQ(job.members_size(), 3) << Events(job);
+  const int64_t generation = job.generation();
+  const std::string leaver = job.members(1);
+  workers_[leaver]->Kill(SIGTERM);
+  const absl::StatusOr<int> exit_code = workers_[leaver]->Wait(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status() << Events(GetJob(id));
+  EXPECT_EQ(*exit_code, 0);
+  job = WaitFor(id, absl::Seconds(20), [&](const auto& j) {
+    return j.generation() > generation && j.members_size() == 2;
+  });
+  ASSERT_EQ(job.members_size(), 2) << Events(job);
+  EXPECT_THAT(Events(job), HasSubstr(absl::StrCat("node ", leaver, " drained: the worker got")));
+  EXPECT_THAT(Events(job), Not(HasSubstr("crashed")));
+  // Its session closed as it exited: the scheduler counts it gone at once, while its last
+  // heartbeat is younger than the 3 s TTL (silence alone would take longer).
+  cosched::v1::NodeStatus left;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10);
+       left.state() != "lost" && absl::Now() < until;) {
+    grpc::ClientContext context;
+    cosched::v1::ListNodesReply nodes;
+    ASSERT_TRUE(stub_->ListNodes(&context, {}, &nodes).ok());
+    for (const auto& node : nodes.nodes()) {
+      if (node.node_id() == leaver) left = node;
+    }
+    if (left.state() != "lost") absl::SleepFor(absl::Milliseconds(50));  // polling remote state
+  }
+  ASSERT_EQ(left.state(), "lost");
+  EXPECT_LT(left.seconds_since_heartbeat(), 3.0);
+  job = WaitFor(id, absl::Minutes(3),
+                [](const auto& j) { return j.state() == "succeeded" || j.state() == "failed"; });
+  EXPECT_EQ(job.state(), "succeeded") << Events(job);
+  EXPECT_EQ(job.failures(), 0) << Events(job);
+}
+
 // A worker silent for longer than the heartbeat TTL (stopped here; a frozen VM or a long
 // network outage in the field) is dropped by the scheduler. When it speaks again it must not
 // heartbeat into the void: the scheduler closes its session, it registers again, and the job

@@ -6,6 +6,9 @@
 //                           --rank R --world N
 //   Under a scheduler:      cosched-worker --scheduler HOST:PORT --node-id ID
 //                           [--kind datacenter|vehicle --vehicle-state FILE]
+//                           [--health-address HOST:PORT]   grpc.health.v1 for probes
+//   SIGTERM under a scheduler drains: the scheduler takes the node out of its job, which
+//   re-forms without it; the worker leaves at a step boundary and exits 0.
 // Progress goes to stdout on rank 0 (human lines, then one {"event":"job_finished",...} JSON
 // line at the end; other ranks print "rank_finished"; both name the address the rank
 // advertised to its peers); every rank prints one JSON line {"event":"inference_ready",...}
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +45,7 @@
 #include "common/units.h"
 #include "nlohmann/json.hpp"
 #include "worker/agent/agent.h"
+#include "worker/agent/health_server.h"
 #include "worker/inference/inference_engine.h"
 #include "worker/inference/inference_service.h"
 #include "worker/trainer/trainer.h"
@@ -77,7 +82,9 @@ struct WorkerFlags {
   // (scheduler mode), of --collectives-interface, or of the default route (standalone).
   std::string advertise_address;
   std::string collectives_interface;
-  std::string host_id;  // ranks with the same host id share memory; empty: this machine's
+  std::string host_id;         // ranks with the same host id share memory; empty: this machine's
+  std::string health_address;  // HOST:PORT of grpc.health.v1 (scheduler mode); empty: none
+  std::string drain_timeout = "30s";  // SIGTERM: how long to wait for the scheduler's revocation
 };
 
 // The address this rank advertises to its peers: an explicit --advertise-address, else the
@@ -251,9 +258,16 @@ absl::Status RunStandalone(const WorkerFlags& flags, int* argc, char*** argv) {
   return absl::OkStatus();
 }
 
-// The worker under a scheduler: runs the agent until SIGINT or SIGTERM.
+// The worker under a scheduler: runs the agent until SIGINT or SIGTERM, which drain it: the
+// scheduler hears that it goes, its job re-forms without it, and it leaves at a step boundary.
 absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   if (flags.node_id.empty()) return absl::InvalidArgumentError("--node-id is required");
+  absl::Duration drain_timeout;
+  if (!absl::ParseDuration(flags.drain_timeout, &drain_timeout) ||
+      drain_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--drain-timeout '", flags.drain_timeout, "' is not a duration such as 30s"));
+  }
   if (flags.kind != "datacenter" && flags.kind != "vehicle") {
     return absl::InvalidArgumentError(
         absl::StrCat("--kind '", flags.kind, "' is neither datacenter nor vehicle"));
@@ -271,6 +285,10 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   std::unique_ptr<MetricsServer> metrics_server;
   if (!flags.metrics_address.empty()) {
     ASSIGN_OR_RETURN(metrics_server, MetricsServer::Start(flags.metrics_address, registry));
+  }
+  std::unique_ptr<HealthServer> health;
+  if (!flags.health_address.empty()) {
+    ASSIGN_OR_RETURN(health, HealthServer::Start(flags.health_address));
   }
   AgentOptions options;
   ASSIGN_OR_RETURN(options.advertise_address, ChooseAdvertiseAddress(flags));
@@ -294,16 +312,18 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   options.work_dir = flags.work_dir;
   options.metrics = &metrics;
   Agent agent(options);
-  std::thread signals([&agent] {
-    WaitForTerminationSignal();
-    agent.Stop();
+  std::thread signals([&agent, &health, drain_timeout] {
+    const int signal = WaitForTerminationSignal();
+    if (health != nullptr) health->Draining();
+    agent.Drain(absl::StrCat("the worker got ", strsignal(signal)), drain_timeout);
   });
   PrintLine(json({{"event", "worker_started"},
                   {"node_id", flags.node_id},
                   {"kind", flags.kind},
                   {"advertise_address", options.advertise_address},
                   {"memory_bytes", options.memory_bytes},
-                  {"metrics_port", metrics_server ? metrics_server->port() : 0}})
+                  {"metrics_port", metrics_server ? metrics_server->port() : 0},
+                  {"health_port", health ? health->port() : 0}})
                 .dump());
   const absl::Status status = agent.Run();
   // Wake the signal thread if Run ended on its own (its data could not be read).
@@ -346,6 +366,12 @@ int Main(int argc, char** argv) {
                 "network interface whose address this rank advertises, e.g. eth0");
   parser.String("host-id", &flags.host_id,
                 "ranks with the same host id share memory (default: boot id + host name)");
+  parser.String("health-address", &flags.health_address,
+                "HOST:PORT serving grpc.health.v1 for probes (scheduler mode; NOT_SERVING "
+                "while draining)");
+  parser.String("drain-timeout", &flags.drain_timeout,
+                "on SIGTERM, how long to wait for the scheduler to take this node out of its "
+                "job before leaving it anyway (scheduler mode)");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (!flags.bind_cpus.empty()) {  // before any thread starts, so that all inherit it
     absl::StatusOr<std::vector<int>> cpus = ParseCpuList(flags.bind_cpus);

@@ -8,6 +8,7 @@ namespace cosched::scheduler {
 
 std::string UnavailableReason(const Node& node, bool reconnecting) {
   if (node.state == NodeState::kLost) return "lost";
+  if (node.state == NodeState::kDraining) return "draining";
   if (reconnecting) return "reconnecting";
   if (node.state == NodeState::kIneligible) {
     return absl::StrCat("ineligible (", node.ineligible_reason, ")");

@@ -142,7 +142,10 @@ void SchedulerCore::Revoke(const NodeId& node, Revocation revocation) {
 }
 
 void SchedulerCore::ApplyEligibility(Node& node) {
-  if (node.info.kind != NodeKind::kVehicle || node.state == NodeState::kLost) return;
+  if (node.info.kind != NodeKind::kVehicle || node.state == NodeState::kLost ||
+      node.state == NodeState::kDraining) {
+    return;
+  }
   node.ineligible_reason = IneligibleReason(node.signals, config_.vehicle);
   node.state = node.ineligible_reason.empty() ? NodeState::kReady : NodeState::kIneligible;
   if (node.state == NodeState::kIneligible && !node.free()) {
@@ -232,9 +235,18 @@ absl::Status SchedulerCore::ReceiveHeartbeat(const NodeId& id, const Heartbeat& 
       }
     }
   }
+  if (!heartbeat.draining.empty()) Drain(node, heartbeat.draining);
   ApplyEligibility(node);
   Reconcile();
   return absl::OkStatus();
+}
+
+void SchedulerCore::Drain(Node& node, const std::string& why) {
+  if (node.state == NodeState::kDraining) return;  // every heartbeat of a draining worker says so
+  node.state = NodeState::kDraining;
+  // Its job re-forms without it now; the revocation stops its training at a step boundary.
+  if (!node.free()) Depart(node, DepartureReason::kDrained, why);
+  Refile(node);
 }
 
 void SchedulerCore::ContributionRejected(const NodeId& id, const JobId& job_id,
@@ -258,6 +270,12 @@ void SchedulerCore::NodeDisconnected(const NodeId& id) {
   if (it == nodes_.end()) return;
   Node& node = it->second;
   node.connected = false;
+  if (node.state == NodeState::kDraining) {
+    // Its worker has shut down as it said it would: gone now, not after the heartbeat TTL.
+    by_last_heartbeat_.erase({node.last_heartbeat, &node});
+    node.state = NodeState::kLost;
+    Refile(node);
+  }
   if (!node.free()) {
     const Job* job = FindJob(node.job);
     if (job != nullptr && job->state == JobState::kRunning && job->failed_generation >= 0) {
@@ -419,7 +437,10 @@ void SchedulerCore::Depart(Node& node, DepartureReason reason, const std::string
   auto job_it = jobs_.find(node.job);
   node.job.clear();
   Refile(node);
-  if (reason != DepartureReason::kReclaimed && reason != DepartureReason::kCancelled) {
+  // Only departures the node caused count against its reliability: not being taken back,
+  // a cancelled job, or a shutdown it announced.
+  if (reason != DepartureReason::kReclaimed && reason != DepartureReason::kCancelled &&
+      reason != DepartureReason::kDrained) {
     node.departures.push_front(clock_->Now());
     if (node.departures.size() > 16) node.departures.pop_back();
   }
@@ -868,6 +889,10 @@ absl::StatusOr<RouteDecision> SchedulerCore::RouteInference(const std::string& r
       ++rejected["lost"];
       continue;
     }
+    if (node.state == NodeState::kDraining) {  // its worker is shutting down
+      ++rejected["draining"];
+      continue;
+    }
     // A node being loaded with an acceptable version serves it by the time work arrives: the
     // session delivers the load first.
     const auto load = loading_.find(id);
@@ -1030,7 +1055,8 @@ std::optional<RouteDecision> SchedulerCore::RouteToColdNode(const std::string& m
 }
 
 bool SchedulerCore::FitToServe(const Node& node) const {
-  if (node.state == NodeState::kLost || !node.connected || placeholders_.contains(node.info.id)) {
+  if (node.state == NodeState::kLost || node.state == NodeState::kDraining || !node.connected ||
+      placeholders_.contains(node.info.id)) {
     return false;
   }
   return node.info.kind != NodeKind::kVehicle ||

@@ -188,6 +188,8 @@ struct Heartbeat {
   // A generation that failed on this member without its fault (-1: none), and why.
   int64_t failed_generation = -1;
   std::string generation_failure;
+  // Non-empty: the worker is shutting down, for this reason (NodeState::kDraining).
+  std::string draining;
 };
 
 // Where an inference request goes, and why.
@@ -241,7 +243,8 @@ class SchedulerCore {
                             int64_t running_generation = -1);
   absl::Status ReceiveHeartbeat(const NodeId& node, const Heartbeat& heartbeat);
   // The session to a worker ended. The node stays until its TTL runs out (it may reconnect),
-  // unless its job is recovering from a failed generation: then it has died.
+  // unless its job is recovering from a failed generation (then it has died) or its worker
+  // was draining (then it has shut down): either way it is lost at once.
   void NodeDisconnected(const NodeId& node);
   absl::StatusOr<JobId> SubmitJob(const JobSpec& spec);
   absl::Status CancelJob(const JobId& job);
@@ -360,6 +363,8 @@ class SchedulerCore {
   // `node`'s worker died (not merely silent): it is lost at once, not after the heartbeat TTL,
   // departs its job as crashed, and is placed again only when it registers again.
   void DepartDead(Node& node, const std::string& detail);
+  // The node's worker said it is shutting down: no new work; its job re-forms without it.
+  void Drain(Node& node, const std::string& why);
   // Records a sign of life from `node` at `now` (keeping by_last_heartbeat_ in order).
   void NoteHeartbeat(Node& node, absl::Time now);
   // Refiles `node` in the index of available nodes after a change to it.

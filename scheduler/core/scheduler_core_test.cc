@@ -605,6 +605,56 @@ void KeepAlive(SimClock& clock, SchedulerCore& core, absl::Duration total) {
   }
 }
 
+// SIGTERM on a worker (a rolling update, a node drain): its heartbeat says it drains. The
+// job re-forms without it at once, not a heartbeat TTL later, without charging a failure or
+// the node's reliability; nothing new lands on it; once its session closes it is gone.
+TEST_F(SchedulerCoreTest, ADrainingWorkerLeavesItsJobAtOnceAndTakesNoNewWork) {
+  for (const char* id : {"n1", "n2", "n3"}) AddNode(id);
+  const JobId job = Submit(1, 3);
+  ASSERT_EQ(GetJob(job).members.size(), 3u);
+  const int64_t generation = GetJob(job).generation;
+  const std::string model = ModelOf(core_, job);
+  for (const char* id : {"n1", "n2", "n3"}) {
+    ASSERT_TRUE(core_.ReceiveHeartbeat(id, Serving(model, 40)).ok());
+  }
+
+  Heartbeat draining = Serving(model, 40);
+  draining.draining = "the worker got Terminated";
+  ASSERT_TRUE(core_.ReceiveHeartbeat("n2", draining).ok());
+  EXPECT_THAT(GetJob(job).members, ElementsAre("n1", "n3"));
+  EXPECT_EQ(GetJob(job).generation, generation + 1);
+  EXPECT_EQ(GetJob(job).failures, 0);
+  EXPECT_THAT(GetJob(job).events.back().what,
+              HasSubstr("node n2 drained: the worker got Terminated"));
+  ASSERT_TRUE(outbox_.revocations.contains("n2"));  // it stops at its next step boundary
+  EXPECT_EQ(outbox_.assignments.at("n1").generation, generation + 1);
+  EXPECT_EQ(core_.counters().membership_changes.at("drained"), 1);
+  const Node& n2 = *core_.FindNode("n2");
+  EXPECT_EQ(n2.state, NodeState::kDraining);
+  EXPECT_TRUE(n2.departures.empty());  // announced: no mark against its reliability
+
+  // Every later heartbeat says the same: no second departure, no new generation.
+  ASSERT_TRUE(core_.ReceiveHeartbeat("n2", draining).ok());
+  EXPECT_EQ(GetJob(job).generation, generation + 1);
+  // No new work: a new job is not placed on it, inference is not routed to it.
+  const JobId other = Submit(1, 1);
+  EXPECT_TRUE(GetJob(other).members.empty());  // n1 and n3 are busy, n2 drains
+  for (int i = 0; i < 20; ++i) {
+    auto route = core_.RouteInference(model, 1, absl::Seconds(1));
+    ASSERT_TRUE(route.ok()) << route.status();
+    EXPECT_NE(route->node, "n2");
+  }
+
+  // Its session closes as the process exits: lost now, not after the heartbeat TTL.
+  core_.NodeDisconnected("n2");
+  EXPECT_EQ(core_.FindNode("n2")->state, NodeState::kLost);
+  EXPECT_EQ(GetJob(job).failures, 0);
+  // Its replacement (the same node id, a new process) is a node like any other.
+  AddNode("n2");
+  EXPECT_EQ(core_.FindNode("n2")->state, NodeState::kReady);
+  EXPECT_FALSE(core_.FindNode("n2")->free());
+}
+
 TEST_F(SchedulerCoreTest, RoutingPrefersAnIdleNodeThenTheRankWhosePauseCostsLeast) {
   for (const char* id : {"n1", "n2"}) AddNode(id);
   const JobId job = Submit(2, 2);

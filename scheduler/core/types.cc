@@ -15,6 +15,8 @@ const char* NodeStateName(NodeState state) {
       return "ineligible";
     case NodeState::kLost:
       return "lost";
+    case NodeState::kDraining:
+      return "draining";
   }
   return "unknown";
 }
@@ -33,6 +35,8 @@ const char* DepartureReasonName(DepartureReason reason) {
       return "reclaimed";
     case DepartureReason::kCancelled:
       return "cancelled";
+    case DepartureReason::kDrained:
+      return "drained";
   }
   return "unknown";
 }

@@ -53,6 +53,7 @@ enum class NodeState {
   kReady,       // heartbeating; may host a rank
   kIneligible,  // a vehicle that is connected but may not train (driving, unplugged, ...)
   kLost,        // missed heartbeats for the TTL
+  kDraining,    // its worker is shutting down: no new work; lost once its session closes
 };
 const char* NodeStateName(NodeState state);
 
@@ -66,6 +67,7 @@ enum class DepartureReason {
   kIneligible,  // a vehicle turned ineligible and left at a step boundary
   kReclaimed,   // taken back for inference (cluster preemption)
   kCancelled,   // the job was cancelled
+  kDrained,     // its worker shut down (SIGTERM: a rolling update, a node drain) and left
 };
 const char* DepartureReasonName(DepartureReason reason);
 bool CountsAsFailure(DepartureReason reason);

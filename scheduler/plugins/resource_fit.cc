@@ -10,6 +10,7 @@ class ResourceFit final : public PlacementPlugin {
   std::optional<Rejection> Filter(const PlacementRequest& request,
                                   const Node& node) const override {
     if (node.state == NodeState::kLost) return "lost";
+    if (node.state == NodeState::kDraining) return "draining";
     if (node.state == NodeState::kIneligible) return "ineligible";
     if (!node.free()) return node.job == request.job ? "already a member" : "busy";
     if (node.reserved_for_inference) return "reserved for inference";

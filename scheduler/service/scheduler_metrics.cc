@@ -64,7 +64,7 @@ void SchedulerMetrics::Advance(absl::string_view name, absl::string_view help,
 void SchedulerMetrics::Update(const SchedulerCore& core) {
   std::map<std::pair<std::string, std::string>, int> nodes;
   for (const char* kind : {"datacenter", "vehicle"}) {
-    for (const char* state : {"ready", "ineligible", "lost"}) nodes[{kind, state}] = 0;
+    for (const char* state : {"ready", "ineligible", "lost", "draining"}) nodes[{kind, state}] = 0;
   }
   int eligible_vehicles = 0;
   for (const Node* node : core.Nodes()) {
@@ -116,8 +116,8 @@ void SchedulerMetrics::Update(const SchedulerCore& core) {
 
   const CoreCounters& c = core.counters();
   // Every reason the core knows starts at 0 (see Advance).
-  for (const char* reason :
-       {"admitted", "grown", "crashed", "vanished", "ineligible", "reclaimed", "cancelled"}) {
+  for (const char* reason : {"admitted", "grown", "crashed", "vanished", "ineligible", "reclaimed",
+                             "cancelled", "drained"}) {
     const auto it = c.membership_changes.find(reason);
     Advance("cosched_scheduler_membership_changes_total", "Member changes of jobs, by reason.",
             {{"reason", reason}}, it == c.membership_changes.end() ? 0 : it->second);

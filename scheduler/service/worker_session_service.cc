@@ -67,6 +67,7 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   heartbeat.inference_backlog = absl::Seconds(message.inference_backlog_seconds());
   heartbeat.service_per_image = absl::Seconds(message.service_seconds_per_image());
   heartbeat.failure = message.failure();
+  heartbeat.draining = message.draining();
   return heartbeat;
 }
 

@@ -37,6 +37,7 @@ class ChurnRun {
   void VehicleLeaves();
   void VehicleLink();
   void KillWorker();
+  void DrainWorker();
   void CutDatacenterNode();
   void InferenceBurst();
   void SendInference(absl::Time until);
@@ -131,6 +132,7 @@ void ChurnRun::ChurnEvent() {
   if (take(config_.vehicle_leaves_share)) return VehicleLeaves();
   if (take(config_.vehicle_link_share)) return VehicleLink();
   if (take(config_.worker_killed_share)) return KillWorker();
+  if (take(config_.worker_drained_share)) return DrainWorker();
   if (take(config_.datacenter_cut_share)) return CutDatacenterNode();
   if (take(config_.scheduler_restart_share)) {
     if (world_.scheduler_up()) {
@@ -177,6 +179,20 @@ void ChurnRun::KillWorker() {
                  victim->Start();
                  EndFault(*victim);
                });
+}
+
+void ChurnRun::DrainWorker() {
+  SimWorker* worker = PickWorker([](const SimWorker& w) { return w.alive() && !w.draining(); });
+  if (worker == nullptr) return;
+  worker->Drain(config_.drain_timeout, [this, worker](bool timed_out) {
+    // A drain the scheduler never heard of ends like a crash for the job.
+    if (timed_out) StartFault(*worker);
+    world_.After(world_.Between(absl::Seconds(1), absl::Seconds(5)), "worker restarts",
+                 [this, worker] {
+                   worker->Start();
+                   EndFault(*worker);
+                 });
+  });
 }
 
 void ChurnRun::CutDatacenterNode() {

@@ -46,6 +46,11 @@ struct SimConfig {
   double worker_killed_share = 0.06;      // kill -9, restarted 1-5 s later: a real fault
   double datacenter_cut_share = 0.03;     // silent for 1-10 s, lost as a crash: a real fault
   double scheduler_restart_share = 0.03;  // down 0.3-3 s, recovers from its journal
+  // SIGTERM (a rolling update, a node drain): the worker says it goes, leaves its job when the
+  // scheduler revokes it and exits; restarted 1-5 s later. Not a fault, unless the drain timed
+  // out (the scheduler never heard): then its peers saw it vanish.
+  double worker_drained_share = 0.06;
+  absl::Duration drain_timeout = absl::Seconds(30);  // cosched-worker --drain-timeout
 
   // No member may wait longer than this for its next generation (forming or asking).
   absl::Duration max_member_wait = absl::Seconds(30);

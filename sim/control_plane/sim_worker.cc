@@ -60,14 +60,42 @@ void SimWorker::Start() {
   next_job_.reset();
   session_ = 0;
   connecting_ = false;
+  draining_ = false;
+  on_drained_ = nullptr;
   world_->Trace(absl::StrCat(id(), ": process started"));
   Connect();
   ScheduleHeartbeat();
 }
 
-void SimWorker::Crash() {
+void SimWorker::Crash() { EndProcess("killed", /*clean=*/false); }
+
+void SimWorker::Drain(absl::Duration timeout, std::function<void(bool timed_out)> exited) {
+  if (!alive() || draining_) return;
+  world_->Trace(absl::StrCat(id(), ": SIGTERM, draining (", PhaseName(phase_), ")"));
+  draining_ = true;
+  on_drained_ = std::move(exited);
+  next_job_.reset();
+  SendHeartbeat();
+  if (membership_ == nullptr) return ExitDrained(/*timed_out=*/false);
+  const int64_t process = process_;
+  world_->After(timeout, "drain timeout", [this, process] {
+    if (process == process_ && alive()) ExitDrained(/*timed_out=*/true);
+  });
+}
+
+void SimWorker::ExitDrained(bool timed_out) {
+  std::function<void(bool)> exited = std::move(on_drained_);
+  EndProcess(timed_out ? "exits: no revocation within the drain timeout" : "exits, drained",
+             /*clean=*/true);
+  if (exited) exited(timed_out);
+}
+
+void SimWorker::EndProcess(const std::string& how, bool clean) {
   if (!alive()) return;
-  world_->Trace(absl::StrCat(id(), ": killed (", PhaseName(phase_), ", job ",
+  // A process that exits closes its stream after what it wrote: that still arrives. A killed
+  // one's last messages may be lost with it.
+  if (clean) closed_cleanly_ = session_;
+  world_->Trace(absl::StrCat(id(), ": ", how, " (", PhaseName(phase_), ", job ",
                              job_.empty() ? "-" : job_, ")"));
   LeaveGroup(world_->Between(kDeathNoticedMin, kDeathNoticedMax), "its process died");
   // The session's stream breaks with the process: the scheduler hears it at once.
@@ -179,6 +207,7 @@ scheduler::Heartbeat SimWorker::MakeHeartbeat() const {
   }
   heartbeat.job_finished = report_.finished;
   heartbeat.failure = report_.failure;
+  if (draining_) heartbeat.draining = "SIGTERM";
   heartbeat.failed_generation = report_.failed_generation;
   heartbeat.generation_failure = report_.generation_failure;
   return heartbeat;
@@ -189,6 +218,7 @@ scheduler::Heartbeat SimWorker::MakeHeartbeat() const {
 void SimWorker::ReceiveAssignment(const cosched::v1::Assignment& assignment) {
   if (!alive()) return;
   if (membership_ == nullptr || !membership_->Offer(assignment)) next_job_ = assignment;
+  if (draining_) next_job_.reset();  // a draining worker starts nothing new
   if (phase_ == Phase::kIdle && next_job_.has_value()) {
     const cosched::v1::Assignment next = *std::move(next_job_);
     next_job_.reset();
@@ -250,6 +280,7 @@ void SimWorker::EndRun(const std::string& how) {
   NextAttempt();
   phase_ = Phase::kIdle;
   SendHeartbeat();
+  if (draining_) return ExitDrained(/*timed_out=*/false);
   if (next_job_.has_value()) {
     const cosched::v1::Assignment next = *std::move(next_job_);
     next_job_.reset();

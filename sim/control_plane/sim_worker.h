@@ -60,12 +60,20 @@ class SimWorker {
   // Since when it has been forming or waiting (for the no-endless-wait invariant).
   absl::Time waiting_since() const { return waiting_since_; }
   int64_t session() const { return session_; }
+  // The session its last process closed as it exited cleanly (0: none): what it sent on it
+  // before is still delivered.
+  int64_t closed_cleanly() const { return closed_cleanly_; }
   // Successful registrations with the scheduler, over every process of this worker.
   int64_t registrations() const { return registrations_; }
 
   // Starts the process: it connects to the scheduler and heartbeats.
   void Start();
   void Crash();
+  // SIGTERM, as Agent::Drain handles it: heartbeats say it drains, it starts nothing new, and
+  // its process exits once its run ended (the scheduler revoked it) or after `timeout`.
+  // `exited(timed_out)` is called as the process ends.
+  void Drain(absl::Duration timeout, std::function<void(bool timed_out)> exited);
+  bool draining() const { return draining_; }
   void Partition();
   void Heal();
   void SetEligible(bool eligible);
@@ -77,6 +85,9 @@ class SimWorker {
   void ReceiveRevocation(const cosched::v1::Revocation& revocation);
 
  private:
+  // The process ends (killed, or drained): its group and session go with it.
+  void EndProcess(const std::string& how, bool clean);
+  void ExitDrained(bool timed_out);
   // --- session
   void Connect();
   void ScheduleHeartbeat();
@@ -114,6 +125,9 @@ class SimWorker {
   bool connecting_ = false;
   bool partitioned_ = false;
   bool eligible_ = true;
+  bool draining_ = false;
+  int64_t closed_cleanly_ = 0;
+  std::function<void(bool timed_out)> on_drained_;
   absl::Time waiting_since_;
 
   // The agent's state (worker/agent/agent.cc).

@@ -153,7 +153,8 @@ void SimWorld::ToScheduler(SimWorker& worker, int64_t session, std::string what,
   const int64_t incarnation = incarnation_;
   loop_.PostAt(what, tail, [this, &worker, session, incarnation, deliver = std::move(deliver)] {
     if (incarnation != incarnation_ || scheduler_ == nullptr) return;
-    if (worker.partitioned() || worker.session() != session) return;
+    if (worker.partitioned()) return;
+    if (worker.session() != session && worker.closed_cleanly() != session) return;
     deliver(*scheduler_->core);
   });
 }

@@ -53,6 +53,35 @@ Agent::~Agent() {
   for (std::thread& thread : inference_threads_) thread.join();
 }
 
+void Agent::Drain(const std::string& why, absl::Duration timeout) {
+  {
+    MutexLock lock(&mu_);
+    draining_ = why;
+    next_job_.reset();  // a job not started yet is not started
+  }
+  // Said at once rather than at the next interval; every later heartbeat repeats it, so a
+  // reconnect cannot lose it.
+  cosched::v1::WorkerMessage message;
+  *message.mutable_heartbeat() = MakeHeartbeat();
+  if (!session_->Send(message)) spdlog::warn("draining while disconnected from the scheduler");
+  const absl::Time deadline = absl::Now() + timeout;
+  {
+    MutexLock lock(&mu_);
+    spdlog::info("draining ({}): {}", why,
+                 membership_ != nullptr
+                     ? "leaving job " + membership_->job_id() + " when the scheduler revokes it"
+                     : std::string("no job to leave"));
+    while (membership_ != nullptr && !stopping_) {
+      if (changed_.WaitWithDeadline(&mu_, deadline)) {
+        spdlog::warn("drain: no revocation from the scheduler within {}; leaving job {} now",
+                     absl::FormatDuration(timeout), membership_->job_id());
+        break;
+      }
+    }
+  }
+  Stop();
+}
+
 void Agent::Stop() {
   MutexLock lock(&mu_);
   stopping_ = true;
@@ -161,6 +190,7 @@ cosched::v1::WorkerHeartbeat Agent::MakeHeartbeat() {
     const absl::Duration per_image = std::max(engine_->service_per_image(), absl::Microseconds(1));
     heartbeat.set_service_seconds_per_image(absl::ToDoubleSeconds(per_image));
   }
+  heartbeat.set_draining(draining_);
   heartbeat.set_state(membership_ != nullptr ? "training"
                       : engine_ != nullptr   ? "serving"
                                              : "idle");
@@ -184,7 +214,8 @@ absl::Status Agent::Run() {
     std::unique_ptr<SchedulerMembership> membership;
     {
       MutexLock lock(&mu_);
-      while (!stopping_ && !next_job_.has_value()) changed_.Wait(&mu_);
+      // A draining worker starts nothing new; Drain ends with Stop().
+      while (!stopping_ && (!next_job_.has_value() || !draining_.empty())) changed_.Wait(&mu_);
       if (stopping_) return absl::OkStatus();
       assignment = *std::move(next_job_);
       next_job_.reset();
@@ -204,6 +235,7 @@ absl::Status Agent::Run() {
     {
       MutexLock lock(&mu_);
       membership_ = nullptr;
+      changed_.SignalAll();  // a Drain waits for this
     }
     SettleNotice(assignment.job_id());
     session_->HeartbeatSoon();

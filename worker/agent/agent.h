@@ -49,6 +49,12 @@ class Agent {
   // Trains assigned jobs until Stop(); returns an error only for what the worker cannot
   // survive (its data cannot be read).
   absl::Status Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // A graceful shutdown (SIGTERM): tells the scheduler this worker is going (`why`), takes no
+  // new work, and waits up to `timeout` for the scheduler to revoke the running job, which
+  // stops at its next step boundary while the job re-forms without it; then Stop(). Past
+  // the timeout (the scheduler unreachable) the job stops here anyway and its peers see a
+  // member leave.
+  void Drain(const std::string& why, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -98,6 +104,7 @@ class Agent {
   Mutex mu_;
   CondVar changed_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string draining_ ABSL_GUARDED_BY(mu_);  // non-empty: shutting down, and why
   std::optional<cosched::v1::Assignment> next_job_ ABSL_GUARDED_BY(mu_);
   SchedulerMembership* membership_ ABSL_GUARDED_BY(mu_) = nullptr;  // of the running job
   Report report_ ABSL_GUARDED_BY(mu_);
