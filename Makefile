@@ -56,7 +56,7 @@ SOURCES = $(shell git ls-files '*.cc' '*.h')
 # The deployment assets under deploy/, checked offline as strictly as this machine can; ends
 # with one line "N passed, N failed". The shell scripts are linted with shellcheck.
 deploy-check: deps
-	@shellcheck scripts/*.sh scripts/netns-rsh .ci/run
+	@shellcheck scripts/*.sh scripts/netns-rsh .ci/run deploy/mpi/cosched-mpirun
 	@bash scripts/check-deploy.sh
 
 format-check: deps

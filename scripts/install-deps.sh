@@ -16,8 +16,8 @@ packages=(
   dataset-fashion-mnist curl procps iproute2 prometheus
   # A firewall inside emulated hosts (a vehicle that refuses inbound connections)
   nftables
-  # make deploy-check lints the shell scripts
-  shellcheck
+  # make deploy-check lints the shell scripts and verifies the vehicle's systemd unit
+  shellcheck systemd
 )
 
 missing=()

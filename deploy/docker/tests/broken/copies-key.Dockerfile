@@ -1,0 +1,16 @@
+# rejected by dockerfile: COPY deploy/id_rsa: key and .env files do not belong
+# A private key copied into a layer.
+ARG DEBIAN_IMAGE=debian:bookworm
+FROM ${DEBIAN_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libabsl20220623 libgrpc++1.51 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/cosched-scheduler /usr/local/bin/
+COPY deploy/id_rsa /home/cosched/.ssh/id_rsa
+USER 10001:10001
+CMD ["cosched-scheduler"]

@@ -1,0 +1,15 @@
+# rejected by dockerfile: USER cosched: use a numeric uid
+# runAsNonRoot cannot check a user name.
+ARG DEBIAN_IMAGE=debian:bookworm
+FROM ${DEBIAN_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libabsl20220623 libgrpc++1.51 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/cosched-scheduler /usr/local/bin/
+USER cosched
+CMD ["cosched-scheduler"]

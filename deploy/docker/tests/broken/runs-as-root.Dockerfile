@@ -1,0 +1,14 @@
+# rejected by dockerfile: the final stage has no USER
+# The image would run as root.
+ARG DEBIAN_IMAGE=debian:bookworm
+FROM ${DEBIAN_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libabsl20220623 libgrpc++1.51 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/cosched-scheduler /usr/local/bin/
+CMD ["cosched-scheduler"]

@@ -1,0 +1,16 @@
+# rejected by dockerfile: ENV REGISTRY_TOKEN: secrets do not belong in an image
+# A credential baked into a layer.
+ARG DEBIAN_IMAGE=debian:bookworm
+FROM ${DEBIAN_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libabsl20220623 libgrpc++1.51 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/cosched-scheduler /usr/local/bin/
+ENV REGISTRY_TOKEN=abc123
+USER 10001:10001
+CMD ["cosched-scheduler"]

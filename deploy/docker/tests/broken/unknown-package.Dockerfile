@@ -1,0 +1,15 @@
+# rejected by dockerfile --packages: apt does not know the package libgrpc++1.99
+# A runtime package Debian bookworm does not have.
+ARG DEBIAN_IMAGE=debian:bookworm
+FROM ${DEBIAN_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN make build
+
+FROM ${DEBIAN_IMAGE}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libabsl20220623 libgrpc++1.99 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/bin/cosched-scheduler /usr/local/bin/
+USER 10001:10001
+CMD ["cosched-scheduler"]
