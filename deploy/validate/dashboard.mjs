@@ -8,8 +8,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
-import { Problems, run } from "./lib.mjs";
+import { Problems, run, typeCheckStrict } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const header = `import type { Dashboard } from "@grafana/schema";
@@ -48,24 +47,13 @@ run(() => {
       writeFileSync(path, `${header}export const dashboard = (${JSON.stringify(value, null, 2)}) satisfies Json<Dashboard>;\n`);
       sources.set(resolve(path), file);
     }
-    const program = ts.createProgram([...sources.keys()], {
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      types: [],
-    });
-    for (const d of ts.getPreEmitDiagnostics(program)) {
-      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n     ");
-      const file = d.file && sources.get(resolve(d.file.fileName));
-      if (!file || d.start === undefined) {
-        problems.add("tsc", message);
+    for (const d of typeCheckStrict([...sources.keys()])) {
+      const file = d.file && sources.get(d.file);
+      if (!file) {
+        problems.add("tsc", d.message);
         continue;
       }
-      const line = d.file.getLineAndCharacterOfPosition(d.start).line + 1;
-      problems.add(file, `${message} (at \`${d.file.text.split("\n")[line - 1].trim()}\`)`);
+      problems.add(file, `${d.message} (at \`${d.text}\`)`);
     }
   } finally {
     rmSync(generated, { recursive: true, force: true });

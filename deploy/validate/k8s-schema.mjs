@@ -13,8 +13,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
-import { describe, Problems, readObjects, run } from "./lib.mjs";
+import { describe, Problems, readObjects, run, typeCheckStrict } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Kinds another validator checks against their own schema.
@@ -90,29 +89,14 @@ async function main() {
 
 // tsc --strict --noEmit over the generated files; each error is reported at its object.
 function typeCheck(sources, problems) {
-  const program = ts.createProgram(
-    sources.map((s) => s.path),
-    {
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      target: ts.ScriptTarget.ES2022,
-      types: [],
-    },
-  );
-  for (const d of ts.getPreEmitDiagnostics(program)) {
-    const message = ts.flattenDiagnosticMessageText(d.messageText, "\n     ");
-    const source = d.file && sources.find((s) => resolve(s.path) === resolve(d.file.fileName));
-    if (!source || d.start === undefined) {
-      problems.add("tsc", message);
+  for (const d of typeCheckStrict(sources.map((s) => s.path))) {
+    const source = d.file && sources.find((s) => resolve(s.path) === d.file);
+    if (!source) {
+      problems.add("tsc", d.message);
       continue;
     }
-    const line = d.file.getLineAndCharacterOfPosition(d.start).line + 1;
-    const object = source.objects.find((o) => line >= o.line && line <= o.end);
-    const text = d.file.text.split("\n")[line - 1].trim();
-    problems.add(object ? object.where : source.path, `type: ${message} (at \`${text}\`)`);
+    const object = source.objects.find((o) => d.line >= o.line && d.line <= o.end);
+    problems.add(object ? object.where : source.path, `type: ${d.message} (at \`${d.text}\`)`);
   }
 }
 

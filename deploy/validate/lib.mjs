@@ -1,5 +1,7 @@
 // Helpers shared by the validators: read YAML documents, report problems, exit.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import ts from "typescript";
 import { parseAllDocuments } from "yaml";
 
 // The objects of a multi-document YAML file (empty documents skipped). A YAML syntax error,
@@ -48,4 +50,26 @@ export function run(main) {
       console.error(e instanceof Error ? e.message : String(e));
       process.exit(1);
     });
+}
+
+// tsc --strict --noEmit over generated TypeScript files. Returns one entry per diagnostic:
+// the file it is in (resolved; null for a global one), its 1-based line and that line's text,
+// and the message.
+export function typeCheckStrict(paths) {
+  const program = ts.createProgram(paths, {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    types: [],
+  });
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, "\n     ");
+    if (!d.file || d.start === undefined) return { file: null, line: 0, text: "", message };
+    const line = d.file.getLineAndCharacterOfPosition(d.start).line + 1;
+    const text = d.file.text.split("\n")[line - 1].trim();
+    return { file: resolve(d.file.fileName), line, text, message };
+  });
 }
