@@ -87,6 +87,11 @@ absl::Status ConfigNode::Error(absl::string_view key, absl::string_view reason) 
       absl::StrCat(source_, ":", LineOf(key), ": field '", FieldPath(key), "': ", reason));
 }
 
+bool ConfigNode::Empty() const {
+  const YAML::Node& self = *node_;
+  return !self.IsDefined() || self.IsNull() || self.size() == 0;
+}
+
 bool ConfigNode::Has(absl::string_view key) const {
   const YAML::Node& self = *node_;
   return self[std::string(key)].IsDefined();

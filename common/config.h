@@ -34,6 +34,8 @@ class ConfigNode {
   ~ConfigNode();
 
   bool Has(absl::string_view key) const;
+  // No fields at all (an empty document, a mapping with nothing in it, or null).
+  bool Empty() const;
 
   // Scalars: `fallback` when the key is absent; an error when present but malformed.
   absl::StatusOr<std::string> String(absl::string_view key, absl::string_view fallback) const;

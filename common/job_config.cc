@@ -14,6 +14,13 @@ constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 absl::StatusOr<JobConfig> ParseJobConfig(const ConfigNode& root) {
   RETURN_IF_ERROR(root.RejectUnknownKeys({"job"}));
   ASSIGN_OR_RETURN(const ConfigNode job, root.Map("job"));
+  // Every field has a default, so without this an empty file would be a job of defaults.
+  if (job.Empty()) {
+    return root.Error("job", root.Empty() ? "the job file is empty: it needs a job: section "
+                                            "with at least the job's name (configs/jobs/"
+                                            "fashion-mlp.yaml is an example)"
+                                          : "is empty: give at least the job's name");
+  }
   RETURN_IF_ERROR(job.RejectUnknownKeys({"name", "seed", "model", "optimizer", "training", "data",
                                          "checkpoint", "workers", "inference", "serving",
                                          "collectives", "scheduling", "edge"}));

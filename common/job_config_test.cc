@@ -116,5 +116,21 @@ TEST(JobConfigTest, BadValuesNameTheField) {
   EXPECT_THAT(Parse("jobb: {}\n").message(), HasSubstr("field 'jobb': unknown field"));
 }
 
+// Every field has a default, but nothing at all is not a job: the error says what is missing.
+TEST(JobConfigTest, AnEmptyJobIsRefusedSayingWhatIsMissing) {
+  for (const char* empty : {"", "\n", "# only a comment\n", "{}\n"}) {
+    const absl::Status status = Parse(empty);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << "'" << empty << "'";
+    EXPECT_THAT(status.message(), HasSubstr("the job file is empty: it needs a job: section"))
+        << "'" << empty << "'";
+  }
+  for (const char* empty_section : {"job:\n", "job: {}\n"}) {
+    EXPECT_THAT(Parse(empty_section).message(),
+                HasSubstr("field 'job': is empty: give at least the job's name"))
+        << empty_section;
+  }
+  EXPECT_TRUE(Parse("job: {name: x}\n").ok());
+}
+
 }  // namespace
 }  // namespace cosched

@@ -1,6 +1,7 @@
 // File: scheduler/core/vehicle_eligibility.cc
 #include "scheduler/core/vehicle_eligibility.h"
 
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -13,7 +14,13 @@ std::string IneligibleReason(const VehicleSignals& signals, const EligibilityPol
   std::vector<std::string> failures;
   if (policy.require_parked && !signals.parked) failures.push_back("not parked");
   if (policy.require_plugged_in && !signals.plugged_in) failures.push_back("not plugged in");
-  if (signals.battery_fraction < policy.min_battery_fraction) {
+  // Signals come from the vehicle and are not trusted: a reading that is not a fraction (NaN
+  // compares false with everything, so it would pass the threshold) makes it ineligible.
+  if (!std::isfinite(signals.battery_fraction) || signals.battery_fraction < 0 ||
+      signals.battery_fraction > 1) {
+    failures.push_back(absl::StrFormat("battery reading %g is not a fraction in [0, 1]",
+                                       signals.battery_fraction));
+  } else if (signals.battery_fraction < policy.min_battery_fraction) {
     failures.push_back(absl::StrFormat("battery %.2f below %.2f", signals.battery_fraction,
                                        policy.min_battery_fraction));
   }

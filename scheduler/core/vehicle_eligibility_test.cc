@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 namespace cosched::scheduler {
 namespace {
 
@@ -18,6 +21,19 @@ TEST(VehicleEligibilityTest, EveryFailedRequirementIsNamed) {
   policy.require_unmetered_link = false;
   policy.min_battery_fraction = 0.2;
   EXPECT_EQ(IneligibleReason(VehicleSignals{true, true, 0.3, false, true}, policy), "");
+}
+
+// A vehicle's signals are untrusted input: a battery reading that is not a fraction (NaN
+// compares false with the threshold) makes it ineligible, with the reading named.
+TEST(VehicleEligibilityTest, ABatteryReadingThatIsNoFractionIsIneligible) {
+  const EligibilityPolicy policy;
+  for (double reading : {std::nan(""), std::numeric_limits<double>::infinity(), -0.5, 1.5}) {
+    EXPECT_THAT(IneligibleReason(VehicleSignals{true, true, reading, true, true}, policy),
+                HasSubstr("is not a fraction in [0, 1]"))
+        << reading;
+  }
+  // Nothing reported at all (a heartbeat without signals) is not eligible either.
+  EXPECT_NE(IneligibleReason(VehicleSignals{}, policy), "");
 }
 
 TEST(VehicleEligibilityTest, AParkedCoolCarServesUnpluggedAndOnLowBatteryButNotWhileDriving) {

@@ -6,6 +6,7 @@
 #include "common/job_config.h"
 #include "common/status_macros.h"
 #include "scheduler/service/model_status.h"
+#include "scheduler/service/server_transport.h"
 #include "scheduler/service/weights_upload.h"
 
 namespace cosched::scheduler {
@@ -70,6 +71,11 @@ absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
 grpc::Status ClientService::SubmitJob(grpc::ServerContext*,
                                       const cosched::v1::SubmitJobRequest* request,
                                       cosched::v1::SubmitJobReply* reply) {
+  if (request->job_yaml().size() > kMaxJobYamlBytes) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("the job YAML has ", request->job_yaml().size(),
+                                     " bytes, more than the limit of ", kMaxJobYamlBytes));
+  }
   absl::StatusOr<JobSpec> spec = JobSpecFromYaml(request->job_yaml());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   absl::StatusOr<JobId> id = runner_->Call(

@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(const std::str
 
 HealthServer::~HealthServer() {
   if (server_ == nullptr) return;  // Start failed
-  service_.Shutdown();  // open Watch streams end, so the server can stop
+  service_.Shutdown();             // open Watch streams end, so the server can stop
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server_->Wait();
 }

@@ -38,9 +38,9 @@ class HealthServer {
     grpc::Status Check(grpc::ServerContext* context,
                        const grpc::health::v1::HealthCheckRequest* request,
                        grpc::health::v1::HealthCheckResponse* reply) override;
-    grpc::Status Watch(
-        grpc::ServerContext* context, const grpc::health::v1::HealthCheckRequest* request,
-        grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
+    grpc::Status Watch(grpc::ServerContext* context,
+                       const grpc::health::v1::HealthCheckRequest* request,
+                       grpc::ServerWriter<grpc::health::v1::HealthCheckResponse>* writer) override;
     void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(mu_);
     void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);  // ends every Watch
 

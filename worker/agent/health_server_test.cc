@@ -2,8 +2,8 @@
 // The worker's grpc.health.v1 endpoint, asked the way Kubernetes' grpc probes ask it.
 #include "worker/agent/health_server.h"
 
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 
@@ -17,8 +17,8 @@ using grpc::health::v1::HealthCheckResponse;
 
 // The status a probe sees for the server as a whole (service "").
 HealthCheckResponse::ServingStatus Probe(int port) {
-  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::health::v1::HealthCheckRequest request;

@@ -16,7 +16,9 @@ absl::StatusOr<cosched::v1::VehicleSignals> ReadVehicleState(const std::string& 
   ASSIGN_OR_RETURN(const bool parked, root.Bool("parked", false));
   ASSIGN_OR_RETURN(const bool plugged_in, root.Bool("plugged_in", false));
   ASSIGN_OR_RETURN(const double battery, root.Double("battery", 0));
-  if (battery < 0 || battery > 1) return root.Error("battery", "must be between 0 and 1");
+  if (!(battery >= 0 && battery <= 1)) {  // NaN too
+    return root.Error("battery", "must be between 0 and 1");
+  }
   ASSIGN_OR_RETURN(const bool unmetered, root.Bool("unmetered_link", false));
   ASSIGN_OR_RETURN(const bool thermal_ok, root.Bool("thermal_ok", true));
   signals.set_parked(parked);

@@ -26,6 +26,8 @@ TEST(VehicleStateTest, ReadsSignalsAndNamesBadFields) {
   EXPECT_TRUE(signals->thermal_ok());
   EXPECT_THAT(ReadVehicleState(Write("b.yaml", "{battery: 7}\n")).status().message(),
               HasSubstr("battery"));
+  EXPECT_THAT(ReadVehicleState(Write("n.yaml", "{battery: .nan}\n")).status().message(),
+              HasSubstr("battery"));
   EXPECT_THAT(ReadVehicleState(Write("c.yaml", "{speed: 3}\n")).status().message(),
               HasSubstr("speed"));
   EXPECT_FALSE(ReadVehicleState(::testing::TempDir() + "/missing.yaml").ok());
