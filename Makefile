@@ -7,7 +7,7 @@ CMAKE_ARGS ?= $(if $(CI),-DCOSCHED_WERROR=ON,)
 BIN := build/bin
 
 .PHONY: all deps configure build test run bench lint format format-check tidy clean \
-        test-asan test-tsan deploy-check
+        test-asan test-tsan deploy-check fuzz
 
 all: build
 
@@ -44,6 +44,14 @@ test-asan test-tsan: test-%: deps
 	@cmake --preset $* $(CMAKE_ARGS) > /dev/null
 	@cmake --build --preset $* -j $(JOBS) --target $(SANITIZER_TESTS_$*)
 	@ctest --preset $* -j $(JOBS)
+
+# libFuzzer targets (fuzz/) in their own clang build, each run FUZZ_SECONDS over its corpus
+# after replaying the inputs that once crashed it.
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	@cmake --preset fuzz $(CMAKE_ARGS) > /dev/null
+	@cmake --build --preset fuzz -j $(JOBS) --target fuzzers
+	@bash scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
 
 # clang-format check plus clang's -Wthread-safety analysis (and its warnings, as errors) over
 # every source file of the default build, without code generation (a fraction of a clang

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # Toolchain
   build-essential cmake ninja-build ccache pkg-config clang clang-format clang-tidy
+  # clang's sanitizer and libFuzzer runtimes (make fuzz)
+  libclang-rt-14-dev
   # Libraries
   libgloo-dev libopenmpi-dev openmpi-bin libabsl-dev prometheus-cpp-dev libcivetweb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libspdlog-dev libfmt-dev
