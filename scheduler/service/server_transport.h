@@ -16,15 +16,13 @@
 
 #include <grpcpp/server_builder.h>
 
+#include "common/grpc_limits.h"
+
 namespace cosched::scheduler {
 
 inline constexpr int kStreamWindowBytes = 64 * 1024;
-// The largest message a peer may send, explicit rather than gRPC's 4 MiB default: the largest
-// legitimate ones carry a model's parameters (a weights upload, an edge-tier contribution),
-// 0.94 MB for the default MLP and 4 bytes per parameter for any other; 64 MiB admits a model
-// of 16 M parameters. A bigger message is refused by the transport (RESOURCE_EXHAUSTED)
-// before any of it is buffered for a handler.
-inline constexpr int kMaxReceiveMessageBytes = 64 << 20;
+// The largest message a peer may send (common/grpc_limits.h says why this size).
+inline constexpr int kMaxReceiveMessageBytes = kMaxGrpcMessageBytes;
 // A job's YAML (SubmitJob): a few KiB in practice; the limit bounds what one request can make
 // the scheduler parse and journal.
 inline constexpr size_t kMaxJobYamlBytes = 64 << 10;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/strings/cord.h"
+#include "common/grpc_limits.h"
 
 namespace cosched::coschedctl {
 namespace {
@@ -20,6 +21,7 @@ SchedulerClient::SchedulerClient(std::string address, absl::Duration timeout)
   // turn a scheduler that just came up into a timeout.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
   channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
   stub_ = cosched::v1::Scheduler::NewStub(channel_);
 }

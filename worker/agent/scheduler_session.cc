@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/grpc_limits.h"
 #include "common/logging.h"
 
 namespace cosched::worker {
@@ -26,6 +27,7 @@ std::shared_ptr<grpc::Channel> SessionChannel(const SchedulerSessionOptions& opt
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
+  args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);  // a model to load carries its weights
   return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
 }
 

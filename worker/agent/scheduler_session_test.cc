@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -26,9 +27,12 @@
 namespace cosched::worker {
 namespace {
 
-// Answers every registration and then reads until the worker goes; counts registrations.
+// Answers every registration (then sends `after_registration`, if set) and reads until the
+// worker goes; counts registrations.
 class FakeWorkerSessions final : public cosched::v1::WorkerSession::Service {
  public:
+  std::optional<cosched::v1::SchedulerMessage> after_registration;
+
   grpc::Status Connect(grpc::ServerContext* /*context*/,
                        grpc::ServerReaderWriter<cosched::v1::SchedulerMessage,
                                                 cosched::v1::WorkerMessage>* stream) override {
@@ -42,6 +46,9 @@ class FakeWorkerSessions final : public cosched::v1::WorkerSession::Service {
     cosched::v1::SchedulerMessage registered;
     registered.mutable_registered()->set_heartbeat_interval_seconds(0.1);
     if (!stream->Write(registered)) return grpc::Status::OK;
+    if (after_registration.has_value() && !stream->Write(*after_registration)) {
+      return grpc::Status::OK;
+    }
     cosched::v1::WorkerMessage message;
     while (stream->Read(&message)) {
     }
@@ -60,7 +67,9 @@ class FakeWorkerSessions final : public cosched::v1::WorkerSession::Service {
 // A fake scheduler on 127.0.0.1:`port` (0: any); port() says which.
 class FakeScheduler {
  public:
-  explicit FakeScheduler(int port) {
+  explicit FakeScheduler(int port,
+                         std::optional<cosched::v1::SchedulerMessage> after_registration = {}) {
+    sessions_.after_registration = std::move(after_registration);
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
                              &port_);
@@ -105,6 +114,33 @@ TEST(SchedulerSessionTest, RegistersWithTheScheduler) {
   SchedulerSession session(Options(scheduler.port(), absl::Seconds(2)));
   EXPECT_TRUE(ConnectedBy(session, absl::Now() + absl::Seconds(10)));
   EXPECT_EQ(scheduler.sessions().registrations(), 1);
+}
+
+// A model to load arrives with its weights: 4 bytes a parameter, so a model of a few million
+// parameters is past gRPC's 4 MiB default for what a client receives. The session takes
+// messages up to the limit the scheduler sends with (common/grpc_limits.h).
+TEST(SchedulerSessionTest, ReceivesAModelLargerThanGrpcsDefaultLimit) {
+  cosched::v1::SchedulerMessage load;
+  load.mutable_load_model()->mutable_weights()->set_parameters(std::string(8 << 20, '\1'));
+  FakeScheduler scheduler(0, load);
+  ASSERT_NE(scheduler.port(), 0);
+  Mutex mu;
+  size_t received = 0;
+  SchedulerSessionOptions options = Options(scheduler.port(), absl::Seconds(2));
+  options.on_message = [&](const cosched::v1::SchedulerMessage& message) {
+    MutexLock lock(&mu);
+    if (message.has_load_model()) received = message.load_model().weights().parameters().size();
+  };
+  SchedulerSession session(std::move(options));
+  for (const absl::Time until = absl::Now() + absl::Seconds(10); absl::Now() < until;) {
+    {
+      MutexLock lock(&mu);
+      if (received > 0) break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));  // polling what the session's reader thread sets
+  }
+  MutexLock lock(&mu);
+  EXPECT_EQ(received, size_t{8} << 20);
 }
 
 // Connection attempts on 127.0.0.1:`port` during `window`: each is accepted and closed at
