@@ -175,6 +175,14 @@ class SchedulerCluster : public ::testing::Test {
     }
     return job;
   }
+  // Starts dc-1..dc-3, submits a 1500-step job for 1 to 3 workers and waits until it trains
+  // on all three (the caller asserts that it does); returns its id and its status then.
+  std::pair<std::string, cosched::v1::JobStatus> JobTrainingOnThreeWorkers() {
+    for (const char* node : {"dc-1", "dc-2", "dc-3"}) StartWorker(node);
+    const std::string id = Submit(TestJob(1, 3, 1500));
+    return {id, WaitFor(id, absl::Minutes(2),
+                        [](const auto& j) { return j.members_size() == 3 && j.step() >= 100; })};
+  }
   static std::string Events(const cosched::v1::JobStatus& job) {
     std::string out;
     for (const auto& e : job.events()) absl::StrAppend(&out, "\n  ", e.what());

@@ -181,10 +181,9 @@ TEST_F(SchedulerE2eTest, JobsThatAskForMemoryArePlacedByWhatWorkersReport) {
 }
 
 TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
-  for (const char* id : {"dc-1", "dc-2", "dc-3"}) StartWorker(id);
-  const std::string id = Submit(TestJob(1, 3, 1500));
-  auto job = WaitFor(id, absl::Minutes(2),
-                     [](const auto& j) { return j.members_size() == 3 && j.step() >= 100; });
+  const auto started = JobTrainingOnThreeWorkers();
+  const std::string& id = started.first;
+  cosched::v1::JobStatus job = started.second;
   ASSERT_EQ(job.members_size(), 3) << Events(job);
   const int64_t generation = job.generation();
   const std::string victim = job.members(1);
@@ -218,10 +217,9 @@ TEST_F(SchedulerE2eTest, AKilledWorkerLeavesAndTheSurvivorsFinish) {
 // hears it go in its next message and re-forms the job without it, the worker leaves at a
 // step boundary and exits 0, and nothing counts as a failure (a kill -9 counts one, above).
 TEST_F(SchedulerE2eTest, ASigtermedWorkerDrainsAndTheJobGoesOnWithoutAFailure) {
-  for (const char* id : {"dc-1", "dc-2", "dc-3"}) StartWorker(id);
-  const std::string id = Submit(TestJob(1, 3, 1500));
-  auto job = WaitFor(id, absl::Minutes(2),
-                     [](const auto& j) { return j.members_size() == 3 && j.step() >= 100; });
+  const auto started = JobTrainingOnThreeWorkers();
+  const std::string& id = started.first;
+  cosched::v1::JobStatus job = started.second;
   ASSERT_EQ(job.members_size(), 3) << Events(job);
   const int64_t generation = job.generation();
   const std::string leaver = job.members(1);
