@@ -46,6 +46,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
 #include "tests/cross_host_cluster.h"
+#include "tests/support/rank_events.h"
 #include "tools/standalone_job.h"
 
 namespace cosched {
@@ -159,18 +160,9 @@ TEST_F(CrossHostTest, MpirunRunsAStandaloneJobOnTwoHosts) {
   auto mpirun = hosts_->Spawn(0, argv);
   ASSERT_TRUE(mpirun.ok()) << mpirun.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  std::map<int, json> finished;  // by rank
-  std::string output;
-  while (true) {
-    auto line = (*mpirun)->ReadLine(deadline);
-    if (!line.ok()) break;
-    absl::StrAppend(&output, *line, "\n");
-    const json event = json::parse(*line, nullptr, /*allow_exceptions=*/false);
-    if (!event.is_object()) continue;
-    const std::string what = event.value("event", "");
-    if (what == "job_finished" || what == "rank_finished")
-      finished[event.value("rank", -1)] = event;
-  }
+  testing::RankEvents events = testing::ReadRankEvents(**mpirun, deadline);
+  std::map<int, json>& finished = events.finished;
+  const std::string& output = events.output;
   auto exit_code = (*mpirun)->Wait(deadline);
   ASSERT_TRUE(exit_code.ok()) << exit_code.status() << "\n" << output;
   EXPECT_EQ(*exit_code, 0) << output;

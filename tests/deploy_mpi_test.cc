@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/rank_events.h"
 #include "tests/support/scoped_dir.h"
 #include "tests/support/test_hosts.h"
 
@@ -80,19 +81,9 @@ TEST(DeployMpiTest, TheLauncherRunsTheExampleHostfileOnTwoHosts) {
                                   env);
   ASSERT_TRUE(launcher.ok()) << launcher.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
-  std::map<int, json> finished;  // by rank
-  std::string output;
-  while (true) {
-    auto line = (*launcher)->ReadLine(deadline);
-    if (!line.ok()) break;
-    absl::StrAppend(&output, *line, "\n");
-    const json event = json::parse(*line, nullptr, /*allow_exceptions=*/false);
-    if (!event.is_object()) continue;
-    const std::string what = event.value("event", "");
-    if (what == "job_finished" || what == "rank_finished") {
-      finished[event.value("rank", -1)] = event;
-    }
-  }
+  testing::RankEvents events = testing::ReadRankEvents(**launcher, deadline);
+  std::map<int, json>& finished = events.finished;
+  const std::string& output = events.output;
   auto exit_code = (*launcher)->Wait(deadline);
   ASSERT_TRUE(exit_code.ok()) << exit_code.status() << "\n" << output;
   EXPECT_EQ(*exit_code, 0) << output;
