@@ -23,8 +23,8 @@ build: configure
 test: build
 	@ctest --preset $(PRESET) -j $(JOBS)
 
-# The main job as it exists today: a 2-rank standalone Fashion-MNIST job with inference
-# traffic (the scheduler issue replaces it with `cosched up --demo`).
+# The demo: a local scheduler, data-center workers and a replayed vehicle fleet, all over
+# mutual TLS (certificates in ./cosched-certs), train Fashion-MNIST while serving inference.
 run: build
 	@$(BIN)/cosched up --demo
 

@@ -13,7 +13,8 @@
 #include "common/grpc_status.h"
 #include "common/proc_stat.h"
 #include "common/status_macros.h"
-#include "grpcpp/create_channel_posix.h"
+#include "common/tls/credentials.h"
+#include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/host_cgroup.h"
 #include "tests/support/run_command.h"
@@ -67,32 +68,44 @@ absl::StatusOr<std::unique_ptr<EdgeFleet>> EdgeFleet::Start(const EdgeFleetOptio
   }
   std::unique_ptr<EdgeFleet> fleet(new EdgeFleet(options));
   std::filesystem::create_directories(options.work_dir);
+  ASSIGN_OR_RETURN(tls::DevelopmentPki pki,
+                   tls::DevelopmentPki::Create(options.work_dir + "/certs"));
+  fleet->pki_.emplace(std::move(pki));
   ASSIGN_OR_RETURN(fleet->hosts_, testing::TestHosts::Create(std::move(specs)));
   RETURN_IF_ERROR(fleet->StartProcesses());
   return fleet;
 }
 
 EdgeFleet::~EdgeFleet() {
-  stub_.reset();     // its socket would keep the scheduler host's namespace alive
+  stub_.reset();
   workers_.clear();  // their destructors kill and reap them
   scheduler_.reset();
+  tunnel_.reset();  // its sockets would keep the scheduler host's namespace alive
   hosts_.reset();
   std::error_code ignored;
   std::filesystem::remove_all(options_.work_dir, ignored);
 }
 
 absl::Status EdgeFleet::StartProcesses() {
-  ASSIGN_OR_RETURN(
-      scheduler_,
-      hosts_->Spawn(kSchedulerHost, {tools::SiblingBinary("cosched-scheduler"), "--listen",
-                                     absl::StrCat(hosts_->address(kSchedulerHost), ":0"),
-                                     "--config", options_.scheduler_config, "--data-dir",
-                                     options_.work_dir + "/scheduler", "--log-level", "warn"}));
+  std::vector<std::string> scheduler_argv = {tools::SiblingBinary("cosched-scheduler"),
+                                             "--listen",
+                                             absl::StrCat(hosts_->address(kSchedulerHost), ":0"),
+                                             "--config",
+                                             options_.scheduler_config,
+                                             "--data-dir",
+                                             options_.work_dir + "/scheduler",
+                                             "--log-level",
+                                             "warn"};
+  const std::vector<std::string> scheduler_tls = tls::DevelopmentPki::Args(pki_->Scheduler());
+  scheduler_argv.insert(scheduler_argv.end(), scheduler_tls.begin(), scheduler_tls.end());
+  ASSIGN_OR_RETURN(scheduler_, hosts_->Spawn(kSchedulerHost, scheduler_argv));
   ASSIGN_OR_RETURN(const nlohmann::json ready, tools::AwaitEvent(*scheduler_, "scheduler_ready",
                                                                  absl::Now() + absl::Seconds(30)));
   scheduler_address_ = ready.value("address", "");
+  ASSIGN_OR_RETURN(tunnel_, testing::HostTunnel::Open(*hosts_, kSchedulerHost, scheduler_address_));
   for (int host = 1; host < hosts_->size(); ++host) {
     const std::string& node = hosts_->name(host);
+    const bool vehicle = absl::StartsWith(node, "car");
     std::vector<std::string> argv = {tools::SiblingBinary("cosched-worker"),
                                      "--scheduler",
                                      scheduler_address_,
@@ -102,7 +115,11 @@ absl::Status EdgeFleet::StartProcesses() {
                                      absl::StrCat(options_.work_dir, "/work-", node),
                                      "--log-level",
                                      "warn"};
-    if (absl::StartsWith(node, "car")) {
+    ASSIGN_OR_RETURN(const tls::TlsFlags node_tls,
+                     pki_->Node(node, vehicle ? "vehicle" : "datacenter"));
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(node_tls);
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    if (vehicle) {
       // Parked and plugged in for the whole run: the benchmark compares ways of training,
       // not churn.
       const std::string state = absl::StrCat(options_.work_dir, "/", node, ".yaml");
@@ -135,15 +152,11 @@ absl::Status EdgeFleet::StartProcesses() {
       absl::StrCat(ready_nodes, " of ", hosts_->size() - 1, " workers registered within 60 s"));
 }
 
-absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> EdgeFleet::Connect() {
-  ASSIGN_OR_RETURN(const int fd, hosts_->ConnectTcp(kSchedulerHost, scheduler_address_));
-  // The channel owns the descriptor from here on.
-  return cosched::v1::Scheduler::NewStub(grpc::CreateInsecureChannelFromFd(scheduler_address_, fd));
-}
-
 absl::StatusOr<cosched::v1::Scheduler::Stub*> EdgeFleet::Stub() {
   if (stub_ == nullptr) {
-    ASSIGN_OR_RETURN(stub_, Connect());
+    ASSIGN_OR_RETURN(const tls::TlsFlags admin, pki_->Client("admin", tls::Role::kAdmin));
+    stub_ = cosched::v1::Scheduler::NewStub(
+        grpc::CreateChannel(tunnel_->address(), tls::SchedulerChannelCredentials(admin)));
   }
   return stub_.get();
 }

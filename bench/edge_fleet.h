@@ -2,8 +2,9 @@
 // EdgeFleet: one run of `cosched-bench edge` (bench/edge_bench.h) on emulated hosts
 // (tests/support/test_hosts.h): a scheduler host, data-center hosts and vehicle hosts, each
 // with a CPU quota, the vehicles behind shaped links; the real cosched-scheduler and
-// cosched-worker processes in them. It submits a job, follows it through the scheduler's
-// client API (over a socket opened inside the scheduler's host: this process is not on the
+// cosched-worker processes in them, speaking mutual TLS with certificates made for the run
+// (work_dir/certs). It submits a job, follows it through the scheduler's client API as the
+// admin client (through a HostTunnel into the scheduler's host: this process is not on the
 // hosts' network), and measures what crossed the vehicles' links (their interface counters)
 // and how much CPU the vehicles used (their cgroups).
 //
@@ -11,12 +12,15 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls/dev_pki.h"
 #include "proto/scheduler.grpc.pb.h"
+#include "tests/support/host_tunnel.h"
 #include "tests/support/test_hosts.h"
 
 namespace cosched::bench {
@@ -51,15 +55,16 @@ class EdgeFleet {
  private:
   explicit EdgeFleet(EdgeFleetOptions options) : options_(std::move(options)) {}
   absl::Status StartProcesses();
-  absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> Connect();
   // The client stub every call after start-up shares (one connection, not one per poll).
   absl::StatusOr<cosched::v1::Scheduler::Stub*> Stub();
 
   const EdgeFleetOptions options_;
+  std::optional<tls::DevelopmentPki> pki_;
   std::unique_ptr<testing::TestHosts> hosts_;
   std::unique_ptr<Subprocess> scheduler_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::string scheduler_address_;
+  std::unique_ptr<testing::HostTunnel> tunnel_;  // to the scheduler, from this process
   std::unique_ptr<cosched::v1::Scheduler::Stub> stub_;
 };
 

@@ -80,8 +80,9 @@ absl::StatusOr<std::unique_ptr<RendezvousClient>> RendezvousClient::Create(
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(std::string(address), grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      std::string(address),
+      options.credentials ? options.credentials : grpc::InsecureChannelCredentials(), args);
   return std::unique_ptr<RendezvousClient>(
       new RendezvousClient(std::string(address), options, std::move(channel)));
 }

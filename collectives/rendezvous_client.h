@@ -26,6 +26,7 @@
 
 namespace grpc {
 class Channel;
+class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 
@@ -34,6 +35,8 @@ namespace cosched::collectives {
 struct RendezvousClientOptions {
   // Bound on calls that carry no timeout of their own (Set, DeletePrefix).
   absl::Duration rpc_timeout = absl::Seconds(30);
+  // TLS (common/tls/credentials.h); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class RendezvousClient final : public KeyValueStore {

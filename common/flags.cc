@@ -3,12 +3,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/units.h"
 
@@ -51,6 +54,21 @@ void FlagParser::Bool(absl::string_view name, bool* value, absl::string_view hel
                       } else {
                         return absl::InvalidArgumentError(
                             absl::StrCat("'", v, "' is not true or false"));
+                      }
+                      return absl::OkStatus();
+                    }});
+}
+
+void FlagParser::StringList(absl::string_view name, std::vector<std::string>* values,
+                            absl::string_view help) {
+  // Shared by the copies std::function makes of the setter: the first value drops the default.
+  auto replaced = std::make_shared<bool>(false);
+  flags_.push_back({std::string(name), std::string(help), absl::StrJoin(*values, ","), false,
+                    [values, replaced](absl::string_view v) {
+                      if (!*replaced) values->clear();
+                      *replaced = true;
+                      for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+                        values->emplace_back(item);
                       }
                       return absl::OkStatus();
                     }});

@@ -26,6 +26,9 @@ class FlagParser {
   void Int(absl::string_view name, int64_t* value, absl::string_view help);
   void Duration(absl::string_view name, absl::Duration* value, absl::string_view help);
   void Bool(absl::string_view name, bool* value, absl::string_view help);  // --name, --name=false
+  // Repeatable, each value comma-separated: `--host a,b --host c` gives {a, b, c}. What
+  // `*values` holds beforehand is the default, replaced (not extended) by the first value.
+  void StringList(absl::string_view name, std::vector<std::string>* values, absl::string_view help);
   // `-<letter> value` stands for `--name value` (for example -o for --output).
   void Short(char letter, absl::string_view name);
 

@@ -77,5 +77,20 @@ TEST(FlagsTest, ShortNamesStandForLongFlags) {
   EXPECT_THAT(other.Parse(std::vector<std::string>{"-x"}).message(), HasSubstr("unknown flag -x"));
 }
 
+TEST(FlagsTest, StringListsRepeatAndSplitOnCommasReplacingTheDefault) {
+  std::vector<std::string> hosts = {"localhost", "127.0.0.1"};
+  FlagParser flags("prog");
+  flags.StringList("host", &hosts, "hosts");
+  EXPECT_THAT(flags.Usage(), HasSubstr("(default: localhost,127.0.0.1;"));
+  ASSERT_TRUE(flags.Parse(std::vector<std::string>{"--host", "a,b", "--host=c"}).ok());
+  EXPECT_EQ(hosts, (std::vector<std::string>{"a", "b", "c"}));
+
+  std::vector<std::string> untouched = {"d"};
+  FlagParser none("prog");
+  none.StringList("host", &untouched, "hosts");
+  ASSERT_TRUE(none.Parse(std::vector<std::string>{}).ok());
+  EXPECT_EQ(untouched, std::vector<std::string>{"d"});
+}
+
 }  // namespace
 }  // namespace cosched

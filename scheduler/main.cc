@@ -17,6 +17,8 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/termination_signals.h"
+#include "common/tls/authorizer.h"
+#include "common/tls/credentials.h"
 #include "scheduler/edge/edge_service.h"
 #include "scheduler/kv/kv_table.h"
 #include "scheduler/kv/rendezvous_service.h"
@@ -24,6 +26,7 @@
 #include "scheduler/service/client_service.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/job_journal.h"
+#include "scheduler/service/rendezvous_access.h"
 #include "scheduler/service/rendezvous_cleanup.h"
 #include "scheduler/service/scheduler_metrics.h"
 #include "scheduler/service/server_transport.h"
@@ -40,9 +43,14 @@ struct SchedulerFlags {
   std::string log_level = "info";
   std::string data_dir = "cosched-data";
   std::string metrics_address;
+  tls::TlsFlags tls;
+  std::string tokens_file;
 };
 
 absl::Status Serve(const SchedulerFlags& flags) {
+  RETURN_IF_ERROR(tls::CheckTlsFlags(flags.tls, tls::TlsUse::kServer));
+  if (flags.tls.insecure) tls::WarnInsecure("cosched-scheduler");
+  tls::Authorizer authorizer(tls::CallerTrustStore(flags.tls), flags.tokens_file);
   SchedulerConfig config;
   if (!flags.config.empty()) {
     ASSIGN_OR_RETURN(config, LoadSchedulerConfig(flags.config));
@@ -69,10 +77,13 @@ absl::Status Serve(const SchedulerFlags& flags) {
   }
   SessionHub hub;
   KvTable kv;
-  RendezvousCleanup outbox(&hub, &kv);
+  RendezvousCleanup cleanup(&hub, &kv);
+  // Learns each job's members from the core's decisions before any worker hears of them.
+  RendezvousAccess access(&cleanup);
   // The edge tier's aggregator sees the core's decisions first (a revoked vehicle is no
   // longer waited for in its job's round).
-  edge::EdgeService edge_rounds(&outbox, &registry);
+  edge::EdgeService edge_rounds(&access, &registry);
+  edge_rounds.set_authorizer(&authorizer);
   CoreRunner runner(config.core, Placer(std::move(config.placement)), &edge_rounds, &metrics);
   edge_rounds.set_runner(&runner);
   // Before the server starts, so no worker registers ahead of the jobs it belongs to.
@@ -87,12 +98,23 @@ absl::Status Serve(const SchedulerFlags& flags) {
       jobs_recovered, flags.data_dir, recovered->snapshot_sequence, recovered->records_replayed,
       recovered->warnings.empty() ? ""
                                   : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
-  RendezvousService rendezvous(&kv);
+  RendezvousServiceOptions rendezvous_options;
+  rendezvous_options.authorize = [&authorizer, &access](const grpc::ServerContextBase& caller,
+                                                        absl::string_view key) -> absl::Status {
+    absl::StatusOr<tls::Identity> node = authorizer.RequireNode(caller, "use rendezvous keys");
+    if (!node.ok()) return node.status();
+    if (node->kind != tls::PeerKind::kNode) return absl::OkStatus();  // --insecure
+    return access.Check(node->name, key);
+  };
+  RendezvousService rendezvous(&kv, rendezvous_options);
   ClientService clients(&runner, &hub, &metrics);
+  clients.set_authorizer(&authorizer);
+  clients.set_limits(config.limits);
   clients.set_job_details([&edge_rounds](cosched::v1::JobStatus* job) {
     edge_rounds.FillStatus(job->job_id(), job->mutable_edge());
   });
   WorkerSessionService sessions(&runner, &hub, config.heartbeat_interval, &metrics);
+  sessions.set_authorizer(&authorizer);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // grpc.health.v1 (what Kubernetes' grpc probes ask): SERVING once the server runs,
@@ -101,7 +123,7 @@ absl::Status Serve(const SchedulerFlags& flags) {
   grpc::ServerBuilder builder;
   ApplyServerTransportSettings(builder);
   int port = 0;
-  builder.AddListeningPort(flags.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(flags.listen, tls::ServerCredentials(flags.tls), &port);
   builder.RegisterService(&clients);
   builder.RegisterService(&sessions);
   builder.RegisterService(&rendezvous);
@@ -147,6 +169,10 @@ int Main(int argc, char** argv) {
   parser.String("data-dir", &flags.data_dir,
                 "directory of the scheduler's write-ahead log and snapshots (jobs survive "
                 "restarts); created if missing");
+  tls::RegisterTlsFlags(parser, &flags.tls);
+  parser.String("tokens", &flags.tokens_file,
+                "YAML file of clients' bearer tokens (coschedctl certs token; read again when it "
+                "changes)");
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (absl::Status s = InitLogging(flags.log_level, "scheduler"); !s.ok()) {
     std::fprintf(stderr, "cosched-scheduler: --log-level: %s\n", std::string(s.message()).c_str());

@@ -8,8 +8,8 @@ namespace cosched::scheduler {
 absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
   RETURN_IF_ERROR(root.RejectUnknownKeys({"scheduler"}));
   ASSIGN_OR_RETURN(const ConfigNode node, root.Map("scheduler"));
-  RETURN_IF_ERROR(node.RejectUnknownKeys(
-      {"heartbeat_interval", "heartbeat_ttl", "vehicle", "inference", "preemption", "placement"}));
+  RETURN_IF_ERROR(node.RejectUnknownKeys({"heartbeat_interval", "heartbeat_ttl", "vehicle",
+                                          "inference", "preemption", "placement", "limits"}));
   SchedulerConfig config;
   ASSIGN_OR_RETURN(config.heartbeat_interval,
                    node.Duration("heartbeat_interval", config.heartbeat_interval));
@@ -51,6 +51,25 @@ absl::StatusOr<SchedulerConfig> ParseSchedulerConfig(const ConfigNode& root) {
                    preemption.Duration("notice_budget", demand.notice_budget));
   if (demand.notice_budget <= absl::ZeroDuration()) {
     return preemption.Error("notice_budget", "must be positive");
+  }
+  ASSIGN_OR_RETURN(const ConfigNode limits, node.Map("limits"));
+  RETURN_IF_ERROR(limits.RejectUnknownKeys({"jobs_per_client", "submits_per_second", "submit_burst",
+                                            "infers_per_second", "infer_burst"}));
+  ClientLimits& client = config.limits;
+  ASSIGN_OR_RETURN(const int64_t jobs, limits.Int("jobs_per_client", client.max_jobs, 1, 1 << 20));
+  client.max_jobs = static_cast<int>(jobs);
+  const auto positive = [&](absl::string_view key, double* value) -> absl::Status {
+    ASSIGN_OR_RETURN(*value, limits.Double(key, *value));
+    if (!(*value > 0)) return limits.Error(key, "must be positive");
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(positive("submits_per_second", &client.submits_per_second));
+  RETURN_IF_ERROR(positive("submit_burst", &client.submit_burst));
+  RETURN_IF_ERROR(positive("infers_per_second", &client.infers_per_second));
+  RETURN_IF_ERROR(positive("infer_burst", &client.infer_burst));
+  if (client.submit_burst < 1 || client.infer_burst < 1) {
+    return limits.Error(client.submit_burst < 1 ? "submit_burst" : "infer_burst",
+                        "must be at least 1 (one call)");
   }
   if (node.Has("placement")) {
     ASSIGN_OR_RETURN(const ConfigNode placement, node.Map("placement"));

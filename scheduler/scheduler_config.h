@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/plugins/plugin_registry.h"
+#include "scheduler/service/client_limits.h"
 
 namespace cosched::scheduler {
 
@@ -15,6 +16,7 @@ struct SchedulerConfig {
   CoreConfig core;
   absl::Duration heartbeat_interval = absl::Milliseconds(500);  // what workers are told
   PlacementProfile placement = DefaultPlacementProfile();
+  ClientLimits limits;  // per client on the client API
 };
 
 absl::StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path);

@@ -17,6 +17,8 @@ TEST(SchedulerConfigTest, TheShippedConfigLoads) {
   EXPECT_EQ(config->core.vehicle_network, absl::Milliseconds(15));
   EXPECT_EQ(config->core.demand.reclaim_at, 20);
   EXPECT_EQ(config->core.demand.min_hold, absl::Seconds(30));
+  EXPECT_EQ(config->limits.max_jobs, 100);
+  EXPECT_DOUBLE_EQ(config->limits.infers_per_second, 2000);
 }
 
 absl::Status Parse(const std::string& yaml) {
@@ -35,6 +37,12 @@ TEST(SchedulerConfigTest, BadFieldsAreNamed) {
   EXPECT_THAT(Parse("scheduler:\n  ttl: 3s\n").message(), HasSubstr("unknown field"));
   EXPECT_THAT(Parse("scheduler:\n  preemption: {reclaim_at: 0}\n").message(),
               HasSubstr("reclaim_at"));
+  EXPECT_THAT(Parse("scheduler:\n  limits: {infers_per_second: 0}\n").message(),
+              HasSubstr("infers_per_second"));
+  EXPECT_THAT(Parse("scheduler:\n  limits: {jobs_per_client: 0}\n").message(),
+              HasSubstr("jobs_per_client"));
+  EXPECT_THAT(Parse("scheduler:\n  limits: {submit_burst: 0.5}\n").message(),
+              HasSubstr("submit_burst"));
   EXPECT_TRUE(Parse("scheduler: {}\n").ok());
 }
 

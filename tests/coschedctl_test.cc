@@ -1,9 +1,10 @@
 // File: tests/coschedctl_test.cc
-// coschedctl as a user runs it, as real processes: against an address where nothing listens
-// (or where nothing answers) it exits 4 within --timeout naming the address and the fix; bad
-// command lines exit 2; against a real cosched-scheduler with no workers it submits, lists,
-// describes (with the waiting reason), cancels, lists nodes, refuses a bad job file naming
-// the field, and reports an inference refusal with its gRPC status.
+// coschedctl as a user runs it, as real processes, with an admin client's certificate (the
+// scheduler speaks mutual TLS): against an address where nothing listens (or where nothing
+// answers) it exits 4 within --timeout naming the address and the fix; bad command lines exit
+// 2; against a real cosched-scheduler with no workers it submits, lists, describes (with the
+// waiting reason), cancels, lists nodes, refuses a bad job file naming the field, and reports
+// an inference refusal with its gRPC status.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -22,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/subprocess.h"
+#include "common/tls/dev_pki.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/scoped_dir.h"
 
@@ -83,6 +85,30 @@ Outcome Coschedctl(const ScopedDir& dir, const std::vector<std::string>& args,
   return run;
 }
 
+// Certificates for one test in `dir`/certs: a CA, the scheduler's, and the admin client's.
+struct Certificates {
+  tls::TlsFlags scheduler;
+  std::vector<std::string> client_args;  // coschedctl's --tls-ca, --tls-cert, --tls-key
+
+  static Certificates Create(const ScopedDir& dir) {
+    Certificates out;
+    absl::StatusOr<tls::DevelopmentPki> pki = tls::DevelopmentPki::Create(dir.path() + "/certs");
+    EXPECT_TRUE(pki.ok()) << pki.status();
+    if (!pki.ok()) return out;
+    out.scheduler = pki->Scheduler();
+    absl::StatusOr<tls::TlsFlags> admin = pki->Client("admin", tls::Role::kAdmin);
+    EXPECT_TRUE(admin.ok()) << admin.status();
+    if (admin.ok()) out.client_args = tls::DevelopmentPki::Args(*admin);
+    return out;
+  }
+  // The client's flags, then `args`.
+  std::vector<std::string> With(const std::vector<std::string>& args) const {
+    std::vector<std::string> all = client_args;
+    all.insert(all.end(), args.begin(), args.end());
+    return all;
+  }
+};
+
 json ParseJson(const Outcome& run) {
   json parsed = json::parse(run.out, nullptr, /*allow_exceptions=*/false);
   EXPECT_FALSE(parsed.is_discarded()) << run.Describe();
@@ -130,25 +156,29 @@ void ExpectUnreachable(const Outcome& run, const std::string& address, absl::Dur
 
 TEST(CoschedctlTest, UnreachableSchedulerIsExitFourWithinTheTimeout) {
   const ScopedDir dir("unreachable");
+  // Complete TLS settings: what fails is reaching the scheduler, not the command line.
+  const Certificates certs = Certificates::Create(dir);
+  ASSERT_FALSE(certs.client_args.empty());
   {
     // Bound but not listening: connections are refused.
     const LocalSocket closed(/*listen=*/false);
-    const Outcome run =
-        Coschedctl(dir, {"--scheduler", closed.address(), "--timeout", "3s", "get", "jobs"});
+    const Outcome run = Coschedctl(
+        dir, certs.With({"--scheduler", closed.address(), "--timeout", "3s", "get", "jobs"}));
     ExpectUnreachable(run, closed.address(), absl::Seconds(3));
   }
   {
     // The address from the environment, as COSCHED_SCHEDULER.
     const LocalSocket closed(/*listen=*/false);
-    const Outcome run = Coschedctl(dir, {"get", "nodes", "--timeout", "3s"},
+    const Outcome run = Coschedctl(dir, certs.With({"get", "nodes", "--timeout", "3s"}),
                                    {"COSCHED_SCHEDULER=" + closed.address()});
     ExpectUnreachable(run, closed.address(), absl::Seconds(3));
   }
   {
-    // Something accepts the connection but never speaks gRPC: the deadline ends it.
+    // Something accepts the connection but never answers (no TLS handshake, no gRPC): the
+    // deadline ends it.
     const LocalSocket silent(/*listen=*/true);
-    const Outcome run = Coschedctl(
-        dir, {"describe", "job", "j-1", "--scheduler", silent.address(), "--timeout", "1s"});
+    const Outcome run = Coschedctl(dir, certs.With({"describe", "job", "j-1", "--scheduler",
+                                                    silent.address(), "--timeout", "1s"}));
     ExpectUnreachable(run, silent.address(), absl::Seconds(1));
     EXPECT_GE(run.took, absl::Milliseconds(900)) << run.Describe();
   }
@@ -156,6 +186,9 @@ TEST(CoschedctlTest, UnreachableSchedulerIsExitFourWithinTheTimeout) {
 
 TEST(CoschedctlTest, BadCommandLinesAreExitTwo) {
   const ScopedDir dir("usage");
+  // Complete TLS settings: each line is refused for what is wrong with it.
+  const Certificates certs = Certificates::Create(dir);
+  ASSERT_FALSE(certs.client_args.empty());
   const std::vector<std::vector<std::string>> bad = {
       {},
       {"frobnicate"},
@@ -170,7 +203,7 @@ TEST(CoschedctlTest, BadCommandLinesAreExitTwo) {
   };
   for (const auto& args : bad) {
     // Nothing listens there: a usage error must come before any call.
-    const Outcome run = Coschedctl(dir, args);
+    const Outcome run = Coschedctl(dir, certs.With(args));
     EXPECT_EQ(run.exit_code, 2) << run.Describe();
     EXPECT_NE(run.err, "") << run.Describe();
   }
@@ -183,10 +216,20 @@ TEST(CoschedctlTest, BadCommandLinesAreExitTwo) {
 // One cosched-scheduler on a port of its own, stopped with SIGTERM at the end.
 class Scheduler {
  public:
-  // Its write-ahead log goes to `data_dir`, so no state from other runs comes back.
-  static absl::StatusOr<std::unique_ptr<Scheduler>> Start(const std::string& data_dir) {
-    auto process = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", "127.0.0.1:0",
-                                      "--data-dir", data_dir, "--log-level", "warn"});
+  // Its write-ahead log goes to `data_dir`, so no state from other runs comes back;
+  // `certificate`: its TLS files.
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Start(const std::string& data_dir,
+                                                          const tls::TlsFlags& certificate) {
+    std::vector<std::string> argv = {COSCHED_SCHEDULER_BINARY,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--data-dir",
+                                     data_dir,
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(certificate);
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    auto process = Subprocess::Spawn(argv);
     if (!process.ok()) return process.status();
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (true) {
@@ -215,13 +258,15 @@ class Scheduler {
 
 TEST(CoschedctlTest, JobLifecycleAgainstASchedulerWithoutWorkers) {
   const ScopedDir dir("lifecycle");
-  auto scheduler = Scheduler::Start(dir.path() + "/scheduler-data");
+  const Certificates certs = Certificates::Create(dir);
+  ASSERT_FALSE(certs.client_args.empty());
+  auto scheduler = Scheduler::Start(dir.path() + "/scheduler-data", certs.scheduler);
   ASSERT_TRUE(scheduler.ok()) << scheduler.status();
   const std::string address = (*scheduler)->address();
   ASSERT_NE(address, "");
   auto ctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"--scheduler", address});
-    return Coschedctl(dir, args);
+    return Coschedctl(dir, certs.With(args));
   };
 
   // Submit: one JSON document with the id.

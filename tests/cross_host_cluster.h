@@ -5,18 +5,22 @@
 // edge_tier_hosts_test.cc build on it; the including target defines COSCHED_WORKER_BINARY,
 // COSCHED_SCHEDULER_BINARY, COSCHED_SCHEDULER_CONFIG and COSCHED_TEST_JOB.
 //
+// Everything speaks mutual TLS, as in production: the test's certificates (a CA, the
+// scheduler's, one per node, the admin client's) live in its directory, on the filesystem all
+// hosts share.
+//
 // How the test talks to the scheduler: this process stays in the machine's own network
-// namespace, where no host address exists. Each RPC goes over a fresh TCP connection made
-// inside the scheduler's host (TestHosts::OpenSocket: a short-lived thread enters the
-// namespace, makes the socket and leaves) and handed to gRPC as a channel over that
-// descriptor (grpc::CreateInsecureChannelFromFd). No thread of this process, gRPC's own
-// included, ever changes namespace, the replies are typed protos as in scheduler_e2e_test,
-// and a restarted scheduler is simply the next connection. (Running coschedctl inside the
-// host for every poll would cost a process, a parse and a namespace entry per call.)
+// namespace, where no host address exists. Each RPC goes over a fresh channel (its own TCP
+// connection and TLS handshake) to a HostTunnel (tests/support/host_tunnel.h) on this
+// process's loopback, which makes the matching connection inside the scheduler's host and
+// copies the bytes (gRPC cannot run TLS over a descriptor made elsewhere). No thread of this
+// process, gRPC's own included, stays in another namespace, the replies are typed protos as
+// in scheduler_e2e_test, the test authenticates as the admin client, and a restarted
+// scheduler is simply the next connection. (Running coschedctl inside the host for every poll
+// would cost a process, a parse and a namespace entry per call.)
 #pragma once
 
 #include <gmock/gmock.h>
-#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -27,6 +31,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,8 +47,10 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/subprocess.h"
+#include "common/tls/dev_pki.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
+#include "tests/support/host_tunnel.h"
 #include "tests/support/scoped_dir.h"
 #include "tests/support/test_hosts.h"
 #include "tools/standalone_job.h"
@@ -51,6 +58,7 @@
 namespace cosched {
 
 using ::cosched::testing::HostSpec;
+using ::cosched::testing::HostTunnel;
 using ::cosched::testing::ScopedDir;
 using ::cosched::testing::TestHosts;
 using ::testing::HasSubstr;
@@ -114,11 +122,21 @@ class CrossHostCluster : public ::testing::Test {
   CrossHostCluster()
       : dir_(absl::StrCat("cross_host_",
                           ::testing::UnitTest::GetInstance()->current_test_info()->name())) {}
-  void SetUp() override { COSCHED_REQUIRE_TEST_HOSTS(); }
-  // Processes first, then the hosts (which kill whatever still runs in them), then dir_.
+  void SetUp() override {
+    COSCHED_REQUIRE_TEST_HOSTS();
+    absl::StatusOr<tls::DevelopmentPki> pki = tls::DevelopmentPki::Create(dir_.path() + "/certs");
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_.emplace(*std::move(pki));
+    absl::StatusOr<tls::TlsFlags> admin = pki_->Client("admin", tls::Role::kAdmin);
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    admin_credentials_ = tls::SchedulerChannelCredentials(*admin);
+  }
+  // Processes first, then the tunnel (its sockets keep the scheduler's host alive), then the
+  // hosts (which kill whatever still runs in them), then dir_.
   void TearDown() override {
     workers_.clear();
     scheduler_.reset();
+    tunnel_.reset();
     hosts_.reset();
   }
 
@@ -159,11 +177,21 @@ class CrossHostCluster : public ::testing::Test {
     ASSERT_EQ(ready, 4) << "nodes ready at the scheduler";
   }
 
-  // Starts cosched-scheduler in its host listening on `listen` with this test's data dir.
+  // Starts cosched-scheduler in its host listening on `listen` with this test's data dir and
+  // the scheduler's certificate.
   void StartScheduler(const std::string& listen) {
-    auto scheduler = hosts_->Spawn(
-        kSched, {COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config", COSCHED_SCHEDULER_CONFIG,
-                 "--data-dir", dir_.path() + "/data", "--log-level", "warn"});
+    std::vector<std::string> argv = {COSCHED_SCHEDULER_BINARY,
+                                     "--listen",
+                                     listen,
+                                     "--config",
+                                     COSCHED_SCHEDULER_CONFIG,
+                                     "--data-dir",
+                                     dir_.path() + "/data",
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(pki_->Scheduler());
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    auto scheduler = hosts_->Spawn(kSched, argv);
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
     scheduler_ = *std::move(scheduler);
     auto ready = tools::AwaitEvent(*scheduler_, "scheduler_ready", absl::Now() + absl::Seconds(30));
@@ -172,6 +200,19 @@ class CrossHostCluster : public ::testing::Test {
     jobs_recovered_ = ready->value("jobs_recovered", -1);
     ASSERT_TRUE(absl::StartsWith(scheduler_address_, hosts_->address(kSched) + ":"))
         << scheduler_address_;
+    if (tunnel_ == nullptr || tunnel_->target() != scheduler_address_) {
+      tunnel_.reset();
+      auto tunnel = HostTunnel::Open(*hosts_, kSched, scheduler_address_);
+      ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+      tunnel_ = *std::move(tunnel);
+    }
+  }
+
+  // The flags that give node `node` (a host's name) of `kind` its certificate.
+  std::vector<std::string> NodeTlsArgs(const std::string& node, const std::string& kind) {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Node(node, kind);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return files.ok() ? tls::DevelopmentPki::Args(*files) : std::vector<std::string>{};
   }
 
   // A worker in scheduler mode in host `host`; its node id is the host's name. No
@@ -192,6 +233,8 @@ class CrossHostCluster : public ::testing::Test {
                                      absl::StrCat(dir_.path(), "/work-", node),
                                      "--log-level",
                                      "warn"};
+    const std::vector<std::string> tls_args = NodeTlsArgs(node, vehicle ? "vehicle" : "datacenter");
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
     if (vehicle) {
       const std::string state = absl::StrCat(dir_.path(), "/", node, ".yaml");
       WriteVehicleState(state, true);
@@ -204,12 +247,15 @@ class CrossHostCluster : public ::testing::Test {
     workers_[node] = *std::move(worker);
   }
 
-  // A stub over one new TCP connection to the scheduler, made inside its host.
+  // A stub, as the admin client, over a new connection through the tunnel to the scheduler's
+  // host (a subchannel of its own: not one another channel left connected to a scheduler
+  // since killed).
   absl::StatusOr<std::unique_ptr<cosched::v1::Scheduler::Stub>> Connect() {
-    ASSIGN_OR_RETURN(const int fd, hosts_->ConnectTcp(kSched, scheduler_address_));
-    // The channel owns the descriptor from here on and closes it when it goes.
+    if (tunnel_ == nullptr) return absl::FailedPreconditionError("no scheduler started");
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return cosched::v1::Scheduler::NewStub(
-        grpc::CreateInsecureChannelFromFd(scheduler_address_, fd));
+        grpc::CreateCustomChannel(tunnel_->address(), admin_credentials_, args));
   }
 
   static void SetDeadline(grpc::ClientContext* context) {
@@ -269,7 +315,10 @@ class CrossHostCluster : public ::testing::Test {
   }
 
   ScopedDir dir_;
+  std::optional<tls::DevelopmentPki> pki_;  // in dir_/certs
+  std::shared_ptr<grpc::ChannelCredentials> admin_credentials_;
   std::unique_ptr<TestHosts> hosts_;
+  std::unique_ptr<HostTunnel> tunnel_;  // to the scheduler, from this process's loopback
   std::unique_ptr<Subprocess> scheduler_;
   std::string scheduler_address_;
   int jobs_recovered_ = -1;

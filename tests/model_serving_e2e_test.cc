@@ -324,6 +324,8 @@ TEST_F(ModelServingTest, ACheckpointPublishedWithCoschedctlServesAsTheJobEvaluat
   ASSERT_TRUE(std::filesystem::exists(file)) << file;
   const auto coschedctl = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {COSCHEDCTL_BINARY, "--scheduler", address_});
+    const std::vector<std::string> tls_args = ClientTlsArgs();
+    args.insert(args.begin() + 3, tls_args.begin(), tls_args.end());
     return testing::RunCommand(args);
   };
 

@@ -1,7 +1,8 @@
 // File: tests/prometheus_test.cc
 // The scheduler and a worker watched by a real Prometheus server (the Debian `prometheus`
 // binary that scripts/install-deps.sh installs), as in a deployment: cosched-scheduler and
-// one cosched-worker (datacenter) under it serve /metrics on ephemeral ports; Prometheus
+// one cosched-worker (datacenter) under it, speaking mutual TLS with certificates made for the
+// test, serve /metrics on ephemeral ports; Prometheus
 // scrapes both every second from a config generated with those ports. Covered: both targets
 // are up (Prometheus parses our exposition), and PromQL over the scraped series shows the
 // real state: one datacenter node ready, heartbeats counted and increasing, the decision
@@ -30,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/subprocess.h"
+#include "common/tls/dev_pki.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/http_get.h"
 #include "tests/support/scoped_dir.h"
@@ -119,13 +121,26 @@ class PrometheusTest : public ::testing::Test {
         << "Prometheus is not installed (" << COSCHED_PROMETHEUS_BINARY
         << " is missing): this test needs the real server. Install it with "
            "scripts/install-deps.sh (Debian package `prometheus`).";
+    absl::StatusOr<tls::DevelopmentPki> pki = tls::DevelopmentPki::Create(dir_.path() + "/certs");
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_.emplace(*std::move(pki));
   }
 
   void StartScheduler() {
-    auto process =
-        Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", "127.0.0.1:0", "--config",
-                           COSCHED_SCHEDULER_CONFIG, "--data-dir", dir_.path() + "/data",
-                           "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
+    std::vector<std::string> argv = {COSCHED_SCHEDULER_BINARY,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--config",
+                                     COSCHED_SCHEDULER_CONFIG,
+                                     "--data-dir",
+                                     dir_.path() + "/data",
+                                     "--metrics-address",
+                                     "127.0.0.1:0",
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(pki_->Scheduler());
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    auto process = Subprocess::Spawn(argv);
     ASSERT_TRUE(process.ok()) << process.status();
     scheduler_ = *std::move(process);
     auto ready = AwaitEvent(*scheduler_, "scheduler_ready", absl::Now() + kStartTimeout);
@@ -136,10 +151,24 @@ class PrometheusTest : public ::testing::Test {
   }
 
   void StartWorker() {
-    auto process =
-        Subprocess::Spawn({COSCHED_WORKER_BINARY, "--scheduler", address_, "--kind", "datacenter",
-                           "--node-id", "dc-1", "--metrics-address", "127.0.0.1:0", "--work-dir",
-                           dir_.path() + "/work", "--log-level", "warn"});
+    absl::StatusOr<tls::TlsFlags> node = pki_->Node("dc-1", "datacenter");
+    ASSERT_TRUE(node.ok()) << node.status();
+    std::vector<std::string> argv = {COSCHED_WORKER_BINARY,
+                                     "--scheduler",
+                                     address_,
+                                     "--kind",
+                                     "datacenter",
+                                     "--node-id",
+                                     "dc-1",
+                                     "--metrics-address",
+                                     "127.0.0.1:0",
+                                     "--work-dir",
+                                     dir_.path() + "/work",
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(*node);
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    auto process = Subprocess::Spawn(argv);
     ASSERT_TRUE(process.ok()) << process.status();
     worker_ = *std::move(process);
     auto started = AwaitEvent(*worker_, "worker_started", absl::Now() + kStartTimeout);
@@ -247,6 +276,7 @@ class PrometheusTest : public ::testing::Test {
   // Members are destroyed in reverse order: Prometheus, the worker, the scheduler, and only
   // then the directory they write to.
   ScopedDir dir_{"prometheus_test"};
+  std::optional<tls::DevelopmentPki> pki_;  // in dir_/certs
   std::unique_ptr<Subprocess> scheduler_;
   std::unique_ptr<Subprocess> worker_;
   std::unique_ptr<Subprocess> prometheus_;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/subprocess.h"
+#include "common/tls/dev_pki.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
 #include "tools/standalone_job.h"
@@ -58,24 +60,81 @@ class SchedulerCluster : public ::testing::Test {
                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // Everything runs over mutual TLS, as in production.
+    absl::StatusOr<tls::DevelopmentPki> pki = tls::DevelopmentPki::Create(dir_ + "/certs");
+    ASSERT_TRUE(pki.ok()) << pki.status();
+    pki_.emplace(*std::move(pki));
     StartScheduler("127.0.0.1:0");
+  }
+  // Reads the scheduler's output (scheduler_logs_to_stdout_) until a line holds `text`;
+  // returns that line, or "" when none came within `timeout`.
+  std::string SchedulerLogLine(const std::string& text,
+                               absl::Duration timeout = absl::Seconds(20)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (true) {
+      absl::StatusOr<std::string> line = scheduler_->ReadLine(deadline);
+      if (!line.ok()) return "";
+      if (line->find(text) != std::string::npos) return *line;
+    }
+  }
+  // The flags that give node `node_id` its certificate.
+  std::vector<std::string> NodeTlsArgs(const std::string& node_id, const std::string& kind) {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Node(node_id, kind);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return files.ok() ? tls::DevelopmentPki::Args(*files) : std::vector<std::string>{};
+  }
+  // coschedctl's flags for the admin client's certificate.
+  std::vector<std::string> ClientTlsArgs(const std::string& name = "admin",
+                                         tls::Role role = tls::Role::kAdmin) {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Client(name, role);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return files.ok() ? tls::DevelopmentPki::Args(*files) : std::vector<std::string>{};
+  }
+  // A channel to the scheduler as the admin client.
+  std::shared_ptr<grpc::Channel> AdminChannel() {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Client("admin", tls::Role::kAdmin);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return grpc::CreateChannel(address_,
+                               tls::SchedulerChannelCredentials(files.value_or(tls::TlsFlags{})));
+  }
+  // A client stub with a certificate for `name` in `role`.
+  std::unique_ptr<cosched::v1::Scheduler::Stub> ClientStub(const std::string& name,
+                                                           tls::Role role) {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Client(name, role);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return cosched::v1::Scheduler::NewStub(grpc::CreateChannel(
+        address_, tls::SchedulerChannelCredentials(files.value_or(tls::TlsFlags{}))));
   }
   // Starts cosched-scheduler on `listen` with this test's data directory.
   void StartScheduler(const std::string& listen,
                       const std::string& config = COSCHED_SCHEDULER_CONFIG) {
-    auto scheduler = Subprocess::Spawn({COSCHED_SCHEDULER_BINARY, "--listen", listen, "--config",
-                                        config, "--data-dir", dir_ + "/data", "--metrics-address",
-                                        "127.0.0.1:0", "--log-level", "warn"});
+    std::vector<std::string> argv = {COSCHED_SCHEDULER_BINARY,
+                                     "--listen",
+                                     listen,
+                                     "--config",
+                                     config,
+                                     "--data-dir",
+                                     dir_ + "/data",
+                                     "--metrics-address",
+                                     "127.0.0.1:0",
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = tls::DevelopmentPki::Args(pki_->Scheduler());
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    argv.insert(argv.end(), scheduler_extra_args_.begin(), scheduler_extra_args_.end());
+    Subprocess::Options options;
+    options.merge_stderr = scheduler_logs_to_stdout_;
+    auto scheduler = Subprocess::Spawn(argv, options);
     ASSERT_TRUE(scheduler.ok()) << scheduler.status();
     scheduler_ = *std::move(scheduler);
-    auto line = scheduler_->ReadLine(absl::Now() + absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status();
-    const nlohmann::json ready = nlohmann::json::parse(*line);
+    auto started =
+        tools::AwaitEvent(*scheduler_, "scheduler_ready", absl::Now() + absl::Seconds(30));
+    ASSERT_TRUE(started.ok()) << started.status();
+    const nlohmann::json& ready = *started;
     address_ = ready.value("address", "");
     jobs_recovered_ = ready.value("jobs_recovered", -1);
     metrics_port_ = ready.value("metrics_port", 0);
-    stub_ = cosched::v1::Scheduler::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    stub_ = ClientStub("admin", tls::Role::kAdmin);
   }
   // Restarts the scheduler on configs/scheduler.yaml with `edits` (text, replacement) made.
   void RestartSchedulerWith(const std::map<std::string, std::string>& edits) {
@@ -117,6 +176,8 @@ class SchedulerCluster : public ::testing::Test {
                    const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {COSCHED_WORKER_BINARY, "--scheduler", address_};
     argv.insert(argv.end(), {"--node-id", node_id, "--kind", kind, "--work-dir", dir_ + "/work"});
+    const std::vector<std::string> tls_args = NodeTlsArgs(node_id, kind);
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     // Warnings only, unless the environment sets the workers' level (COSCHED_LOG_LEVEL, the
     // stand-in for --log-level, which children inherit): COSCHED_LOG_LEVEL=info follows a failure.
@@ -133,9 +194,22 @@ class SchedulerCluster : public ::testing::Test {
   }
   // Starts a data-center worker that serves /metrics; returns its port.
   int StartWorkerWithMetrics(const std::string& node_id) {
-    auto worker = Subprocess::Spawn({COSCHED_WORKER_BINARY, "--scheduler", address_, "--node-id",
-                                     node_id, "--kind", "datacenter", "--work-dir", dir_ + "/work",
-                                     "--metrics-address", "127.0.0.1:0", "--log-level", "warn"});
+    std::vector<std::string> argv = {COSCHED_WORKER_BINARY,
+                                     "--scheduler",
+                                     address_,
+                                     "--node-id",
+                                     node_id,
+                                     "--kind",
+                                     "datacenter",
+                                     "--work-dir",
+                                     dir_ + "/work",
+                                     "--metrics-address",
+                                     "127.0.0.1:0",
+                                     "--log-level",
+                                     "warn"};
+    const std::vector<std::string> tls_args = NodeTlsArgs(node_id, "datacenter");
+    argv.insert(argv.end(), tls_args.begin(), tls_args.end());
+    auto worker = Subprocess::Spawn(argv);
     EXPECT_TRUE(worker.ok()) << worker.status();
     if (!worker.ok()) return 0;
     auto started = tools::AwaitEvent(**worker, "worker_started", absl::Now() + absl::Seconds(30));
@@ -190,6 +264,10 @@ class SchedulerCluster : public ::testing::Test {
   }
 
   std::string dir_;
+  std::optional<tls::DevelopmentPki> pki_;
+  std::vector<std::string> scheduler_extra_args_;  // e.g. {"--tokens", FILE}
+  // The scheduler's log lines on the stdout the test reads (SchedulerLogShows), not stderr.
+  bool scheduler_logs_to_stdout_ = false;
   std::unique_ptr<Subprocess> scheduler_;
   std::string address_;
   int jobs_recovered_ = -1;

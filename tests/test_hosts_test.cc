@@ -1,10 +1,11 @@
 // File: tests/test_hosts_test.cc
 // TestHosts (tests/support/test_hosts.h) against the real kernel: hosts reach each other by
-// address and see their own; loopback stays private to a host; a shaped link is slowed in
-// both directions; a CPU cap holds a busy loop down; programs run with their host's name,
-// address and cgroup; nothing is left after the destructor, after a Create that fails at any
-// step, or after an owner that crashed; mpirun in one host starts a rank in another through
-// scripts/netns-rsh. Needs root: without it the tests skip, saying so (under CI they fail).
+// address and see their own; loopback stays private to a host; a HostTunnel carries this
+// process's connections into a host; a shaped link is slowed in both directions; a CPU cap holds a
+// busy loop down; programs run with their host's name, address and cgroup; nothing is left after
+// the destructor, after a Create that fails at any step, or after an owner that crashed; mpirun in
+// one host starts a rank in another through scripts/netns-rsh. Needs root: without it the tests
+// skip, saying so (under CI they fail).
 #include "tests/support/test_hosts.h"
 
 #include <arpa/inet.h>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -36,6 +38,7 @@
 #include "absl/time/time.h"
 #include "common/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/host_tunnel.h"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_dir.h"
 #include "tests/support/test_hosts_instance.h"
@@ -287,6 +290,61 @@ TEST_F(TestHostsTest, LoopbackIsPrivateToEachHost) {
   EXPECT_EQ(Connect(to_machine.get(), "127.0.0.1", LocalPort(machine.get())), ECONNREFUSED);
   Fd outside(TcpSocket(*hosts, 1));
   EXPECT_EQ(Connect(outside.get(), "192.0.2.1", 9), ENETUNREACH);  // TEST-NET-1
+}
+
+TEST_F(TestHostsTest, TunnelCarriesConnectionsIntoAHost) {
+  auto hosts = MustCreate({{.name = "h0"}});
+  ASSERT_NE(hosts, nullptr);
+  auto listener = std::make_unique<Fd>(Listener(*hosts, 0, hosts->address(0)));
+  const std::string target = absl::StrCat(hosts->address(0), ":", LocalPort(listener->get()));
+  auto tunnel = HostTunnel::Open(*hosts, 0, target);
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  EXPECT_THAT((*tunnel)->address(), ::testing::StartsWith("127.0.0.1:"));
+  const int tunnel_port = std::stoi((*tunnel)->address().substr(10));
+
+  // Both ways, more than any socket buffer holds, and each end of stream passed on: the
+  // server in the host echoes until the client is done, then closes its side.
+  Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SetTimeouts(client.get());
+  ASSERT_EQ(Connect(client.get(), "127.0.0.1", tunnel_port), 0) << std::strerror(errno);
+  Fd accepted(::accept(listener->get(), nullptr, nullptr));
+  ASSERT_GE(accepted.get(), 0) << std::strerror(errno);
+  EXPECT_EQ(PeerAddress(accepted.get()), hosts->address(0)) << "made inside the host";
+  SetTimeouts(accepted.get());
+  std::thread echo([&] {
+    char buf[16 << 10];
+    ssize_t n;
+    while ((n = ::recv(accepted.get(), buf, sizeof(buf), 0)) > 0) {
+      if (::send(accepted.get(), buf, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+    }
+    ::shutdown(accepted.get(), SHUT_WR);
+  });
+  std::string sent(4 << 20, '\0');
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7919 % 251);
+  std::thread send_all([&] {
+    for (size_t done = 0; done < sent.size();) {
+      const ssize_t n = ::send(client.get(), sent.data() + done, sent.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::shutdown(client.get(), SHUT_WR);
+  });
+  std::string received;
+  char buf[64 << 10];
+  ssize_t n;
+  while ((n = ::recv(client.get(), buf, sizeof(buf), 0)) > 0) received.append(buf, n);
+  EXPECT_EQ(n, 0) << "no end of stream from the server: " << std::strerror(errno);
+  send_all.join();
+  echo.join();
+  EXPECT_EQ(received.size(), sent.size());
+  EXPECT_TRUE(received == sent) << "the bytes came back changed";
+
+  // Nothing listens there any more: the tunnel closes the connection it accepted.
+  listener.reset();
+  Fd refused(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  SetTimeouts(refused.get());
+  ASSERT_EQ(Connect(refused.get(), "127.0.0.1", tunnel_port), 0) << std::strerror(errno);
+  EXPECT_LE(::recv(refused.get(), buf, sizeof(buf), 0), 0);
 }
 
 // Seconds to move `bytes` over TCP from host `from` to host `to`, measured by the receiver.

@@ -106,7 +106,9 @@ absl::StatusOr<LoadReport> RunInferenceLoad(const LoadOptions& options) {
                          cosched::v1::InferReply*, std::function<void(grpc::Status)>)>;
   std::vector<AsyncInfer> stubs;
   for (const std::string& target : options.targets) {
-    auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    auto channel = grpc::CreateChannel(target, options.via_scheduler
+                                                   ? tls::SchedulerChannelCredentials(options.tls)
+                                                   : grpc::InsecureChannelCredentials());
     if (options.via_scheduler) {
       std::shared_ptr<cosched::v1::Scheduler::Stub> stub = cosched::v1::Scheduler::NewStub(channel);
       stubs.push_back([stub](auto* context, auto* request, auto* reply, auto done) {

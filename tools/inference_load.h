@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/tls/credentials.h"
 #include "worker/data/idx_reader.h"
 
 namespace cosched::tools {
@@ -22,6 +23,10 @@ struct LoadOptions {
   // Targets are cosched-schedulers (their Scheduler.Infer routes each request to a worker)
   // rather than workers' own Inference services.
   bool via_scheduler = false;
+  // With via_scheduler: how to reach the schedulers (the CA, and a client certificate with
+  // the submit role or more, or a token), filled by the caller. Workers' own Inference
+  // services speak plaintext, so without via_scheduler this is not used.
+  tls::TlsFlags tls;
   double rate_per_second = 100;          // Poisson rate (ignored when `arrivals` is set)
   std::vector<absl::Duration> arrivals;  // offsets from the start, replayed in order
   absl::Duration duration = absl::Seconds(10);

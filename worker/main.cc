@@ -42,6 +42,7 @@
 #include "common/metrics.h"
 #include "common/status_macros.h"
 #include "common/termination_signals.h"
+#include "common/tls/credentials.h"
 #include "common/units.h"
 #include "nlohmann/json.hpp"
 #include "worker/agent/agent.h"
@@ -57,6 +58,7 @@ namespace {
 using nlohmann::json;
 
 struct WorkerFlags {
+  tls::TlsFlags tls;  // scheduler mode: the node's certificate, the CA
   bool standalone = false;
   std::string job;
   std::string bootstrap;  // file:DIR or mpi; default mpi under mpirun
@@ -275,6 +277,8 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
   if (flags.kind == "vehicle" && flags.vehicle_state.empty()) {
     return absl::InvalidArgumentError("a vehicle needs --vehicle-state FILE");
   }
+  RETURN_IF_ERROR(tls::CheckTlsFlags(flags.tls, tls::TlsUse::kNode));
+  if (flags.tls.insecure) tls::WarnInsecure("cosched-worker");
   double link_mbps = 0;
   if (!absl::SimpleAtod(flags.link_mbps, &link_mbps) || link_mbps < 0) {
     return absl::InvalidArgumentError(
@@ -303,6 +307,7 @@ absl::Status RunUnderScheduler(const WorkerFlags& flags) {
     options.memory_bytes = static_cast<int64_t>(*memory);
   }
   options.scheduler_address = flags.scheduler;
+  options.credentials = tls::SchedulerChannelCredentials(flags.tls);
   options.node_id = flags.node_id;
   options.kind = flags.kind;
   options.cpus = static_cast<int>(flags.cpus);
@@ -349,6 +354,7 @@ int Main(int argc, char** argv) {
   parser.String("checkpoint-dir", &flags.checkpoint_dir, "overrides the job's checkpoint.dir");
   parser.Int("steps", &flags.steps, "when > 0, train this many steps instead of the job's length");
   parser.String("scheduler", &flags.scheduler, "HOST:PORT of cosched-scheduler (scheduler mode)");
+  tls::RegisterTlsFlags(parser, &flags.tls);
   parser.String("kind", &flags.kind, "datacenter or vehicle (scheduler mode)");
   parser.String("node-id", &flags.node_id, "this node's id (scheduler mode)");
   parser.String("vehicle-state", &flags.vehicle_state,

@@ -8,7 +8,11 @@
 //     pods they select;
 //   - every ConfigMap, Secret, ServiceAccount, PersistentVolumeClaim (or volumeClaimTemplate),
 //     PriorityClass and Namespace a pod or object names is in the set, with the ConfigMap
-//     keys that items and subPath name; every volumeMount names a volume;
+//     keys that items and subPath name; every volumeMount names a volume. The one exception:
+//     a Secret its workload lists in the annotation `cosched/external-secrets` (names,
+//     comma-separated), which the operator creates outside the manifests because it holds
+//     private keys (deploy/k8s/README.md, "Certificates"); a listed Secret must be one the
+//     pods use, and must not also be in the set;
 //   - every container has cpu and memory requests and limits, readiness and liveness probes
 //     (only an MPIJob's launcher is exempt: mpirun runs to completion, its exit status is its
 //     health and the launcher Job's backoffLimit acts on it), an image with a tag that is
@@ -22,6 +26,13 @@ import { describe, Problems, readObjects, run } from "./lib.mjs";
 
 const workloadKinds = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]);
 const builtinPriorityClasses = new Set(["system-cluster-critical", "system-node-critical"]);
+
+// The Secrets a workload declares as created outside the set (see the top of this file).
+const externalSecretsKey = "cosched/external-secrets";
+function externalSecrets(object) {
+  const value = object.metadata?.annotations?.[externalSecretsKey] ?? "";
+  return new Set(value.split(",").map((name) => name.trim()).filter((name) => name !== ""));
+}
 
 // Pod templates of an object: [{name, template, exemptFromProbes}].
 function podTemplates(object) {
@@ -162,6 +173,7 @@ function checkSet(file, objects, problems) {
     }
   }
 
+  const usedSecrets = new Map(); // workload -> the Secrets its pod templates name
   for (const t of templates) {
     const where = `${file}: ${t.name}`;
     const add = (message) => problems.add(where, message);
@@ -185,7 +197,11 @@ function checkSet(file, objects, problems) {
         }
       }
     };
+    const external = externalSecrets(t.owner);
+    if (!usedSecrets.has(t.owner)) usedSecrets.set(t.owner, new Set());
     const needSecret = (name, optional = false) => {
+      usedSecrets.get(t.owner).add(name);
+      if (external.has(name)) return;
       if (!optional && !find("Secret", name, t.namespace)) add(`Secret ${name} is not in the set`);
     };
     const account = pod.serviceAccountName ?? "default";
@@ -211,6 +227,9 @@ function checkSet(file, objects, problems) {
         if (source.configMap) needConfigMap(source.configMap.name, [], source.configMap.optional);
         if (source.secret) needSecret(source.secret.name, source.secret.optional);
       }
+    }
+    for (const name of external) {
+      if (find("Secret", name, t.namespace)) add(`Secret ${name} is in the set but listed in ${externalSecretsKey}`);
     }
     const sc = pod.securityContext ?? {};
     for (const c of containersOf(t.template)) {
@@ -255,6 +274,18 @@ function checkSet(file, objects, problems) {
       if (csc.readOnlyRootFilesystem !== true) at("has a writable root filesystem");
       const seccomp = csc.seccompProfile?.type ?? sc.seccompProfile?.type;
       if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") at("has no RuntimeDefault seccomp profile");
+    }
+  }
+  checkExternalSecretsUsed(file, objects, usedSecrets, problems);
+}
+
+// After every template was seen: a workload's external Secrets are ones its pods use.
+function checkExternalSecretsUsed(file, objects, usedSecrets, problems) {
+  for (const object of objects) {
+    for (const name of externalSecrets(object)) {
+      if (!(usedSecrets.get(object)?.has(name) ?? false)) {
+        problems.add(`${file}: ${describe(object)}`, `${externalSecretsKey} lists Secret ${name}, which no pod of it uses`);
+      }
     }
   }
 }

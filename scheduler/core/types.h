@@ -101,6 +101,9 @@ struct JobSpec {
   double min_link_mbps = 0;
   int max_failures = 3;  // crashes tolerated before the job fails
   std::string job_yaml;  // handed to workers unchanged
+  // The client that submitted it (its certificate's or token's name; "anonymous" without
+  // TLS): it may cancel the job, and per-client limits count its jobs.
+  std::string owner;
   ServingSpec serving;
   EdgeSpec edge;
 };

@@ -94,8 +94,17 @@ absl::StatusOr<RoundAggregator*> EdgeService::Find(const std::string& job) {
   return it->second.get();
 }
 
-grpc::Status EdgeService::Join(grpc::ServerContext*, const cosched::v1::EdgeJoin* request,
+absl::Status EdgeService::CheckCaller(const grpc::ServerContextBase& context,
+                                      absl::string_view node_id) {
+  if (authorizer_ == nullptr) return absl::OkStatus();
+  return authorizer_->RequireNodeNamed(context, node_id, "take part in edge rounds");
+}
+
+grpc::Status EdgeService::Join(grpc::ServerContext* context, const cosched::v1::EdgeJoin* request,
                                cosched::v1::EdgeRound* reply) {
+  if (absl::Status allowed = CheckCaller(*context, request->node_id()); !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<Member> member =
       CheckMember(request->job_id(), request->replica(), request->node_id());
   if (!member.ok()) return ToGrpcStatus(member.status());
@@ -124,9 +133,12 @@ grpc::Status EdgeService::Join(grpc::ServerContext*, const cosched::v1::EdgeJoin
   return grpc::Status::OK;
 }
 
-grpc::Status EdgeService::Contribute(grpc::ServerContext*,
+grpc::Status EdgeService::Contribute(grpc::ServerContext* context,
                                      const cosched::v1::EdgeContribution* request,
                                      cosched::v1::EdgeRound* reply) {
+  if (absl::Status allowed = CheckCaller(*context, request->node_id()); !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<Member> member =
       CheckMember(request->job_id(), request->replica(), request->node_id());
   if (!member.ok()) return ToGrpcStatus(member.status());
@@ -148,8 +160,11 @@ grpc::Status EdgeService::Contribute(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status EdgeService::Await(grpc::ServerContext*, const cosched::v1::EdgeAwait* request,
+grpc::Status EdgeService::Await(grpc::ServerContext* context, const cosched::v1::EdgeAwait* request,
                                 cosched::v1::EdgeRound* reply) {
+  if (absl::Status allowed = CheckCaller(*context, request->node_id()); !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   if (request->job_id().empty() || request->replica().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("job_id and replica must be set"));
   }

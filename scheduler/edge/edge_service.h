@@ -21,6 +21,7 @@
 
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/tls/authorizer.h"
 #include "proto/edge.grpc.pb.h"
 #include "proto/scheduler.pb.h"
 #include "scheduler/core/scheduler_core.h"
@@ -41,6 +42,8 @@ class EdgeService final : public cosched::v1::EdgeAggregator::Service, public Co
   // later (set_runner): the runner needs its outbox first. `registry` may be null.
   EdgeService(CoreOutbox* next, MetricsRegistry* registry);
   void set_runner(CoreRunner* runner) { runner_ = runner; }
+  // Checks that a vehicle acts only as itself (not owned; null: no checks).
+  void set_authorizer(tls::Authorizer* authorizer) { authorizer_ = authorizer; }
 
   grpc::Status Join(grpc::ServerContext* context, const cosched::v1::EdgeJoin* request,
                     cosched::v1::EdgeRound* reply) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -69,6 +72,8 @@ class EdgeService final : public cosched::v1::EdgeAggregator::Service, public Co
   }
 
  private:
+  // The caller is node `node_id` (the request's sender).
+  absl::Status CheckCaller(const grpc::ServerContextBase& context, absl::string_view node_id);
   // The job as the core has it: whether `node` may speak for `replica`; if so, the job's YAML
   // and the node's predicted departure (InfiniteFuture: none).
   struct Member {
@@ -96,6 +101,7 @@ class EdgeService final : public cosched::v1::EdgeAggregator::Service, public Co
   CoreOutbox* const next_;
   MetricsRegistry* const registry_;
   CoreRunner* runner_ = nullptr;
+  tls::Authorizer* authorizer_ = nullptr;
   Mutex mu_;
   CondVar round_closed_;
   std::map<std::string, std::unique_ptr<RoundAggregator>> aggregators_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 
 namespace cosched::scheduler {
 namespace {
@@ -147,6 +148,13 @@ absl::Duration RendezvousService::BoundedWait(uint32_t timeout_ms) const {
   return std::min(absl::Milliseconds(timeout_ms), options_.max_wait);
 }
 
+absl::Status RendezvousService::Authorize(const grpc::ServerContextBase& caller,
+                                          const std::vector<std::string>& keys) const {
+  if (!options_.authorize) return absl::OkStatus();
+  for (const std::string& key : keys) RETURN_IF_ERROR(options_.authorize(caller, key));
+  return absl::OkStatus();
+}
+
 uint64_t RendezvousService::Register(std::shared_ptr<PollState> state) {
   MutexLock lock(&mu_);
   if (stopping_) return 0;
@@ -181,12 +189,18 @@ size_t RendezvousService::pending() const {
 grpc::ServerUnaryReactor* RendezvousService::Set(grpc::CallbackServerContext* context,
                                                  const cosched::v1::SetRequest* request,
                                                  cosched::v1::SetReply* reply) {
+  if (absl::Status allowed = Authorize(*context, {request->key()}); !allowed.ok()) {
+    return FinishNow(context, allowed);
+  }
   return FinishNow(context, table_->Set(request->key(), request->value()));
 }
 
 grpc::ServerUnaryReactor* RendezvousService::Get(grpc::CallbackServerContext* context,
                                                  const cosched::v1::GetRequest* request,
                                                  cosched::v1::GetReply* reply) {
+  if (absl::Status allowed = Authorize(*context, {request->key()}); !allowed.ok()) {
+    return FinishNow(context, allowed);
+  }
   auto* poll = new LongPoll(this, {request->key()}, BoundedWait(request->timeout_ms()), reply);
   poll->Begin();
   return poll;
@@ -196,6 +210,9 @@ grpc::ServerUnaryReactor* RendezvousService::Wait(grpc::CallbackServerContext* c
                                                   const cosched::v1::WaitRequest* request,
                                                   cosched::v1::WaitReply* reply) {
   std::vector<std::string> keys(request->keys().begin(), request->keys().end());
+  if (absl::Status allowed = Authorize(*context, keys); !allowed.ok()) {
+    return FinishNow(context, allowed);
+  }
   auto* poll = new LongPoll(this, std::move(keys), BoundedWait(request->timeout_ms()), nullptr);
   poll->Begin();
   return poll;
@@ -204,6 +221,9 @@ grpc::ServerUnaryReactor* RendezvousService::Wait(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* RendezvousService::DeletePrefix(
     grpc::CallbackServerContext* context, const cosched::v1::DeletePrefixRequest* request,
     cosched::v1::DeletePrefixReply* reply) {
+  if (absl::Status allowed = Authorize(*context, {request->prefix()}); !allowed.ok()) {
+    return FinishNow(context, allowed);
+  }
   absl::StatusOr<size_t> deleted = table_->DeletePrefix(request->prefix());
   if (deleted.ok()) reply->set_deleted(*deleted);
   return FinishNow(context, deleted.status());

@@ -9,7 +9,10 @@
 // Stop(); so shutting the server down never waits on a long poll.
 #pragma once
 
+#include <grpcpp/server_context.h>
+
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +33,10 @@ struct RendezvousServiceOptions {
   // Longest one Get or Wait waits on the server whatever the request asks; RendezvousClient
   // asks again until its own timeout, so the cap only bounds how long a call holds resources.
   absl::Duration max_wait = absl::Seconds(60);
+  // Whether the caller may use `key` (a key, or a prefix to delete); checked for every key of
+  // every call before the table sees it. Unset: everyone may use every key.
+  std::function<absl::Status(const grpc::ServerContextBase& caller, absl::string_view key)>
+      authorize;
 };
 
 class RendezvousService final : public cosched::v1::Rendezvous::CallbackService {
@@ -60,6 +67,9 @@ class RendezvousService final : public cosched::v1::Rendezvous::CallbackService 
   class PollState;
   class LongPoll;
 
+  // options_.authorize for each of `keys`; OK when unset.
+  absl::Status Authorize(const grpc::ServerContextBase& caller,
+                         const std::vector<std::string>& keys) const;
   // The wait a request may have: its timeout, capped by max_wait.
   absl::Duration BoundedWait(uint32_t timeout_ms) const;
   // Records a long poll so Stop() can end it; 0 when stopping (the poll must end itself).

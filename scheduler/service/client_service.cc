@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/job_config.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "scheduler/service/model_status.h"
 #include "scheduler/service/server_transport.h"
@@ -11,6 +12,14 @@
 
 namespace cosched::scheduler {
 namespace {
+
+// Whether `caller` may cancel `job`: its owner or an admin.
+absl::Status MayCancel(const tls::Identity& caller, const Job& job) {
+  if (caller.role == tls::Role::kAdmin || caller.name == job.spec.owner) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(tls::Describe(caller), " may not cancel job ",
+                                                  job.id, ": it belongs to ", job.spec.owner,
+                                                  " (only its owner or an admin may)"));
+}
 
 void FillEvent(const JobEvent& event, cosched::v1::JobEvent* out) {
   out->set_unix_seconds(absl::ToDoubleSeconds(event.time - absl::UnixEpoch()));
@@ -20,6 +29,7 @@ void FillEvent(const JobEvent& event, cosched::v1::JobEvent* out) {
 void FillJob(const SchedulerCore& core, const Job& job, cosched::v1::JobStatus* out) {
   out->set_job_id(job.id);
   out->set_name(job.spec.name);
+  out->set_owner(job.spec.owner);
   out->set_state(JobStateName(job.state));
   out->set_priority(job.spec.priority);
   out->set_min_workers(job.spec.min_workers);
@@ -45,6 +55,25 @@ void FillJob(const SchedulerCore& core, const Job& job, cosched::v1::JobStatus* 
 
 }  // namespace
 
+void ClientService::set_limits(const ClientLimits& limits) {
+  max_jobs_per_client_ = limits.max_jobs;
+  submits_ = std::make_unique<RateLimiter>("SubmitJob calls", limits.submits_per_second,
+                                           limits.submit_burst);
+  infers_ =
+      std::make_unique<RateLimiter>("Infer calls", limits.infers_per_second, limits.infer_burst);
+}
+
+absl::StatusOr<tls::Identity> ClientService::Caller(const grpc::ServerContext& context,
+                                                    tls::Role minimum, absl::string_view action) {
+  if (authorizer_ == nullptr) return tls::ClientIdentity(tls::Role::kAdmin, "anonymous");
+  absl::StatusOr<tls::Identity> caller = authorizer_->RequireClient(context, minimum, action);
+  if (!caller.ok()) {
+    spdlog::warn("refused a call from {}: {}", context.peer(),
+                 std::string(caller.status().message()));
+  }
+  return caller;
+}
+
 absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
   ASSIGN_OR_RETURN(const JobConfig config, ParseJobConfigText(yaml, "submitted job"));
   JobSpec spec;
@@ -68,9 +97,11 @@ absl::StatusOr<JobSpec> JobSpecFromYaml(const std::string& yaml) {
   return spec;
 }
 
-grpc::Status ClientService::SubmitJob(grpc::ServerContext*,
+grpc::Status ClientService::SubmitJob(grpc::ServerContext* context,
                                       const cosched::v1::SubmitJobRequest* request,
                                       cosched::v1::SubmitJobReply* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kSubmit, "submit jobs");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (request->job_yaml().size() > kMaxJobYamlBytes) {
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                         absl::StrCat("the job YAML has ", request->job_yaml().size(),
@@ -78,16 +109,33 @@ grpc::Status ClientService::SubmitJob(grpc::ServerContext*,
   }
   absl::StatusOr<JobSpec> spec = JobSpecFromYaml(request->job_yaml());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
-  absl::StatusOr<JobId> id = runner_->Call(
-      "submit_job",
-      [spec = *std::move(spec)](SchedulerCore& core) { return core.SubmitJob(spec); });
+  if (absl::Status s = submits_->Take(caller->name, absl::Now()); !s.ok()) return ToGrpcStatus(s);
+  spec->owner = caller->name;
+  absl::StatusOr<JobId> id =
+      runner_->Call("submit_job",
+                    [spec = *std::move(spec),
+                     limit = max_jobs_per_client_](SchedulerCore& core) -> absl::StatusOr<JobId> {
+                      int unfinished = 0;
+                      for (const Job* job : core.Jobs()) {
+                        unfinished += job->spec.owner == spec.owner && !IsTerminal(job->state);
+                      }
+                      if (unfinished >= limit) {
+                        return absl::ResourceExhaustedError(absl::StrCat(
+                            "client ", spec.owner, " holds ", unfinished,
+                            " unfinished jobs, the limit of jobs per client; cancel some or wait"));
+                      }
+                      return core.SubmitJob(spec);
+                    });
   if (!id.ok()) return ToGrpcStatus(id.status());
   reply->set_job_id(*id);
   return grpc::Status::OK;
 }
 
-grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJobRequest* request,
+grpc::Status ClientService::GetJob(grpc::ServerContext* context,
+                                   const cosched::v1::GetJobRequest* request,
                                    cosched::v1::JobStatus* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kRead, "read jobs");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const bool found = runner_->Call("get_job", [&](SchedulerCore& core) {
     const Job* job = core.FindJob(request->job_id());
     if (job != nullptr) FillJob(core, *job, reply);
@@ -100,8 +148,11 @@ grpc::Status ClientService::GetJob(grpc::ServerContext*, const cosched::v1::GetJ
   return grpc::Status::OK;
 }
 
-grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::ListJobsRequest*,
+grpc::Status ClientService::ListJobs(grpc::ServerContext* context,
+                                     const cosched::v1::ListJobsRequest*,
                                      cosched::v1::ListJobsReply* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kRead, "list jobs");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   runner_->Call("list_jobs", [&](SchedulerCore& core) {
     for (const Job* job : core.Jobs()) FillJob(core, *job, reply->add_jobs());
     return true;
@@ -112,15 +163,23 @@ grpc::Status ClientService::ListJobs(grpc::ServerContext*, const cosched::v1::Li
   return grpc::Status::OK;
 }
 
-grpc::Status ClientService::CancelJob(grpc::ServerContext*,
+grpc::Status ClientService::CancelJob(grpc::ServerContext* context,
                                       const cosched::v1::CancelJobRequest* request,
                                       cosched::v1::CancelJobReply*) {
-  return ToGrpcStatus(runner_->Call(
-      "cancel_job", [&](SchedulerCore& core) { return core.CancelJob(request->job_id()); }));
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kSubmit, "cancel jobs");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  return ToGrpcStatus(runner_->Call("cancel_job", [&](SchedulerCore& core) {
+    const Job* job = core.FindJob(request->job_id());
+    if (job != nullptr) RETURN_IF_ERROR(MayCancel(*caller, *job));
+    return core.CancelJob(request->job_id());
+  }));
 }
 
-grpc::Status ClientService::ListNodes(grpc::ServerContext*, const cosched::v1::ListNodesRequest*,
+grpc::Status ClientService::ListNodes(grpc::ServerContext* context,
+                                      const cosched::v1::ListNodesRequest*,
                                       cosched::v1::ListNodesReply* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kRead, "list nodes");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   runner_->Call("list_nodes", [&](SchedulerCore& core) {
     const absl::Time now = absl::Now();
     for (const Node* node : core.Nodes()) {
@@ -150,6 +209,10 @@ grpc::Status ClientService::ListNodes(grpc::ServerContext*, const cosched::v1::L
 grpc::Status ClientService::Infer(grpc::ServerContext* context,
                                   const cosched::v1::InferRequest* request,
                                   cosched::v1::InferReply* reply) {
+  absl::StatusOr<tls::Identity> caller =
+      Caller(*context, tls::Role::kSubmit, "send inference requests");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (absl::Status s = infers_->Take(caller->name, absl::Now()); !s.ok()) return ToGrpcStatus(s);
   const absl::Time arrival = absl::Now();
   if (request->images_size() == 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request has no images");
@@ -195,9 +258,11 @@ grpc::Status ClientService::Infer(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ClientService::Explain(grpc::ServerContext*,
+grpc::Status ClientService::Explain(grpc::ServerContext* context,
                                     const cosched::v1::ExplainRequest* request,
                                     cosched::v1::ExplainReply* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kRead, "explain jobs");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const bool found = runner_->Call("explain", [&](SchedulerCore& core) {
     const Job* job = core.FindJob(request->job_id());
     if (job == nullptr) return false;
@@ -218,9 +283,11 @@ grpc::Status ClientService::Explain(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ClientService::ListModels(grpc::ServerContext*,
+grpc::Status ClientService::ListModels(grpc::ServerContext* context,
                                        const cosched::v1::ListModelsRequest* request,
                                        cosched::v1::ListModelsReply* reply) {
+  absl::StatusOr<tls::Identity> caller = Caller(*context, tls::Role::kRead, "list models");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const absl::Status status = runner_->Call("list_models", [&](SchedulerCore& core) {
     if (!request->model().empty()) {
       const ServedModel* model = core.models().Find(request->model());
@@ -238,9 +305,12 @@ grpc::Status ClientService::ListModels(grpc::ServerContext*,
   return ToGrpcStatus(status);
 }
 
-grpc::Status ClientService::PromoteModel(grpc::ServerContext*,
+grpc::Status ClientService::PromoteModel(grpc::ServerContext* context,
                                          const cosched::v1::PromoteModelRequest* request,
                                          cosched::v1::ModelStatus* reply) {
+  absl::StatusOr<tls::Identity> caller =
+      Caller(*context, tls::Role::kAdmin, "promote model versions");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const absl::Status status = runner_->Call("promote_model", [&](SchedulerCore& core) {
     const std::string& model = request->model();
     absl::Status changed;
@@ -266,8 +336,11 @@ grpc::Status ClientService::PromoteModel(grpc::ServerContext*,
 }
 
 grpc::Status ClientService::PublishModelVersion(
-    grpc::ServerContext*, const cosched::v1::PublishModelVersionRequest* request,
+    grpc::ServerContext* context, const cosched::v1::PublishModelVersionRequest* request,
     cosched::v1::ModelStatus* reply) {
+  absl::StatusOr<tls::Identity> caller =
+      Caller(*context, tls::Role::kAdmin, "publish model versions");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   cosched::v1::ModelWeights weights = request->weights();
   // The nodes loaded with these bytes tell a version's age from this time, as the registry
   // does: when the checkpoint was written, if the client says, or now.

@@ -6,7 +6,9 @@
 
 #include <functional>
 
+#include "common/tls/authorizer.h"
 #include "proto/scheduler.grpc.pb.h"
+#include "scheduler/service/client_limits.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/scheduler_metrics.h"
 #include "scheduler/service/session_hub.h"
@@ -17,7 +19,9 @@ class ClientService final : public cosched::v1::Scheduler::Service {
  public:
   // `metrics` may be null.
   ClientService(CoreRunner* runner, SessionHub* hub, SchedulerMetrics* metrics = nullptr)
-      : runner_(runner), hub_(hub), metrics_(metrics) {}
+      : runner_(runner), hub_(hub), metrics_(metrics) {
+    set_limits(ClientLimits{});
+  }
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const cosched::v1::SubmitJobRequest* request,
                          cosched::v1::SubmitJobReply* reply) override;
@@ -49,11 +53,25 @@ class ClientService final : public cosched::v1::Scheduler::Service {
     job_details_ = std::move(details);
   }
 
+  // Checks each caller's identity and role (not owned; null: every caller is the admin
+  // "anonymous", as for a server without TLS).
+  void set_authorizer(tls::Authorizer* authorizer) { authorizer_ = authorizer; }
+  // Per-client limits (client_limits.h); set before the server starts.
+  void set_limits(const ClientLimits& limits);
+
  private:
+  // The caller, if it may do `action`, which needs `minimum`.
+  absl::StatusOr<tls::Identity> Caller(const grpc::ServerContext& context, tls::Role minimum,
+                                       absl::string_view action);
+
   CoreRunner* const runner_;
   SessionHub* const hub_;
   SchedulerMetrics* const metrics_;
   std::function<void(cosched::v1::JobStatus*)> job_details_;
+  tls::Authorizer* authorizer_ = nullptr;
+  int max_jobs_per_client_ = 0;
+  std::unique_ptr<RateLimiter> submits_;
+  std::unique_ptr<RateLimiter> infers_;
 };
 
 // The job spec a submitted job YAML asks for (workers and scheduling sections).

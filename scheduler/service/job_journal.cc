@@ -112,6 +112,7 @@ v1::JobRecord JobToRecord(const Job& job, const std::vector<NodeKind>& member_ki
   spec.set_min_link_mbps(job.spec.min_link_mbps);
   spec.set_max_failures(job.spec.max_failures);
   spec.set_job_yaml(job.spec.job_yaml);
+  spec.set_owner(job.spec.owner);
   spec.set_model(job.spec.serving.model);
   spec.set_promote(job.spec.serving.promote);
   spec.set_max_staleness_steps(job.spec.serving.max_staleness_steps);
@@ -172,6 +173,7 @@ absl::StatusOr<JournaledJob> JobFromRecord(const v1::JobRecord& record) {
   job.spec.min_link_mbps = spec.min_link_mbps();
   job.spec.max_failures = spec.max_failures();
   job.spec.job_yaml = spec.job_yaml();
+  job.spec.owner = spec.owner();
   job.spec.serving.model = spec.model();
   if (!spec.promote().empty()) job.spec.serving.promote = spec.promote();
   job.spec.serving.max_staleness_steps = spec.max_staleness_steps();

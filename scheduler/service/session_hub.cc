@@ -29,15 +29,33 @@ void Session::Close() {
   ready_.SignalAll();
 }
 
-void SessionHub::Attach(const std::shared_ptr<Session>& session) {
+void Session::Heard() {
+  MutexLock lock(&mu_);
+  last_heard_ = absl::Now();
+}
+
+bool Session::AliveWithin(absl::Duration window) const {
+  MutexLock lock(&mu_);
+  return !closed_ && absl::Now() - last_heard_ < window;
+}
+
+absl::Status SessionHub::Attach(const std::shared_ptr<Session>& session, absl::Duration liveness) {
   std::shared_ptr<Session> replaced;
   {
     MutexLock lock(&mu_);
     std::shared_ptr<Session>& slot = sessions_[session->node()];
+    if (slot != nullptr && slot->AliveWithin(liveness)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("node ", session->node(),
+                       " already has a live session; a second one is refused (it is replaced "
+                       "only once silent for ",
+                       absl::FormatDuration(liveness), ")"));
+    }
     replaced = std::move(slot);
     slot = session;
   }
   if (replaced != nullptr) replaced->Close();
+  return absl::OkStatus();
 }
 
 bool SessionHub::Detach(const std::shared_ptr<Session>& session) {
@@ -122,6 +140,7 @@ absl::StatusOr<cosched::v1::InferReply> SessionHub::Infer(const NodeId& node,
                                                           cosched::v1::InferenceWork work,
                                                           absl::Time deadline) {
   auto pending = std::make_shared<PendingInference>();
+  pending->node = node;
   uint64_t id = 0;
   {
     MutexLock lock(&mu_);
@@ -154,17 +173,23 @@ absl::StatusOr<cosched::v1::InferReply> SessionHub::Infer(const NodeId& node,
   return result->reply();
 }
 
-void SessionHub::CompleteInference(const cosched::v1::InferenceResult& result) {
+bool SessionHub::CompleteInference(const NodeId& from, const cosched::v1::InferenceResult& result) {
   std::shared_ptr<PendingInference> pending;
   {
     MutexLock lock(&mu_);
     auto it = pending_.find(result.request_id());
-    if (it == pending_.end()) return;  // too late: the caller gave up
+    if (it == pending_.end()) return false;  // too late: the caller gave up
     pending = it->second;
+  }
+  if (pending->node != from) {
+    spdlog::warn("dropped an answer to inference request {} from node {}: it was routed to {}",
+                 result.request_id(), from, pending->node);
+    return false;
   }
   MutexLock lock(&pending->mu);
   pending->result = result;
   pending->done_cv.SignalAll();
+  return true;
 }
 
 }  // namespace cosched::scheduler

@@ -23,8 +23,13 @@ namespace cosched::scheduler {
 // One worker's stream, as seen by the code that writes to it.
 class Session {
  public:
-  explicit Session(NodeId node) : node_(std::move(node)) {}
+  explicit Session(NodeId node) : node_(std::move(node)), last_heard_(absl::Now()) {}
   const NodeId& node() const { return node_; }
+
+  // The worker sent something: the session is alive.
+  void Heard() ABSL_LOCKS_EXCLUDED(mu_);
+  // Open, and heard from within `window`.
+  bool AliveWithin(absl::Duration window) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Queues a message; false once the session is closed.
   bool Enqueue(cosched::v1::SchedulerMessage message) ABSL_LOCKS_EXCLUDED(mu_);
@@ -34,7 +39,8 @@ class Session {
 
  private:
   const NodeId node_;
-  Mutex mu_;
+  mutable Mutex mu_;
+  absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
   CondVar ready_;
   std::deque<cosched::v1::SchedulerMessage> queue_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
@@ -45,8 +51,12 @@ cosched::v1::Assignment AssignmentMessage(const Assignment& assignment);
 
 class SessionHub final : public CoreOutbox {
  public:
-  // A newer session for the same node replaces (and closes) the older one.
-  void Attach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes `session` its node's current one. A node whose session is alive (heard from within
+  // `liveness`) keeps it: the newer one is refused with ALREADY_EXISTS, so nobody takes over a
+  // live node's session. An older session that is closed or silent (a half-open connection
+  // after a partition or a NAT rebinding) is replaced and closed.
+  absl::Status Attach(const std::shared_ptr<Session>& session, absl::Duration liveness)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Returns whether `session` was the node's current one (not replaced by a newer one).
   bool Detach(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -60,11 +70,14 @@ class SessionHub final : public CoreOutbox {
   // `deadline`.
   absl::StatusOr<cosched::v1::InferReply> Infer(const NodeId& node, cosched::v1::InferenceWork work,
                                                 absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
-  // A worker's answer to InferenceWork.
-  void CompleteInference(const cosched::v1::InferenceResult& result) ABSL_LOCKS_EXCLUDED(mu_);
+  // A worker's answer to InferenceWork, from `from`: dropped (false) unless the request is
+  // still waiting and was routed to that node.
+  bool CompleteInference(const NodeId& from, const cosched::v1::InferenceResult& result)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct PendingInference {
+    NodeId node;  // the node the request was routed to
     Mutex mu;
     CondVar done_cv;
     std::optional<cosched::v1::InferenceResult> result ABSL_GUARDED_BY(mu);

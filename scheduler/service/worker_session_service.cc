@@ -38,6 +38,18 @@ absl::StatusOr<NodeInfo> NodeInfoFromProto(const cosched::v1::RegisterWorker& me
   return info;
 }
 
+namespace {
+
+// A worker's free-text reasons end up in job events and logs: at most this much of each.
+constexpr size_t kMaxReasonBytes = 512;
+
+std::string Bounded(const std::string& reason) {
+  if (reason.size() <= kMaxReasonBytes) return reason;
+  return absl::StrCat(reason.substr(0, kMaxReasonBytes), "... (", reason.size(), " bytes)");
+}
+
+}  // namespace
+
 Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   Heartbeat heartbeat;
   heartbeat.job = message.job_id();
@@ -55,7 +67,7 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   }
   if (message.has_failed_generation()) {
     heartbeat.failed_generation = message.failed_generation();
-    heartbeat.generation_failure = message.generation_failure();
+    heartbeat.generation_failure = Bounded(message.generation_failure());
   }
   heartbeat.job_finished = message.job_finished();
   if (message.has_served()) {
@@ -66,8 +78,8 @@ Heartbeat HeartbeatFromProto(const cosched::v1::WorkerHeartbeat& message) {
   }
   heartbeat.inference_backlog = absl::Seconds(message.inference_backlog_seconds());
   heartbeat.service_per_image = absl::Seconds(message.service_seconds_per_image());
-  heartbeat.failure = message.failure();
-  heartbeat.draining = message.draining();
+  heartbeat.failure = Bounded(message.failure());
+  heartbeat.draining = Bounded(message.draining());
   return heartbeat;
 }
 
@@ -120,6 +132,26 @@ HeartbeatCounts WorkerSessionService::heartbeat_counts() const {
   return counts;
 }
 
+absl::Status WorkerSessionService::CheckIdentity(const grpc::ServerContextBase& context,
+                                                 const NodeInfo& info) {
+  if (authorizer_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<tls::Identity> identity =
+      authorizer_->RequireNode(context, "open a worker session");
+  if (!identity.ok()) return identity.status();
+  if (identity->kind != tls::PeerKind::kNode) return absl::OkStatus();  // --insecure
+  if (identity->name != info.id || identity->node_kind != NodeKindName(info.kind)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the certificate is for ", tls::Describe(*identity), "; it may not register as node ",
+        info.id, " (", NodeKindName(info.kind), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Duration WorkerSessionService::SessionLiveness() const {
+  // Two heartbeats missed: the older session's worker is gone (or cut off), not merely slow.
+  return 2 * heartbeat_interval_ + absl::Seconds(1);
+}
+
 grpc::Status WorkerSessionService::Connect(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<SchedulerMessage, WorkerMessage>* stream) {
@@ -133,6 +165,12 @@ grpc::Status WorkerSessionService::Connect(
   if (!info.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(info.status().message()));
   }
+  if (absl::Status allowed = CheckIdentity(*context, *info); !allowed.ok()) {
+    spdlog::warn("refused a worker session from {}: {}", context->peer(),
+                 std::string(allowed.message()));
+    if (metrics_ != nullptr) metrics_->SessionRefused();
+    return ToGrpcStatus(allowed);
+  }
   auto session = std::make_shared<Session>(info->id);
   // The welcome goes first; the core's first assignment (sent while it registers the node)
   // queues behind it.
@@ -140,7 +178,13 @@ grpc::Status WorkerSessionService::Connect(
   welcome.mutable_registered()->set_heartbeat_interval_seconds(
       absl::ToDoubleSeconds(heartbeat_interval_));
   session->Enqueue(std::move(welcome));
-  hub_->Attach(session);  // before registering, so the core's first assignment finds it
+  // Before registering, so the core's first assignment finds it.
+  if (absl::Status attached = hub_->Attach(session, SessionLiveness()); !attached.ok()) {
+    spdlog::warn("refused a worker session from {}: {}", context->peer(),
+                 std::string(attached.message()));
+    if (metrics_ != nullptr) metrics_->SessionRefused();
+    return ToGrpcStatus(attached);
+  }
   const cosched::v1::RegisterWorker& reg = first.registration();
   const std::optional<JobId> running =
       reg.running_job().empty() ? std::nullopt : std::optional<JobId>(reg.running_job());
@@ -163,10 +207,11 @@ grpc::Status WorkerSessionService::Connect(
   std::thread reader([&, node = info->id] {
     WorkerMessage message;
     while (stream->Read(&message)) {
+      session->Heard();
       if (message.has_heartbeat()) {
         ForwardHeartbeat(session, mailbox, message.heartbeat());
       } else if (message.has_inference_result()) {
-        hub_->CompleteInference(message.inference_result());
+        hub_->CompleteInference(node, message.inference_result());
       } else if (message.has_weights_upload()) {
         ForwardWeights(node, message.weights_upload());
       }

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "common/tls/authorizer.h"
 #include "proto/scheduler.grpc.pb.h"
 #include "scheduler/service/core_runner.h"
 #include "scheduler/service/heartbeat_mailbox.h"
@@ -50,6 +51,10 @@ class WorkerSessionService final : public cosched::v1::WorkerSession::Service {
   // whose drain was posted before.
   HeartbeatCounts heartbeat_counts() const;
 
+  // Checks that each session's node is the one its certificate names (not owned; null: no
+  // checks, for benchmarks of the service alone).
+  void set_authorizer(tls::Authorizer* authorizer) { authorizer_ = authorizer; }
+
  private:
   // Written by drain tasks on the loop thread only; atomics so that any thread may read.
   // Shared with the drain tasks, which may outlive the service in the loop's queue.
@@ -72,11 +77,17 @@ class WorkerSessionService final : public cosched::v1::WorkerSession::Service {
   static void DrainHeartbeats(SchedulerCore& core, Session& session, HeartbeatMailbox& mailbox,
                               SchedulerMetrics* metrics, Tally& tally);
 
+  // The registration's node id and kind are the ones its certificate names.
+  absl::Status CheckIdentity(const grpc::ServerContextBase& context, const NodeInfo& info);
+  // How long a node's session stays its only one after the worker last sent anything.
+  absl::Duration SessionLiveness() const;
+
   CoreRunner* const runner_;
   SessionHub* const hub_;
   const absl::Duration heartbeat_interval_;
   SchedulerMetrics* const metrics_;
   const std::shared_ptr<Tally> tally_;
+  tls::Authorizer* authorizer_ = nullptr;
 };
 
 // Conversions between the wire and the core's types (exposed for tests).

@@ -110,7 +110,7 @@ class TestHosts {
   absl::StatusOr<int> OpenSocket(int i, int type) const;
   // A TCP socket made inside host i's namespace and connected to `address` (IPv4:PORT, as a
   // server in the hosts reports it), within 5 s. The caller owns it (a gRPC channel made with
-  // grpc::CreateInsecureChannelFromFd takes it over).
+  // grpc::CreateInsecureChannelFromFd takes it over; for TLS, see HostTunnel in host_tunnel.h).
   absl::StatusOr<int> ConnectTcp(int i, const std::string& address) const;
 
   // The start of an mpirun command line that, run inside one host (Spawn), starts one rank in

@@ -4,6 +4,13 @@
 // charging trace (time compressed) or a fleet script (configs/fleet/). It prints the
 // scheduler's address and runs until interrupted.
 //
+// Everything speaks mutual TLS: the scheduler, every worker and cosched up's own client use
+// certificates of a development CA in ./cosched-certs (tls::DevelopmentPki, created on the
+// first run and reused after), the directory a later `coschedctl` run here finds by itself
+// (its CA and the admin client). The scheduler takes clients' tokens from
+// ./cosched-certs/tokens.yaml (`coschedctl certs token NAME --role ROLE`). --insecure runs
+// everything in plaintext instead.
+//
 // With --demo it also submits the Fashion-MNIST job, drives inference with deadlines at the
 // scheduler, shows live progress (members, generation, step, accuracy, deadline attainment,
 // vehicles) and ends when the job does, with one JSON line:
@@ -24,7 +31,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -37,6 +47,8 @@
 #include "common/status_macros.h"
 #include "common/subprocess.h"
 #include "common/termination_signals.h"
+#include "common/tls/credentials.h"
+#include "common/tls/dev_pki.h"
 #include "nlohmann/json.hpp"
 #include "proto/scheduler.grpc.pb.h"
 #include "tools/cosched_up/edge_report.h"
@@ -54,6 +66,9 @@ using nlohmann::json;
 constexpr char kDefaultFleet[] =
     "trace:../shared/data/traces/ev_charging/acn_caltech_2021_sessions.json";
 constexpr char kFallbackFleet[] = "configs/fleet/demo.yaml";
+// Relative to the working directory, where coschedctl looks for it (tools/coschedctl/
+// connection.h), like the job, config and fleet paths.
+constexpr char kCertificateDir[] = "cosched-certs";
 
 struct UpFlags {
   int64_t datacenter = 2;
@@ -70,6 +85,71 @@ struct UpFlags {
   // Non-zero: the scheduler serves /metrics on 127.0.0.1:metrics_port and worker i (from 0)
   // on metrics_port + 1 + i, the layout deploy/prometheus/prometheus.yml scrapes.
   int64_t metrics_port = 0;
+  bool insecure = false;  // plaintext everywhere, no certificates
+};
+
+// The TLS settings of the cluster's processes: each one's flags come from here.
+class ClusterTls {
+ public:
+  static absl::StatusOr<ClusterTls> Create(bool insecure) {
+    if (insecure) {
+      tls::WarnInsecure("cosched up (the scheduler, its workers and its client)");
+      return ClusterTls(std::nullopt);
+    }
+    ASSIGN_OR_RETURN(tls::DevelopmentPki pki, tls::DevelopmentPki::Create(kCertificateDir));
+    ClusterTls cluster(std::move(pki));
+    // coschedctl's default client in ./cosched-certs, and the one cosched up itself uses.
+    ASSIGN_OR_RETURN(const tls::TlsFlags admin, cluster.pki_->Client("admin", tls::Role::kAdmin));
+    cluster.admin_ = cluster.WithCrl(admin);
+    return cluster;
+  }
+
+  bool secure() const { return pki_.has_value(); }
+  // The scheduler's TLS flags, and the token file coschedctl certs token appends to.
+  std::vector<std::string> SchedulerArgs() const {
+    if (!secure()) return {"--insecure"};
+    std::vector<std::string> args = tls::DevelopmentPki::Args(WithCrl(pki_->Scheduler()));
+    args.insert(args.end(), {"--tokens", absl::StrCat(pki_->dir(), "/tokens.yaml")});
+    return args;
+  }
+  // Node `id`'s TLS flags (its certificate is issued now unless it exists).
+  absl::StatusOr<std::vector<std::string>> NodeArgs(const std::string& id,
+                                                    const std::string& kind) const {
+    if (!secure()) return std::vector<std::string>{"--insecure"};
+    ASSIGN_OR_RETURN(const tls::TlsFlags node, pki_->Node(id, kind));
+    return tls::DevelopmentPki::Args(WithCrl(node));
+  }
+  // cosched up's own client of the scheduler: the admin client (or --insecure).
+  const tls::TlsFlags& ClientFlags() const { return admin_; }
+  std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const {
+    return tls::SchedulerChannelCredentials(admin_);
+  }
+  // coschedctl's flags for the same client, for the commands cosched up suggests.
+  std::string CoschedctlArgs() const {
+    if (!secure()) return "--insecure";
+    return absl::StrCat("--tls-ca ", admin_.ca_file, " --tls-cert ", admin_.cert_file,
+                        " --tls-key ", admin_.key_file);
+  }
+  std::string Summary() const {
+    return secure() ? absl::StrCat("TLS: mutual (certificates in ./", pki_->dir(), ")")
+                    : "TLS: off (--insecure)";
+  }
+
+ private:
+  // The CRL `coschedctl certs revoke` writes, even before it exists (nothing is revoked
+  // then): the processes read it again whenever it changes, so a revocation takes effect
+  // while they run.
+  tls::TlsFlags WithCrl(tls::TlsFlags flags) const {
+    flags.crl_file = absl::StrCat(pki_->dir(), "/crl.pem");
+    return flags;
+  }
+
+  explicit ClusterTls(std::optional<tls::DevelopmentPki> pki) : pki_(std::move(pki)) {
+    admin_.insecure = !pki_.has_value();
+  }
+
+  std::optional<tls::DevelopmentPki> pki_;
+  tls::TlsFlags admin_;
 };
 
 // The demo lasts about half a minute, in which the production timers of inference-driven
@@ -197,9 +277,10 @@ std::string ReadFile(const std::string& path) {
 
 // Runs the demo against a cluster that is up; returns the demo_finished line.
 absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
-                             const FleetReplayer& fleet, absl::Time start) {
+                             const ClusterTls& cluster_tls, const FleetReplayer& fleet,
+                             absl::Time start) {
   auto stub = cosched::v1::Scheduler::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, cluster_tls.ClientCredentials()));
   const std::string yaml = ReadFile(flags.job);
   if (yaml.empty()) return absl::NotFoundError(absl::StrCat("cannot read job ", flags.job));
   cosched::v1::SubmitJobRequest submit;
@@ -220,6 +301,7 @@ absl::StatusOr<json> RunDemo(const UpFlags& flags, const std::string& address,
   LoadOptions load;
   load.targets = {address};
   load.via_scheduler = true;
+  load.tls = cluster_tls.ClientFlags();
   if (!absl::SimpleAtod(flags.rate, &load.rate_per_second) || load.rate_per_second <= 0) {
     return absl::InvalidArgumentError("--rate must be a positive number");
   }
@@ -336,6 +418,7 @@ absl::Status Up(const UpFlags& flags) {
                 .string()
           : flags.dir;
   std::filesystem::create_directories(dir);
+  ASSIGN_OR_RETURN(const ClusterTls cluster_tls, ClusterTls::Create(flags.insecure));
   ASSIGN_OR_RETURN(FleetTimeline timeline, LoadFleet(flags, flags.timeout));
   FleetReplayer fleet(std::move(timeline), dir);
   std::string config = flags.config;
@@ -355,6 +438,7 @@ absl::Status Up(const UpFlags& flags) {
                                              "--log-level",
                                              "warn"};
   for (std::string& arg : MetricsArgs(flags, 0)) scheduler_argv.push_back(std::move(arg));
+  for (std::string& arg : cluster_tls.SchedulerArgs()) scheduler_argv.push_back(std::move(arg));
   ASSIGN_OR_RETURN(auto scheduler, Subprocess::Spawn(scheduler_argv));
   ASSIGN_OR_RETURN(const json ready,
                    AwaitEvent(*scheduler, "scheduler_ready", absl::Now() + absl::Seconds(30)));
@@ -384,6 +468,8 @@ absl::Status Up(const UpFlags& flags) {
     for (std::string& arg : MetricsArgs(flags, 1 + static_cast<int>(workers.size()))) {
       argv.push_back(std::move(arg));
     }
+    ASSIGN_OR_RETURN(std::vector<std::string> tls_args, cluster_tls.NodeArgs(id, kind));
+    for (std::string& arg : tls_args) argv.push_back(std::move(arg));
     Subprocess::Options options;
     options.capture_stdout = true;  // the workers' own lines stay out of the display
     ASSIGN_OR_RETURN(auto worker, Subprocess::Spawn(argv, options));
@@ -401,7 +487,13 @@ absl::Status Up(const UpFlags& flags) {
       "cosched up: scheduler at %s, %lld datacenter workers, %zu vehicles (%s), state in %s\n",
       address.c_str(), static_cast<long long>(flags.datacenter), fleet.vehicles().size(),
       flags.fleet.c_str(), dir.c_str());
-  std::printf("  try: build/bin/coschedctl --scheduler %s get nodes\n", address.c_str());
+  std::printf("  %s\n", cluster_tls.Summary().c_str());
+  std::printf("  try: build/bin/coschedctl --scheduler %s %s get nodes\n", address.c_str(),
+              cluster_tls.CoschedctlArgs().c_str());
+  if (cluster_tls.secure()) {
+    std::printf("       (run here, coschedctl finds ./%s by itself: --scheduler is enough)\n",
+                kCertificateDir);
+  }
   if (flags.metrics_port != 0) {
     std::printf("  metrics: scheduler at 127.0.0.1:%lld/metrics, workers at ports %lld-%lld\n",
                 static_cast<long long>(flags.metrics_port),
@@ -412,7 +504,7 @@ absl::Status Up(const UpFlags& flags) {
   std::fflush(stdout);
   absl::StatusOr<json> finished = json();
   if (flags.demo) {
-    finished = RunDemo(flags, address, fleet, start);
+    finished = RunDemo(flags, address, cluster_tls, fleet, start);
   } else {
     WaitForTerminationSignal();
   }
@@ -420,7 +512,9 @@ absl::Status Up(const UpFlags& flags) {
   scheduler.reset();
   if (flags.dir.empty()) std::filesystem::remove_all(dir);
   RETURN_IF_ERROR(finished.status());
-  if (flags.demo) std::printf("%s\n", finished->dump().c_str());
+  if (flags.demo) {
+    std::printf("%s\n%s\n", cluster_tls.Summary().c_str(), finished->dump().c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -443,6 +537,9 @@ int Main(int argc, char** argv) {
   parser.Duration("timeout", &flags.timeout, "how long --demo may take");
   parser.Int("metrics-port", &flags.metrics_port,
              "serve /metrics: the scheduler on this port, worker i on port+1+i (0: off)");
+  parser.Bool("insecure", &flags.insecure,
+              "plaintext and unauthenticated everywhere (default: mutual TLS with certificates "
+              "in ./cosched-certs)");
   // `cosched up ...`: the subcommand word is positional.
   if (std::optional<int> exit_code = parser.ParseOrExitCode(argc, argv)) return *exit_code;
   if (parser.positional().size() != 1 || parser.positional()[0] != "up") {

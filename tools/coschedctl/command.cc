@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "tools/coschedctl/connection.h"
 
 namespace cosched::coschedctl {
 
@@ -12,6 +13,7 @@ void RegisterGlobalFlags(FlagParser& parser, Options& options) {
   parser.String("output", &options.output, "table (for people) or json (for scripts)");
   parser.Short('o', "output");
   parser.Duration("timeout", &options.timeout, "deadline of each call to the scheduler");
+  RegisterConnectionFlags(parser, options);
 }
 
 int ReportFailure(const Context& context, absl::string_view what, const absl::Status& status) {

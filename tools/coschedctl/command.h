@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/flags.h"
+#include "common/tls/credentials.h"
 #include "tools/coschedctl/scheduler_client.h"
 
 namespace cosched::coschedctl {
@@ -31,7 +32,8 @@ enum class OutputFormat { kTable, kJson };
 // functions simple; each command registers (and so accepts) only its own flags.
 struct Options {
   // Global.
-  std::string scheduler = "127.0.0.1:7070";
+  std::string scheduler;  // empty: COSCHED_SCHEDULER, the config file, 127.0.0.1:7070
+  tls::TlsFlags tls;      // connection.h says where each comes from
   std::string output = "table";
   absl::Duration timeout = absl::Seconds(10);
   // submit
@@ -49,6 +51,15 @@ struct Options {
   int64_t version = -1;       // -1: the checkpoint's step
   std::string test_accuracy;  // a fraction, parsed by the command; empty: not evaluated
   bool promote = false;
+  // certs
+  std::string certs_dir = "cosched-certs";
+  int64_t days = 365;
+  int64_t not_before_days = 0;  // 0: now minus 5 minutes
+  std::string ca_name = "cosched development CA";
+  bool force = false;
+  std::vector<std::string> hosts = {"localhost", "127.0.0.1"};
+  std::string node_kind;
+  std::string role;
 };
 
 struct Context {
@@ -73,6 +84,7 @@ std::vector<Command> WaitCommands();
 std::vector<Command> NodeCommands();
 std::vector<Command> InferCommands();
 std::vector<Command> ModelCommands();
+std::vector<Command> CertCommands();  // local files only: never calls the scheduler
 
 // --scheduler, --output/-o and --timeout.
 void RegisterGlobalFlags(FlagParser& parser, Options& options);

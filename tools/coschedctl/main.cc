@@ -12,13 +12,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/coschedctl/command.h"
+#include "tools/coschedctl/connection.h"
 
 namespace cosched::coschedctl {
 namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {JobCommands, WaitCommands, NodeCommands, InferCommands, ModelCommands}) {
+  for (auto group :
+       {JobCommands, WaitCommands, NodeCommands, InferCommands, ModelCommands, CertCommands}) {
     for (Command& command : group()) all.push_back(std::move(command));
   }
   return all;
@@ -52,7 +54,9 @@ std::vector<std::string> Words(const std::vector<std::string>& args) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") continue;
     if (absl::StartsWith(arg, "--") && arg.size() > 2) {
-      if (arg.find('=') == std::string::npos) ++i;  // the value follows
+      // The value follows, except after the flags that take none.
+      const bool takes_value = arg != "--insecure" && arg != "--force" && arg != "--promote";
+      if (takes_value && arg.find('=') == std::string::npos) ++i;
       continue;
     }
     if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
@@ -132,10 +136,18 @@ int Main(int argc, char** argv) {
   if (context.options.timeout <= absl::ZeroDuration()) {
     return ReportUsage("--timeout must be positive");
   }
-  if (context.options.scheduler.empty()) return ReportUsage("--scheduler is empty");
-
-  SchedulerClient client(context.options.scheduler, context.options.timeout);
-  context.client = &client;
+  // `certs` works on local files only: no scheduler, so no connection settings to check.
+  if (command->words.front() != "certs") {
+    if (absl::Status s = ResolveConnection(context.options); !s.ok()) {
+      return ReportUsage(std::string(s.message()));
+    }
+  }
+  std::optional<SchedulerClient> client;
+  if (command->words.front() != "certs") {
+    client.emplace(context.options.scheduler, context.options.timeout,
+                   tls::SchedulerChannelCredentials(context.options.tls));
+    context.client = &*client;
+  }
   return command->run(context);
 }
 

@@ -14,7 +14,8 @@ constexpr char kUnreachablePayload[] = "type.cosched.dev/coschedctl.Unreachable"
 
 }  // namespace
 
-SchedulerClient::SchedulerClient(std::string address, absl::Duration timeout)
+SchedulerClient::SchedulerClient(std::string address, absl::Duration timeout,
+                                 std::shared_ptr<grpc::ChannelCredentials> credentials)
     : address_(std::move(address)), timeout_(timeout) {
   grpc::ChannelArguments args;
   // The CLI makes a handful of calls; a reconnect backoff longer than --timeout would only
@@ -22,7 +23,7 @@ SchedulerClient::SchedulerClient(std::string address, absl::Duration timeout)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);
-  channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(address_, std::move(credentials), args);
   stub_ = cosched::v1::Scheduler::NewStub(channel_);
 }
 

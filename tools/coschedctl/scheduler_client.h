@@ -21,7 +21,9 @@ namespace cosched::coschedctl {
 class SchedulerClient {
  public:
   // Creates the channel; nothing is dialled until the first call.
-  SchedulerClient(std::string address, absl::Duration timeout);
+  // `credentials`: common/tls/credentials.h's for the scheduler.
+  SchedulerClient(std::string address, absl::Duration timeout,
+                  std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   const std::string& address() const { return address_; }
 

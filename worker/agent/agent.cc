@@ -27,6 +27,7 @@ constexpr absl::Duration kAssignmentWait = absl::Seconds(60);
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {
   SchedulerSessionOptions session;
   session.address = options_.scheduler_address;
+  session.credentials = options_.credentials;
   cosched::v1::RegisterWorker& reg = session.registration;
   reg.set_node_id(options_.node_id);
   reg.set_kind(options_.kind);
@@ -264,8 +265,10 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   admission.max_queue = static_cast<size_t>(job.inference.max_queue);
   auto engine =
       std::make_shared<InferenceEngine>(shared_model.get(), &token_, admission, options_.metrics);
+  collectives::RendezvousClientOptions store_options;
+  store_options.credentials = options_.credentials;
   absl::StatusOr<std::unique_ptr<collectives::RendezvousClient>> store =
-      collectives::RendezvousClient::Create(options_.scheduler_address);
+      collectives::RendezvousClient::Create(options_.scheduler_address, store_options);
   if (!store.ok()) return fail(store.status());
 
   TrainerOptions trainer_options;
@@ -293,6 +296,7 @@ void Agent::RunJob(const FashionMnist& data, const cosched::v1::Assignment& assi
   if (job.edge.enabled) {
     edge::EdgeClientOptions edge_options;
     edge_options.scheduler_address = options_.scheduler_address;
+    edge_options.credentials = options_.credentials;
     edge_options.job_id = job_id;
     edge_options.replica = edge_tier ? options_.node_id : "datacenter";
     edge_options.node_id = options_.node_id;

@@ -5,6 +5,8 @@
 // work the scheduler routes to it with the latest weights it has.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <deque>
 #include <memory>
 #include <optional>
@@ -26,6 +28,8 @@ namespace cosched::worker {
 
 struct AgentOptions {
   std::string scheduler_address;
+  // TLS to the scheduler for the session, the rendezvous and the edge tier; null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string node_id;
   std::string kind = "datacenter";  // or vehicle
   int cpus = 1;

@@ -28,7 +28,9 @@ std::shared_ptr<grpc::Channel> SessionChannel(const SchedulerSessionOptions& opt
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff_ms);
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);  // a model to load carries its weights
-  return grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(
+      options.address,
+      options.credentials ? options.credentials : grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
@@ -110,7 +112,11 @@ void SchedulerSession::RunOneConnection() {
   hello.mutable_registration()->set_running_job(job);
   hello.mutable_registration()->set_running_generation(generation);
   SchedulerMessage message;
-  if (stream->Write(hello) && stream->Read(&message) && message.has_registered()) {
+  // Whether the stream is over (a read or write failed): then Finish() returns the
+  // scheduler's own status (why it refused the registration) instead of our cancellation.
+  bool over = true;
+  if (stream->Write(hello) && stream->Read(&message)) over = false;
+  if (!over && message.has_registered()) {
     {
       MutexLock lock(&mu_);
       heartbeat_interval_ =
@@ -121,6 +127,7 @@ void SchedulerSession::RunOneConnection() {
     }
     spdlog::info("registered with the scheduler at {}", options_.address);
     while (stream->Read(&message)) options_.on_message(message);
+    over = true;
   }
   {
     MutexLock lock(&mu_);
@@ -128,7 +135,7 @@ void SchedulerSession::RunOneConnection() {
     context_ = nullptr;
   }
   MutexLock write_lock(&write_mu_);  // no Send() is still using the stream
-  context.TryCancel();
+  if (!over) context.TryCancel();
   const grpc::Status status = stream->Finish();
   spdlog::warn(
       "scheduler session ended: {}",

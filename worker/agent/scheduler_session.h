@@ -6,6 +6,8 @@
 // generation it still runs, so a scheduler restart does not disturb training.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,7 +20,9 @@
 namespace cosched::worker {
 
 struct SchedulerSessionOptions {
-  std::string address;                       // HOST:PORT of cosched-scheduler
+  std::string address;  // HOST:PORT of cosched-scheduler
+  // TLS (common/tls/credentials.h); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   cosched::v1::RegisterWorker registration;  // running_job/generation filled per connect
   // What the worker runs now (for re-registration): job id (empty if none) and generation.
   std::function<std::pair<std::string, int64_t>()> running;

@@ -60,8 +60,9 @@ absl::StatusOr<std::unique_ptr<EdgeClient>> EdgeClient::Create(EdgeClientOptions
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(kMaxGrpcMessageBytes);  // rounds carry the parameters
-  auto channel = grpc::CreateCustomChannel(options.scheduler_address,
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(
+      options.scheduler_address,
+      options.credentials ? options.credentials : grpc::InsecureChannelCredentials(), args);
   return std::unique_ptr<EdgeClient>(
       new EdgeClient(std::move(options), cosched::v1::EdgeAggregator::NewStub(std::move(channel))));
 }

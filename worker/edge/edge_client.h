@@ -14,6 +14,8 @@
 // Not thread-safe: used by one trainer thread.
 #pragma once
 
+#include <grpcpp/security/credentials.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,6 +34,8 @@ namespace cosched::worker::edge {
 
 struct EdgeClientOptions {
   std::string scheduler_address;
+  // TLS (common/tls/credentials.h); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string job_id;
   std::string replica;  // "datacenter" or this vehicle's node id
   std::string node_id;

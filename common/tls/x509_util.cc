@@ -1,0 +1,140 @@
+// File: common/tls/x509_util.cc
+#include "common/tls/x509_util.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace cosched::tls {
+
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::string OpenSslErrors(absl::string_view fallback) {
+  std::string errors;
+  while (unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", buffer);
+  }
+  return errors.empty() ? std::string(fallback) : errors;
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ParseCertificates(absl::string_view pem) {
+  std::vector<X509Ptr> certs;
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certs.emplace_back(cert);
+  }
+  // Reading stops with "no start line" at the end of the text: that is not an error.
+  const unsigned long last = ERR_peek_last_error();
+  if (ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+  } else if (last != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a PEM certificate: ", OpenSslErrors("unreadable")));
+  }
+  return certs;
+}
+
+absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
+  absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertificates(pem);
+  if (!certs.ok()) return certs.status();
+  if (certs->empty()) return absl::InvalidArgumentError("no PEM certificate was presented");
+  return std::move(certs->front());
+}
+
+absl::StatusOr<std::vector<X509Ptr>> ReadCertificates(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertificates(*text);
+  if (!certs.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "': ", certs.status().message()));
+  }
+  if (certs->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds no PEM certificate"));
+  }
+  return certs;
+}
+
+absl::StatusOr<std::vector<X509CrlPtr>> ReadCrls(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::vector<X509CrlPtr> crls;
+  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+    crls.emplace_back(crl);
+  }
+  const unsigned long last = ERR_peek_last_error();
+  if (ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+  } else if (last != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "': not a PEM CRL: ", OpenSslErrors("unreadable")));
+  }
+  if (crls.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds no PEM CRL"));
+  }
+  return crls;
+}
+
+std::vector<std::string> UriSans(X509* cert) {
+  std::vector<std::string> uris;
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return uris;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)),
+                      static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  GENERAL_NAMES_free(names);
+  return uris;
+}
+
+std::string SerialHex(X509* cert) {
+  BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  if (number == nullptr) return "?";
+  char* hex = BN_bn2hex(number);
+  std::string serial = hex != nullptr ? hex : "?";
+  OPENSSL_free(hex);
+  BN_free(number);
+  for (char& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return serial;
+}
+
+std::string CertificateName(X509* cert) {
+  for (const std::string& uri : UriSans(cert)) {
+    if (absl::StartsWith(uri, "cosched://")) {
+      return absl::StrCat(uri, " (serial ", SerialHex(cert), ")");
+    }
+  }
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+  return absl::StrCat("'", subject, "' (serial ", SerialHex(cert), ")");
+}
+
+}  // namespace cosched::tls
