@@ -261,8 +261,9 @@ nlohmann::json OrNull(const std::optional<double>& value) {
   return value.has_value() ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
-std::string Cell(const std::optional<double>& value, const char* format) {
-  return value.has_value() ? absl::StrFormat(format, *value) : std::string("-");
+// `value` with `decimals` digits after the point, or "-" when it was not measured.
+std::string Cell(const std::optional<double>& value, int decimals) {
+  return value.has_value() ? absl::StrFormat("%.*f", decimals, *value) : std::string("-");
 }
 
 void PrintTable(const EdgeBenchOptions& options,
@@ -278,11 +279,11 @@ void PrintTable(const EdgeBenchOptions& options,
   for (const std::string& way : options.ways) {
     const WaySummary& s = summaries.at(way);
     const std::string to_target =
-        s.reached == 0 ? absl::StrFormat("not reached") : Cell(s.seconds_to_target, "%.1f");
+        s.reached == 0 ? absl::StrFormat("not reached") : Cell(s.seconds_to_target, 1);
     std::printf("%-12s %16s %9s %14s %24s %12s\n", way.c_str(), to_target.c_str(),
-                Cell(s.final_accuracy, "%.4f").c_str(), Cell(s.wall_seconds, "%.1f").c_str(),
-                Cell(s.vehicle_bytes_per_1000_samples, "%.0f").c_str(),
-                Cell(s.vehicle_utilisation, "%.2f").c_str());
+                Cell(s.final_accuracy, 4).c_str(), Cell(s.wall_seconds, 1).c_str(),
+                Cell(s.vehicle_bytes_per_1000_samples, 0).c_str(),
+                Cell(s.vehicle_utilisation, 2).c_str());
   }
 }
 
