@@ -99,12 +99,18 @@ absl::Status Serve(const SchedulerFlags& flags) {
       recovered->warnings.empty() ? ""
                                   : absl::StrCat(", ", recovered->warnings.size(), " warnings"));
   RendezvousServiceOptions rendezvous_options;
-  rendezvous_options.authorize = [&authorizer, &access](const grpc::ServerContextBase& caller,
-                                                        absl::string_view key) -> absl::Status {
+  rendezvous_options.authorize = [&authorizer, &access, &metrics](
+                                     const grpc::ServerContextBase& caller,
+                                     absl::string_view key) -> absl::Status {
     absl::StatusOr<tls::Identity> node = authorizer.RequireNode(caller, "use rendezvous keys");
-    if (!node.ok()) return node.status();
-    if (node->kind != tls::PeerKind::kNode) return absl::OkStatus();  // --insecure
-    return access.Check(node->name, key);
+    absl::Status allowed = node.status();
+    if (node.ok() && node->kind == tls::PeerKind::kNode) allowed = access.Check(node->name, key);
+    if (!allowed.ok()) {
+      spdlog::warn("refused a rendezvous call from {}: {}", caller.peer(),
+                   std::string(allowed.message()));
+      metrics.CallRefused("rendezvous", allowed.code());
+    }
+    return allowed;
   };
   RendezvousService rendezvous(&kv, rendezvous_options);
   ClientService clients(&runner, &hub, &metrics);

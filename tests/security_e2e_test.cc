@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "common/tls/token_file.h"
 #include "common/tls/x509_util.h"
 #include "tests/scheduler_cluster.h"
+#include "tests/support/http_get.h"
 
 namespace cosched {
 namespace {
@@ -101,6 +103,21 @@ class SecurityE2eTest : public SchedulerCluster {
     EXPECT_TRUE(files.ok()) << files.status();
     return files.value_or(tls::TlsFlags{});
   }
+  // The scheduler's count of refused calls for `service` and `code` (0 before the first).
+  double CallsRefused(const std::string& service, const std::string& code) {
+    auto metrics = testing::HttpGet(metrics_port_, "/metrics");
+    EXPECT_TRUE(metrics.ok()) << metrics.status();
+    if (!metrics.ok()) return -1;
+    std::istringstream lines(*metrics);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("cosched_scheduler_calls_refused_total{", 0) == 0 &&
+          line.find(absl::StrCat("service=\"", service, "\"")) != std::string::npos &&
+          line.find(absl::StrCat("code=\"", code, "\"")) != std::string::npos) {
+        return std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return 0;
+  }
   std::vector<std::string> NodeIds() {
     grpc::ClientContext context;
     cosched::v1::ListNodesReply reply;
@@ -123,6 +140,8 @@ TEST_F(SecurityE2eTest, ANodeCertificateCannotRegisterAsAnotherNode) {
   ASSERT_FALSE(refused_kind.ok());
   EXPECT_EQ(refused_kind.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(NodeIds(), ::testing::IsEmpty());
+  // Operators see the refusals in /metrics.
+  EXPECT_EQ(CallsRefused("session", "permission_denied"), 2);
   // Its own id and kind are accepted (the control).
   FakeNode honest(address_, NodeFiles("car-1", "vehicle"));
   auto welcome = honest.Register("car-1", "vehicle");
@@ -254,6 +273,7 @@ TEST_F(SecurityE2eTest, AWorkerNotInAJobCannotUseItsRendezvousKeys) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(outsider->DeletePrefix(absl::StrCat("job/", job, "/")).status().code(),
             absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CallsRefused("rendezvous", "permission_denied"), 3);
 
   auto insider = store_as("dc-1");
   ASSERT_TRUE(insider->Set(key, {'o', 'k'}).ok());
@@ -481,6 +501,8 @@ TEST_F(SecurityE2eTest, AClientOverItsLimitsIsRefusedNamingTheLimit) {
   EXPECT_EQ(third_infer.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(third_infer.error_message(), HasSubstr("limit of 0.001 Infer calls a second"));
   EXPECT_THAT(infer(*bob).error_message(), HasSubstr("no worker is registered"));
+  // The two calls over a rate (the jobs-per-client refusal is the core's answer, not counted).
+  EXPECT_EQ(CallsRefused("client", "resource_exhausted"), 2);
 }
 
 }  // namespace

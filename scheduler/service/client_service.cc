@@ -70,6 +70,7 @@ absl::StatusOr<tls::Identity> ClientService::Caller(const grpc::ServerContext& c
   if (!caller.ok()) {
     spdlog::warn("refused a call from {}: {}", context.peer(),
                  std::string(caller.status().message()));
+    if (metrics_ != nullptr) metrics_->CallRefused("client", caller.status().code());
   }
   return caller;
 }
@@ -109,7 +110,10 @@ grpc::Status ClientService::SubmitJob(grpc::ServerContext* context,
   }
   absl::StatusOr<JobSpec> spec = JobSpecFromYaml(request->job_yaml());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
-  if (absl::Status s = submits_->Take(caller->name, absl::Now()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = submits_->Take(caller->name, absl::Now()); !s.ok()) {
+    if (metrics_ != nullptr) metrics_->CallRefused("client", s.code());
+    return ToGrpcStatus(s);
+  }
   spec->owner = caller->name;
   absl::StatusOr<JobId> id =
       runner_->Call("submit_job",
@@ -212,7 +216,10 @@ grpc::Status ClientService::Infer(grpc::ServerContext* context,
   absl::StatusOr<tls::Identity> caller =
       Caller(*context, tls::Role::kSubmit, "send inference requests");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  if (absl::Status s = infers_->Take(caller->name, absl::Now()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = infers_->Take(caller->name, absl::Now()); !s.ok()) {
+    if (metrics_ != nullptr) metrics_->CallRefused("client", s.code());
+    return ToGrpcStatus(s);
+  }
   const absl::Time arrival = absl::Now();
   if (request->images_size() == 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request has no images");

@@ -1,6 +1,7 @@
 // File: scheduler/service/scheduler_metrics.cc
 #include "scheduler/service/scheduler_metrics.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace cosched::scheduler {
@@ -40,6 +41,16 @@ void SchedulerMetrics::SessionClosed(bool replaced) {
   registry_
       ->Counter(kSessionsEnded, kSessionsEndedHelp,
                 {{"reason", replaced ? "replaced" : "disconnected"}})
+      .Increment();
+}
+
+void SchedulerMetrics::CallRefused(absl::string_view service, absl::StatusCode code) {
+  registry_
+      ->Counter("cosched_scheduler_calls_refused_total",
+                "Calls refused before they reached the core: the caller was not authenticated, "
+                "not allowed, over a per-client limit, or a second session for a live node.",
+                {{"service", std::string(service)},
+                 {"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}})
       .Increment();
 }
 

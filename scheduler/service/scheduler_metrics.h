@@ -11,6 +11,8 @@
 #include <set>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/metrics.h"
 #include "scheduler/core/scheduler_core.h"
 #include "scheduler/service/job_journal.h"
@@ -31,6 +33,9 @@ class SchedulerMetrics {
   void SessionOpened();
   void SessionClosed(bool replaced);
   void SessionRefused();
+  // A call refused for who made it or how often (any thread): `service` is client, session or
+  // rendezvous; the label `code` is the status code's name in lower case.
+  void CallRefused(absl::string_view service, absl::StatusCode code);
   // How long one core handler ran (registration, heartbeat, submission, routing, tick).
   void ObserveDecision(absl::string_view handler, absl::Duration took);
   // Heartbeat messages received from workers and handed to the core, coalesced or not.

@@ -168,7 +168,10 @@ grpc::Status WorkerSessionService::Connect(
   if (absl::Status allowed = CheckIdentity(*context, *info); !allowed.ok()) {
     spdlog::warn("refused a worker session from {}: {}", context->peer(),
                  std::string(allowed.message()));
-    if (metrics_ != nullptr) metrics_->SessionRefused();
+    if (metrics_ != nullptr) {
+      metrics_->SessionRefused();
+      metrics_->CallRefused("session", allowed.code());
+    }
     return ToGrpcStatus(allowed);
   }
   auto session = std::make_shared<Session>(info->id);
@@ -182,7 +185,10 @@ grpc::Status WorkerSessionService::Connect(
   if (absl::Status attached = hub_->Attach(session, SessionLiveness()); !attached.ok()) {
     spdlog::warn("refused a worker session from {}: {}", context->peer(),
                  std::string(attached.message()));
-    if (metrics_ != nullptr) metrics_->SessionRefused();
+    if (metrics_ != nullptr) {
+      metrics_->SessionRefused();
+      metrics_->CallRefused("session", attached.code());
+    }
     return ToGrpcStatus(attached);
   }
   const cosched::v1::RegisterWorker& reg = first.registration();
