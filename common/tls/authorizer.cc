@@ -2,32 +2,23 @@
 #include "common/tls/authorizer.h"
 
 #include <grpc/grpc_security_constants.h>
-#include <sys/stat.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/posix_io.h"
 
 namespace cosched::tls {
-
-namespace {
-
-std::string FileStamp(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return "missing";
-  return absl::StrCat(info.st_mtim.tv_sec, ".", info.st_mtim.tv_nsec, "/", info.st_size);
-}
-
-}  // namespace
 
 absl::StatusOr<Identity> Authorizer::FromToken(absl::string_view token) {
   MutexLock lock(&mu_);
   if (tokens_file_.empty()) {
     return absl::UnauthenticatedError("this scheduler accepts no tokens: present a certificate");
   }
-  const std::string stamp = FileStamp(tokens_file_);
-  if (stamp != tokens_stamp_) {
-    tokens_stamp_ = stamp;
+  const FileVersion version = StatFile(tokens_file_);
+  if (!tokens_read_ || !(version == tokens_version_)) {
+    tokens_read_ = true;
+    tokens_version_ = version;
     absl::StatusOr<TokenTable> table = TokenTable::Load(tokens_file_);
     if (table.ok()) {
       tokens_ = std::move(*table);

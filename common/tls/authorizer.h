@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
+#include "common/posix_io.h"
 #include "common/tls/identity.h"
 #include "common/tls/token_file.h"
 #include "common/tls/trust_store.h"
@@ -60,7 +61,8 @@ class Authorizer {
   const std::string tokens_file_;
   Mutex mu_;
   std::optional<TokenTable> tokens_ ABSL_GUARDED_BY(mu_);
-  std::string tokens_stamp_ ABSL_GUARDED_BY(mu_);  // the file's mtime and size when read
+  bool tokens_read_ ABSL_GUARDED_BY(mu_) = false;
+  FileVersion tokens_version_ ABSL_GUARDED_BY(mu_);  // the token file's when last read
   absl::Status tokens_error_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,7 +6,6 @@
 #include "common/tls/cert_authority.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -22,12 +21,11 @@
 #include <memory>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/posix_io.h"
 #include "common/status_macros.h"
 #include "common/tls/x509_util.h"
-#include "common/unique_fd.h"
 
 namespace cosched::tls {
 namespace {
@@ -42,47 +40,15 @@ using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, OpenSslFree<ASN1_INTEGER_fr
 using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslFree<ASN1_TIME_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, OpenSslFree<GENERAL_NAMES_free>>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, OpenSslFree<GENERAL_NAME_free>>;
-void FreeOpenSslString(char* text) { OPENSSL_free(text); }
-using OpenSslStringPtr = std::unique_ptr<char, OpenSslFree<FreeOpenSslString>>;
 
 constexpr mode_t kKeyMode = 0600;
 constexpr mode_t kPublicMode = 0644;
 constexpr absl::Duration kCrlValidity = absl::Hours(24 * 30);
 
-// OpenSSL's queued errors, oldest first, and the queue emptied.
-std::string DrainErrors() {
-  std::string out;
-  char buffer[256];
-  while (const unsigned long error = ERR_get_error()) {
-    ERR_error_string_n(error, buffer, sizeof(buffer));
-    absl::StrAppend(&out, out.empty() ? "" : "; ", buffer);
-  }
-  return out.empty() ? "no OpenSSL error queued" : out;
-}
-
 // "<what> '<file>': <OpenSSL's errors>".
 absl::Status SslError(absl::string_view what, absl::string_view file) {
-  return absl::InternalError(absl::StrCat(what, " '", file, "': ", DrainErrors()));
-}
-
-absl::Status ErrnoError(absl::string_view what, absl::string_view file) {
-  const int error = errno;
-  return absl::Status(absl::ErrnoToStatusCode(error),
-                      absl::StrCat(what, " '", file, "': ", std::strerror(error)));
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoError("cannot open", path);
-  std::string contents;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("cannot read", path);
-    if (n == 0) return contents;
-    contents.append(buffer, static_cast<size_t>(n));
-  }
+  return absl::InternalError(
+      absl::StrCat(what, " '", file, "': ", OpenSslErrors("no OpenSSL error queued")));
 }
 
 // A memory BIO over `contents`, which must outlive it.
@@ -189,22 +155,6 @@ absl::Status SetRandomSerial(X509* cert, absl::string_view file) {
     return SslError("cannot set the serial of", file);
   }
   return absl::OkStatus();
-}
-
-std::string SerialHex(const ASN1_INTEGER* serial) {
-  BignumPtr number(ASN1_INTEGER_to_BN(serial, nullptr));
-  if (number == nullptr) return "?";
-  OpenSslStringPtr hex(BN_bn2hex(number.get()));
-  if (hex == nullptr) return "?";
-  return absl::AsciiStrToLower(hex.get());
-}
-
-absl::Time FromAsn1Time(const ASN1_TIME* time) {
-  struct tm tm = {};
-  if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) return absl::InfinitePast();
-  return absl::FromCivil(absl::CivilSecond(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                           tm.tm_min, tm.tm_sec),
-                         absl::UTCTimeZone());
 }
 
 absl::Status SetValidity(X509* cert, absl::Time not_before, absl::Time not_after,
@@ -423,31 +373,6 @@ std::string GeneralNameText(const GENERAL_NAME* name) {
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode) {
-  const size_t slash = path.rfind('/');
-  const std::string directory = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  // Hidden and unique, so `certs list` and a concurrent writer never take it for theirs.
-  std::string temporary =
-      absl::StrCat(directory, slash == std::string::npos ? "/" : "", ".", base, ".tmp-XXXXXX");
-  UniqueFd fd(::mkstemp(temporary.data()));
-  if (fd.get() < 0) return ErrnoError("cannot create a temporary file for", path);
-  absl::Cleanup remove_temporary = [&temporary] { ::unlink(temporary.c_str()); };
-  // mkstemp made it 0600, which a key keeps; fchmod ignores the umask.
-  if (::fchmod(fd.get(), mode) != 0) return ErrnoError("cannot set the mode of", temporary);
-  for (size_t written = 0; written < contents.size();) {
-    const ssize_t n = ::write(fd.get(), contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError("cannot write", temporary);
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return ErrnoError("cannot sync", temporary);
-  if (::close(fd.Release()) != 0) return ErrnoError("cannot close", temporary);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return ErrnoError("cannot replace", path);
-  std::move(remove_temporary).Cancel();
-  return absl::OkStatus();
-}
-
 absl::Status CreateCa(const std::string& cert_path, const std::string& key_path,
                       absl::string_view common_name, absl::Time not_before, absl::Time not_after) {
   ERR_clear_error();
@@ -555,8 +480,8 @@ absl::StatusOr<CertificateInfo> ReadCertificate(const std::string& path) {
   ASSIGN_OR_RETURN(X509Ptr cert, LoadCertificate(path));
   CertificateInfo info;
   info.serial_hex = SerialHex(X509_get0_serialNumber(cert.get()));
-  info.not_before = FromAsn1Time(X509_get0_notBefore(cert.get()));
-  info.not_after = FromAsn1Time(X509_get0_notAfter(cert.get()));
+  info.not_before = ToTime(X509_get0_notBefore(cert.get()));
+  info.not_after = ToTime(X509_get0_notAfter(cert.get()));
   info.is_ca = X509_check_ca(cert.get()) == 1;
   const X509_NAME* subject = X509_get_subject_name(cert.get());
   const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);

@@ -11,8 +11,6 @@
 // thread, though two calls writing the same files race like any two writers.
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
 #include <vector>
 
@@ -71,9 +69,5 @@ absl::Status RevokeCertificate(const std::string& ca_cert_path, const std::strin
 absl::StatusOr<CertificateInfo> ReadCertificate(const std::string& path);
 // The serials (lower-case hex) listed in the CRL in `crl_path`, in the CRL's order.
 absl::StatusOr<std::vector<std::string>> ReadRevokedSerials(const std::string& crl_path);
-
-// Replaces `path` with `contents` through a temporary file in the same directory, created
-// with `mode`, synced, then renamed over it: a reader sees the old file or the new one.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode);
 
 }  // namespace cosched::tls

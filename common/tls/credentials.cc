@@ -4,10 +4,10 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/posix_io.h"
 #include "common/tls/trust_store.h"
 
 namespace cosched::tls {
@@ -16,11 +16,6 @@ namespace {
 
 // How often gRPC looks at the own certificate and key files for a rotated pair.
 constexpr unsigned int kCertificateRefreshSeconds = 1;
-
-bool FileExists(const std::string& path) {
-  struct stat info {};
-  return !path.empty() && ::stat(path.c_str(), &info) == 0;
-}
 
 // Runs after the TLS handshake on a client: is the server the scheduler? gRPC's own
 // verification is off (it cannot say why it refuses a certificate, and it checks host names,

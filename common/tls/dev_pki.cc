@@ -8,16 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/posix_io.h"
 #include "common/tls/cert_authority.h"
 
 namespace cosched::tls {
 
 namespace {
-
-bool Exists(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0;
-}
 
 // Clocks of emulated hosts and containers agree with this one; a little slack anyway.
 constexpr absl::Duration kBackdate = absl::Minutes(5);
@@ -33,7 +29,7 @@ absl::StatusOr<DevelopmentPki> DevelopmentPki::Create(std::string dir) {
   DevelopmentPki pki(std::move(dir));
   const std::string ca = absl::StrCat(pki.dir_, "/ca.pem");
   const std::string ca_key = absl::StrCat(pki.dir_, "/ca-key.pem");
-  if (!Exists(ca)) {
+  if (!FileExists(ca)) {
     const absl::Time now = absl::Now();
     if (absl::Status s =
             CreateCa(ca, ca_key, "cosched development CA", now - kBackdate, now + kValidity);
@@ -50,7 +46,7 @@ absl::StatusOr<TlsFlags> DevelopmentPki::Issue(const Identity& identity,
                                                const std::string& stem) const {
   TlsFlags flags;
   UseCertificateDirectory(dir_, stem, &flags);
-  if (Exists(flags.cert_file) && Exists(flags.key_file)) return flags;
+  if (FileExists(flags.cert_file) && FileExists(flags.key_file)) return flags;
   CertificateRequest request;
   request.identity = identity;
   if (identity.kind == PeerKind::kScheduler) {

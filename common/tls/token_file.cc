@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/posix_io.h"
 #include "common/status_macros.h"
 #include "common/tls/cert_authority.h"
 

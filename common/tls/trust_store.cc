@@ -6,7 +6,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <ctime>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,29 +18,7 @@ namespace {
 // Bounds the cache of verified certificates; a server sees few distinct ones.
 constexpr size_t kMaxVerified = 4096;
 
-// When the certificate stops being valid (so a cached verdict is not kept past it).
-absl::Time NotAfter(X509* cert) {
-  struct tm parsed {};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &parsed) != 1) return absl::UnixEpoch();
-  return absl::FromUnixSeconds(timegm(&parsed));
-}
-
 }  // namespace
-
-bool TrustStore::FileStamp::operator==(const FileStamp& other) const {
-  return exists == other.exists && modified.tv_sec == other.modified.tv_sec &&
-         modified.tv_nsec == other.modified.tv_nsec && size == other.size;
-}
-
-TrustStore::FileStamp TrustStore::Stamp(const std::string& path) {
-  FileStamp stamp;
-  struct stat info {};
-  if (path.empty() || ::stat(path.c_str(), &info) != 0) return stamp;
-  stamp.exists = true;
-  stamp.modified = info.st_mtim;
-  stamp.size = info.st_size;
-  return stamp;
-}
 
 TrustStore::TrustStore(std::string ca_file, std::string crl_file)
     : ca_file_(std::move(ca_file)), crl_file_(std::move(crl_file)) {}
@@ -52,14 +29,14 @@ TrustStore::~TrustStore() {
 }
 
 absl::Status TrustStore::Refresh() {
-  const FileStamp ca = Stamp(ca_file_);
-  const FileStamp crl = Stamp(crl_file_);
-  if (store_ != nullptr && ca == ca_stamp_ && crl == crl_stamp_) return absl::OkStatus();
-  if (store_ == nullptr && ca == ca_stamp_ && crl == crl_stamp_ && !load_error_.ok()) {
+  const FileVersion ca = StatFile(ca_file_);
+  const FileVersion crl = StatFile(crl_file_);
+  if (store_ != nullptr && ca == ca_version_ && crl == crl_version_) return absl::OkStatus();
+  if (store_ == nullptr && ca == ca_version_ && crl == crl_version_ && !load_error_.ok()) {
     return load_error_;  // still the files that failed to load
   }
-  ca_stamp_ = ca;
-  crl_stamp_ = crl;
+  ca_version_ = ca;
+  crl_version_ = crl;
   absl::StatusOr<std::vector<X509Ptr>> cas = ReadCertificates(ca_file_);
   if (!cas.ok()) {
     load_error_ = cas.status();
@@ -87,44 +64,36 @@ absl::Status TrustStore::Refresh() {
 
 absl::StatusOr<Identity> TrustStore::Verify(absl::string_view leaf_pem, absl::string_view chain_pem,
                                             PeerEnd end) {
-  {
-    MutexLock lock(&mu_);
-    if (Refresh().ok()) {
-      auto it = verified_.find(leaf_pem);
-      if (it != verified_.end() && it->second.store_version == store_version_ &&
-          absl::Now() < it->second.not_after) {
-        return it->second.result;
-      }
-    }
-  }
-  absl::StatusOr<Identity> result = VerifyUncached(leaf_pem, chain_pem, end);
   MutexLock lock(&mu_);
-  if (verified_.size() >= kMaxVerified) verified_.clear();
-  absl::StatusOr<X509Ptr> leaf = ParseCertificate(leaf_pem);
-  if (leaf.ok()) {
-    verified_[std::string(leaf_pem)] = Verified{store_version_, NotAfter(leaf->get()), result};
+  const absl::Status loaded = Refresh();
+  auto cached = verified_.find(leaf_pem);
+  if (loaded.ok() && cached != verified_.end() && cached->second.end == end &&
+      cached->second.store_version == store_version_ && absl::Now() < cached->second.not_after) {
+    return cached->second.result;
   }
+  absl::StatusOr<X509Ptr> leaf = ParseCertificate(leaf_pem);
+  if (!leaf.ok()) return leaf.status();
+  if (!loaded.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot check the certificate of ", CertificateName(leaf->get()), ": ", loaded.message()));
+  }
+  absl::StatusOr<Identity> result = VerifyLocked(leaf->get(), chain_pem, end);
+  if (verified_.size() >= kMaxVerified) verified_.clear();
+  verified_[std::string(leaf_pem)] =
+      Verified{end, store_version_, ToTime(X509_get0_notAfter(leaf->get())), result};
   return result;
 }
 
-absl::StatusOr<Identity> TrustStore::VerifyUncached(absl::string_view leaf_pem,
-                                                    absl::string_view chain_pem, PeerEnd end) {
-  absl::StatusOr<X509Ptr> leaf = ParseCertificate(leaf_pem);
-  if (!leaf.ok()) return leaf.status();
-  const std::string who = CertificateName(leaf->get());
+absl::StatusOr<Identity> TrustStore::VerifyLocked(X509* leaf, absl::string_view chain_pem,
+                                                  PeerEnd end) {
+  const std::string who = CertificateName(leaf);
   absl::StatusOr<std::vector<X509Ptr>> chain = ParseCertificates(chain_pem);
   STACK_OF(X509)* untrusted = sk_X509_new_null();
   if (chain.ok()) {
     for (const X509Ptr& cert : *chain) sk_X509_push(untrusted, cert.get());
   }
-  MutexLock lock(&mu_);
-  if (absl::Status s = Refresh(); !s.ok()) {
-    sk_X509_free(untrusted);
-    return absl::UnavailableError(
-        absl::StrCat("cannot check the certificate of ", who, ": ", s.message()));
-  }
   X509_STORE_CTX* context = X509_STORE_CTX_new();
-  X509_STORE_CTX_init(context, store_, leaf->get(), untrusted);
+  X509_STORE_CTX_init(context, store_, leaf, untrusted);
   X509_STORE_CTX_set_purpose(
       context, end == PeerEnd::kClient ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
   const bool verified = X509_verify_cert(context) == 1;
@@ -135,7 +104,7 @@ absl::StatusOr<Identity> TrustStore::VerifyUncached(absl::string_view leaf_pem,
     return absl::UnauthenticatedError(absl::StrCat(
         "the certificate of ", who, " is refused: ", X509_verify_cert_error_string(error)));
   }
-  absl::StatusOr<Identity> identity = IdentityFromUris(UriSans(leaf->get()));
+  absl::StatusOr<Identity> identity = IdentityFromUris(UriSans(leaf));
   if (!identity.ok()) {
     return absl::PermissionDeniedError(
         absl::StrCat("the certificate of ", who, " is refused: ", identity.status().message()));

@@ -8,7 +8,7 @@
 // Thread-safe: the TLS stack calls Verify from its own threads.
 #pragma once
 
-#include <sys/stat.h>
+#include <openssl/types.h>
 
 #include <map>
 #include <memory>
@@ -18,9 +18,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "common/posix_io.h"
 #include "common/tls/identity.h"
-
-struct x509_store_st;
 
 namespace cosched::tls {
 
@@ -42,21 +41,16 @@ class TrustStore {
                                   PeerEnd end) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct FileStamp {
-    bool exists = false;
-    timespec modified{};
-    off_t size = 0;
-    bool operator==(const FileStamp& other) const;
-  };
-  static FileStamp Stamp(const std::string& path);
-  absl::StatusOr<Identity> VerifyUncached(absl::string_view leaf_pem, absl::string_view chain_pem,
-                                          PeerEnd end) ABSL_LOCKS_EXCLUDED(mu_);
+  // X509_verify_cert of `leaf` against store_, and the identity it carries.
+  absl::StatusOr<Identity> VerifyLocked(X509* leaf, absl::string_view chain_pem, PeerEnd end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rebuilds store_ when a file changed since it was built.
   absl::Status Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A certificate verified before, while the files stay unchanged and it has not expired:
   // servers verify the caller's certificate on every call (Authorizer).
   struct Verified {
+    PeerEnd end = PeerEnd::kClient;  // the purpose it was verified for
     uint64_t store_version = 0;
     absl::Time not_after;
     absl::StatusOr<Identity> result;
@@ -65,11 +59,11 @@ class TrustStore {
   const std::string ca_file_;
   const std::string crl_file_;
   Mutex mu_;
-  x509_store_st* store_ ABSL_GUARDED_BY(mu_) = nullptr;
+  X509_STORE* store_ ABSL_GUARDED_BY(mu_) = nullptr;
   uint64_t store_version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped when the files are read again
   std::map<std::string, Verified, std::less<>> verified_ ABSL_GUARDED_BY(mu_);
-  FileStamp ca_stamp_ ABSL_GUARDED_BY(mu_);
-  FileStamp crl_stamp_ ABSL_GUARDED_BY(mu_);
+  FileVersion ca_version_ ABSL_GUARDED_BY(mu_);
+  FileVersion crl_version_ ABSL_GUARDED_BY(mu_);
   absl::Status load_error_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -6,11 +6,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/posix_io.h"
 
 namespace cosched::tls {
 
@@ -20,14 +19,6 @@ struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
 };
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -66,7 +57,7 @@ absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
 }
 
 absl::StatusOr<std::vector<X509Ptr>> ReadCertificates(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<std::vector<X509Ptr>> certs = ParseCertificates(*text);
   if (!certs.ok()) {
@@ -79,7 +70,7 @@ absl::StatusOr<std::vector<X509Ptr>> ReadCertificates(const std::string& path) {
 }
 
 absl::StatusOr<std::vector<X509CrlPtr>> ReadCrls(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
   std::vector<X509CrlPtr> crls;
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -115,15 +106,23 @@ std::vector<std::string> UriSans(X509* cert) {
   return uris;
 }
 
-std::string SerialHex(X509* cert) {
-  BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+std::string SerialHex(const ASN1_INTEGER* serial) {
+  std::unique_ptr<BIGNUM, OpenSslFree<BN_free>> number(ASN1_INTEGER_to_BN(serial, nullptr));
   if (number == nullptr) return "?";
-  char* hex = BN_bn2hex(number);
-  std::string serial = hex != nullptr ? hex : "?";
+  char* hex = BN_bn2hex(number.get());
+  std::string text = hex != nullptr ? absl::AsciiStrToLower(hex) : "?";
   OPENSSL_free(hex);
-  BN_free(number);
-  for (char& c : serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return serial;
+  return text;
+}
+
+std::string SerialHex(X509* cert) { return SerialHex(X509_get0_serialNumber(cert)); }
+
+absl::Time ToTime(const ASN1_TIME* time) {
+  struct tm parts {};
+  if (time == nullptr || ASN1_TIME_to_tm(time, &parts) != 1) return absl::InfinitePast();
+  return absl::FromCivil(absl::CivilSecond(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                                           parts.tm_hour, parts.tm_min, parts.tm_sec),
+                         absl::UTCTimeZone());
 }
 
 std::string CertificateName(X509* cert) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace cosched::tls {
 
@@ -38,8 +39,11 @@ absl::StatusOr<std::vector<X509CrlPtr>> ReadCrls(const std::string& path);
 
 // The URIs among the certificate's subject alternative names.
 std::vector<std::string> UriSans(X509* cert);
-// The certificate's lower-case hex serial number.
+// A serial number, and a certificate's, in lower-case hex.
+std::string SerialHex(const ASN1_INTEGER* serial);
 std::string SerialHex(X509* cert);
+// An ASN.1 time (a certificate's notAfter, say); InfinitePast when it does not parse.
+absl::Time ToTime(const ASN1_TIME* time);
 // "cosched://node/vehicle/car-1 (serial 3f0a...)", or its subject when it has no cosched URI.
 std::string CertificateName(X509* cert);
 // OpenSSL's queued errors as one line (and clears the queue); `fallback` when there are none.

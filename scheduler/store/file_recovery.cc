@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/posix_io.h"
 #include "common/status_macros.h"
-#include "scheduler/store/posix_io.h"
 #include "scheduler/store/snapshot_format.h"
 #include "scheduler/store/store_directory.h"
 #include "scheduler/store/wal_format.h"

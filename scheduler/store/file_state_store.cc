@@ -87,7 +87,7 @@ absl::Status FileStateStore::WriteSnapshot(absl::string_view state, uint64_t las
   RETURN_IF_ERROR(UsableLocked());
   RETURN_IF_ERROR(CheckSnapshotSequence(last_sequence, snapshots_.empty() ? 0 : snapshots_.back(),
                                         last_sequence_));
-  RETURN_IF_ERROR(WriteFileAtomically(directory_, SnapshotName(last_sequence),
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(directory_, "/", SnapshotName(last_sequence)),
                                       EncodeSnapshot(state, last_sequence)));
   if (snapshots_.empty() || snapshots_.back() != last_sequence) snapshots_.push_back(last_sequence);
   CompactLocked();

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/mutex.h"
-#include "scheduler/store/posix_io.h"
+#include "common/posix_io.h"
 #include "scheduler/store/state_store.h"
 #include "scheduler/store/wal_segment_writer.h"
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "scheduler/store/posix_io.h"
+#include "common/posix_io.h"
 
 namespace cosched::scheduler {
 namespace {

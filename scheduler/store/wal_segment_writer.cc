@@ -24,7 +24,8 @@ WalSegmentWriter::WalSegmentWriter(std::string path, UniqueFd fd, uint64_t first
 absl::StatusOr<std::unique_ptr<WalSegmentWriter>> WalSegmentWriter::Create(
     const std::string& directory, uint64_t first_sequence) {
   const std::string name = WalSegmentName(first_sequence);
-  RETURN_IF_ERROR(WriteFileAtomically(directory, name, EncodeWalSegmentHeader(first_sequence)));
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(directory, "/", name),
+                                      EncodeWalSegmentHeader(first_sequence)));
   return Continue(directory, first_sequence, kWalSegmentHeaderBytes, first_sequence);
 }
 

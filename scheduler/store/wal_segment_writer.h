@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "scheduler/store/posix_io.h"
+#include "common/posix_io.h"
 
 namespace cosched::scheduler {
 

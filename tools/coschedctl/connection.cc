@@ -1,12 +1,11 @@
 // File: tools/coschedctl/connection.cc
 #include "tools/coschedctl/connection.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/posix_io.h"
 #include "common/status_macros.h"
 
 namespace cosched::coschedctl {
@@ -15,11 +14,6 @@ namespace {
 
 constexpr char kDefaultScheduler[] = "127.0.0.1:7070";
 constexpr char kLocalCertificates[] = "cosched-certs";
-
-bool Exists(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0;
-}
 
 std::string ConfigPath() {
   if (const char* path = std::getenv("COSCHED_CONFIG"); path != nullptr) return path;
@@ -39,7 +33,7 @@ std::string ExpandHome(const std::string& path) {
 absl::Status FromConfigFile(Options& options) {
   const std::string path = ConfigPath();
   const bool named = std::getenv("COSCHED_CONFIG") != nullptr;
-  if (path.empty() || (!named && !Exists(path))) return absl::OkStatus();
+  if (path.empty() || (!named && !FileExists(path))) return absl::OkStatus();
   ASSIGN_OR_RETURN(ConfigNode config, ConfigNode::LoadFile(path));
   RETURN_IF_ERROR(config.RejectUnknownKeys({"scheduler", "tls", "token", "insecure"}));
   auto fill = [](std::string* value, absl::StatusOr<std::string> from_file) -> absl::Status {
@@ -79,7 +73,7 @@ absl::Status ResolveConnection(Options& options) {
   }
   if (options.scheduler.empty()) options.scheduler = kDefaultScheduler;
   if (!options.tls.insecure && options.tls.ca_file.empty() &&
-      Exists(absl::StrCat(kLocalCertificates, "/ca.pem"))) {
+      FileExists(absl::StrCat(kLocalCertificates, "/ca.pem"))) {
     // What `cosched up` made here: its CA, and its admin client unless a token was given.
     tls::UseCertificateDirectory(
         kLocalCertificates,

@@ -1,5 +1,5 @@
-// File: scheduler/store/posix_io.cc
-#include "scheduler/store/posix_io.h"
+// File: common/posix_io.cc
+#include "common/posix_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
-namespace cosched::scheduler {
+namespace cosched {
 
 absl::Status ErrnoError(absl::string_view what, absl::string_view path) {
   return absl::ErrnoToStatus(errno, absl::StrCat(what, " ", path));
@@ -57,14 +57,18 @@ absl::Status FsyncDirectory(const std::string& directory) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& directory, const std::string& name,
-                                 absl::string_view contents) {
-  const std::string path = absl::StrCat(directory, "/", name);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents, mode_t mode) {
+  const size_t slash = path.rfind('/');
+  const std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
   const std::string temporary = absl::StrCat(path, kTemporarySuffix);
   absl::Status status = [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(temporary, O_WRONLY | O_CREAT | O_TRUNC));
-    RETURN_IF_ERROR(WriteAllAt(fd.get(), contents, 0, temporary));
-    if (::fsync(fd.get()) != 0) return ErrnoError("cannot fsync", temporary);
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return ErrnoError("cannot create a temporary file for", path);
+    UniqueFd owned(fd);
+    // A temporary left by a crash keeps its old mode through O_CREAT: set it (a key's 0600).
+    if (::fchmod(fd, mode) != 0) return ErrnoError("cannot set the mode of", temporary);
+    RETURN_IF_ERROR(WriteAllAt(fd, contents, 0, temporary));
+    if (::fsync(fd) != 0) return ErrnoError("cannot fsync", temporary);
     if (::rename(temporary.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename", path);
     return absl::OkStatus();
   }();
@@ -90,4 +94,16 @@ absl::Status RemoveFile(const std::string& path) {
   return absl::OkStatus();
 }
 
-}  // namespace cosched::scheduler
+bool FileExists(const std::string& path) {
+  struct stat info {};
+  return !path.empty() && ::stat(path.c_str(), &info) == 0;
+}
+
+FileVersion StatFile(const std::string& path) {
+  struct stat info {};
+  if (path.empty() || ::stat(path.c_str(), &info) != 0) return FileVersion{};
+  return FileVersion{true, int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec,
+                     static_cast<int64_t>(info.st_size)};
+}
+
+}  // namespace cosched
