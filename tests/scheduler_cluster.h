@@ -77,33 +77,35 @@ class SchedulerCluster : public ::testing::Test {
       if (line->find(text) != std::string::npos) return *line;
     }
   }
-  // The flags that give node `node_id` its certificate.
-  std::vector<std::string> NodeTlsArgs(const std::string& node_id, const std::string& kind) {
+  // Node `node_id`'s certificate files (issued on first use).
+  tls::TlsFlags NodeFiles(const std::string& node_id, const std::string& kind = "datacenter") {
     absl::StatusOr<tls::TlsFlags> files = pki_->Node(node_id, kind);
     EXPECT_TRUE(files.ok()) << files.status();
-    return files.ok() ? tls::DevelopmentPki::Args(*files) : std::vector<std::string>{};
+    return files.value_or(tls::TlsFlags{});
   }
-  // coschedctl's flags for the admin client's certificate.
+  // Client `name`'s certificate files, with `role` (issued on first use).
+  tls::TlsFlags ClientFiles(const std::string& name, tls::Role role) {
+    absl::StatusOr<tls::TlsFlags> files = pki_->Client(name, role);
+    EXPECT_TRUE(files.ok()) << files.status();
+    return files.value_or(tls::TlsFlags{});
+  }
+  // The flags that give node `node_id` its certificate.
+  std::vector<std::string> NodeTlsArgs(const std::string& node_id, const std::string& kind) {
+    return tls::DevelopmentPki::Args(NodeFiles(node_id, kind));
+  }
+  // coschedctl's flags for a client's certificate, the admin's by default.
   std::vector<std::string> ClientTlsArgs(const std::string& name = "admin",
                                          tls::Role role = tls::Role::kAdmin) {
-    absl::StatusOr<tls::TlsFlags> files = pki_->Client(name, role);
-    EXPECT_TRUE(files.ok()) << files.status();
-    return files.ok() ? tls::DevelopmentPki::Args(*files) : std::vector<std::string>{};
+    return tls::DevelopmentPki::Args(ClientFiles(name, role));
   }
-  // A channel to the scheduler as the admin client.
-  std::shared_ptr<grpc::Channel> AdminChannel() {
-    absl::StatusOr<tls::TlsFlags> files = pki_->Client("admin", tls::Role::kAdmin);
-    EXPECT_TRUE(files.ok()) << files.status();
-    return grpc::CreateChannel(address_,
-                               tls::SchedulerChannelCredentials(files.value_or(tls::TlsFlags{})));
+  // A channel to the scheduler as client `name` in `role`, the admin by default.
+  std::shared_ptr<grpc::Channel> ClientChannel(const std::string& name = "admin",
+                                               tls::Role role = tls::Role::kAdmin) {
+    return grpc::CreateChannel(address_, tls::SchedulerChannelCredentials(ClientFiles(name, role)));
   }
-  // A client stub with a certificate for `name` in `role`.
   std::unique_ptr<cosched::v1::Scheduler::Stub> ClientStub(const std::string& name,
                                                            tls::Role role) {
-    absl::StatusOr<tls::TlsFlags> files = pki_->Client(name, role);
-    EXPECT_TRUE(files.ok()) << files.status();
-    return cosched::v1::Scheduler::NewStub(grpc::CreateChannel(
-        address_, tls::SchedulerChannelCredentials(files.value_or(tls::TlsFlags{}))));
+    return cosched::v1::Scheduler::NewStub(ClientChannel(name, role));
   }
   // Starts cosched-scheduler on `listen` with this test's data directory.
   void StartScheduler(const std::string& listen,

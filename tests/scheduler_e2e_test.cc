@@ -113,7 +113,7 @@ TEST_F(SchedulerE2eTest, TrainsAJobAcrossWorkersToTheEnd) {
 // The scheduler answers the standard grpc.health.v1 checks that Kubernetes' grpc probes send:
 // SERVING for the server as a whole, NOT_FOUND for a service it does not know.
 TEST_F(SchedulerE2eTest, ServesTheStandardGrpcHealthService) {
-  auto health = grpc::health::v1::Health::NewStub(AdminChannel());
+  auto health = grpc::health::v1::Health::NewStub(ClientChannel());
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse reply;
   {

@@ -98,11 +98,6 @@ class SecurityE2eTest : public SchedulerCluster {
     scheduler_logs_to_stdout_ = true;
     SchedulerCluster::SetUp();
   }
-  tls::TlsFlags NodeFiles(const std::string& id, const std::string& kind = "datacenter") {
-    absl::StatusOr<tls::TlsFlags> files = pki_->Node(id, kind);
-    EXPECT_TRUE(files.ok()) << files.status();
-    return files.value_or(tls::TlsFlags{});
-  }
   // The scheduler's count of refused calls for `service` and `code` (0 before the first).
   double CallsRefused(const std::string& service, const std::string& code) {
     auto metrics = testing::HttpGet(metrics_port_, "/metrics");
@@ -117,6 +112,26 @@ class SecurityE2eTest : public SchedulerCluster {
       }
     }
     return 0;
+  }
+  // SubmitJob of `yaml` through `stub`; the job's id goes to `id` when given.
+  static grpc::Status SubmitWith(cosched::v1::Scheduler::Stub& stub, const std::string& yaml,
+                                 std::string* id = nullptr) {
+    grpc::ClientContext context;
+    cosched::v1::SubmitJobRequest request;
+    request.set_job_yaml(yaml);
+    cosched::v1::SubmitJobReply reply;
+    const grpc::Status status = stub.SubmitJob(&context, request, &reply);
+    if (id != nullptr) *id = reply.job_id();
+    return status;
+  }
+  // Infer of one blank image within `deadline_ms` through `stub`.
+  static grpc::Status InferWith(cosched::v1::Scheduler::Stub& stub, int deadline_ms,
+                                cosched::v1::InferReply* reply) {
+    cosched::v1::InferRequest request;
+    request.add_images(std::string(784, '\0'));
+    request.set_deadline_ms(deadline_ms);
+    grpc::ClientContext context;
+    return stub.Infer(&context, request, reply);
   }
   std::vector<std::string> NodeIds() {
     grpc::ClientContext context;
@@ -199,13 +214,7 @@ TEST_F(SecurityE2eTest, ClientsWithoutTheRoleCannotSubmitOrCancel) {
         grpc::CreateChannel(address_, tls::SchedulerChannelCredentials(files)));
   };
   const auto submit = [&](cosched::v1::Scheduler::Stub& stub, std::string* id) {
-    grpc::ClientContext context;
-    cosched::v1::SubmitJobRequest request;
-    request.set_job_yaml(TestJob(1, 1, 100));
-    cosched::v1::SubmitJobReply reply;
-    const grpc::Status status = stub.SubmitJob(&context, request, &reply);
-    if (id != nullptr) *id = reply.job_id();
-    return status;
+    return SubmitWith(stub, TestJob(1, 1, 100), id);
   };
   const auto cancel = [&](cosched::v1::Scheduler::Stub& stub, const std::string& id) {
     grpc::ClientContext context;
@@ -368,6 +377,18 @@ TEST_F(SecurityE2eTest, ASecondSessionForALiveNodeIsRefused) {
   EXPECT_EQ(assigned->assignment().job_id(), job);
 }
 
+// An answer to `work` as dc-1 serving fashion-mlp version 100 gives it: one image, `label`.
+cosched::v1::WorkerMessage AnswerFromDc1(const cosched::v1::InferenceWork& work, uint32_t label) {
+  cosched::v1::WorkerMessage message;
+  cosched::v1::InferenceResult& result = *message.mutable_inference_result();
+  result.set_request_id(work.request_id());
+  result.mutable_reply()->add_classes(label);
+  result.mutable_reply()->set_node_id("dc-1");
+  result.mutable_reply()->set_model("fashion-mlp");
+  result.mutable_reply()->set_weights_step(100);
+  return message;
+}
+
 // An inference request is answered only by the node it was routed to: another node's answer
 // under its request id is dropped, however quick.
 TEST_F(SecurityE2eTest, AnAnswerFromANodeTheRequestWasNotRoutedToIsDropped) {
@@ -406,11 +427,7 @@ TEST_F(SecurityE2eTest, AnAnswerFromANodeTheRequestWasNotRoutedToIsDropped) {
   }
   ASSERT_TRUE(serving) << "the scheduler never saw dc-1 serve version 100";
   const auto infer = [&](int deadline_ms, cosched::v1::InferReply* reply) {
-    cosched::v1::InferRequest request;
-    request.add_images(std::string(784, '\0'));
-    request.set_deadline_ms(deadline_ms);
-    grpc::ClientContext context;
-    return stub_->Infer(&context, request, reply);
+    return InferWith(*stub_, deadline_ms, reply);
   };
 
   cosched::v1::InferReply forged_reply;
@@ -419,14 +436,8 @@ TEST_F(SecurityE2eTest, AnAnswerFromANodeTheRequestWasNotRoutedToIsDropped) {
   auto work = server.NextWhere(&cosched::v1::SchedulerMessage::has_inference_work);
   if (!work.ok()) client.join();
   ASSERT_TRUE(work.ok()) << work.status() << "; the request: " << forged_status.error_message();
-  cosched::v1::WorkerMessage forged;
-  forged.mutable_inference_result()->set_request_id(work->inference_work().request_id());
-  forged.mutable_inference_result()->mutable_reply()->add_classes(9);
-  forged.mutable_inference_result()->mutable_reply()->set_node_id("dc-1");
   // Otherwise a valid answer: it is dropped for who sent it, nothing else.
-  forged.mutable_inference_result()->mutable_reply()->set_model("fashion-mlp");
-  forged.mutable_inference_result()->mutable_reply()->set_weights_step(100);
-  rogue.Send(forged);
+  rogue.Send(AnswerFromDc1(work->inference_work(), 9));
   client.join();
   EXPECT_FALSE(forged_status.ok()) << "the forged answer was accepted: class "
                                    << (forged_reply.classes_size() ? forged_reply.classes(0) : -1);
@@ -438,14 +449,9 @@ TEST_F(SecurityE2eTest, AnAnswerFromANodeTheRequestWasNotRoutedToIsDropped) {
   grpc::Status status;
   std::thread honest_client([&] { status = infer(5000, &reply); });
   auto honest_work = server.NextWhere(&cosched::v1::SchedulerMessage::has_inference_work);
+  if (!honest_work.ok()) honest_client.join();
   ASSERT_TRUE(honest_work.ok()) << honest_work.status();
-  cosched::v1::WorkerMessage answer;
-  answer.mutable_inference_result()->set_request_id(honest_work->inference_work().request_id());
-  answer.mutable_inference_result()->mutable_reply()->add_classes(7);
-  answer.mutable_inference_result()->mutable_reply()->set_node_id("dc-1");
-  answer.mutable_inference_result()->mutable_reply()->set_model("fashion-mlp");
-  answer.mutable_inference_result()->mutable_reply()->set_weights_step(100);
-  server.Send(answer);
+  server.Send(AnswerFromDc1(honest_work->inference_work(), 7));
   honest_client.join();
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(reply.classes_size(), 1);
@@ -463,13 +469,11 @@ TEST_F(SecurityE2eTest, AClientOverItsLimitsIsRefusedNamingTheLimit) {
   auto alice = ClientStub("alice", tls::Role::kSubmit);
   int submitted = 0;
   const auto submit = [&](cosched::v1::Scheduler::Stub& stub) {
-    grpc::ClientContext context;
-    cosched::v1::SubmitJobRequest request;
     // Each job its own name, so each serves a model of its own.
-    request.set_job_yaml(absl::StrReplaceAll(
-        TestJob(1, 1, 100), {{"name: test-short", absl::StrCat("name: limited-", ++submitted)}}));
-    cosched::v1::SubmitJobReply reply;
-    return stub.SubmitJob(&context, request, &reply);
+    return SubmitWith(
+        stub,
+        absl::StrReplaceAll(TestJob(1, 1, 100),
+                            {{"name: test-short", absl::StrCat("name: limited-", ++submitted)}}));
   };
   for (int job = 0; job < 2; ++job) {
     const grpc::Status status = submit(*alice);
@@ -487,12 +491,8 @@ TEST_F(SecurityE2eTest, AClientOverItsLimitsIsRefusedNamingTheLimit) {
   EXPECT_TRUE(submit(*bob).ok());
 
   const auto infer = [&](cosched::v1::Scheduler::Stub& stub) {
-    cosched::v1::InferRequest request;
-    request.add_images(std::string(784, '\0'));
-    request.set_deadline_ms(100);
-    grpc::ClientContext context;
     cosched::v1::InferReply reply;
-    return stub.Infer(&context, request, &reply);
+    return InferWith(stub, 100, &reply);
   };
   // No worker is registered, so the first two are refused for that; the third for the rate.
   EXPECT_THAT(infer(*alice).error_message(), HasSubstr("no worker is registered"));
