@@ -176,4 +176,11 @@ std::string FlagParser::Usage() const {
   return out;
 }
 
+bool FlagParser::TakesValue(absl::string_view name) const {
+  for (const Flag& flag : flags_) {
+    if (flag.name == name) return !flag.is_bool;
+  }
+  return true;
+}
+
 }  // namespace cosched

@@ -40,6 +40,9 @@ class FlagParser {
   // nullopt to carry on.
   std::optional<int> ParseOrExitCode(int argc, char** argv);
   const std::vector<std::string>& positional() const { return positional_; }
+  // Whether `--name` is followed by its value (every registered flag but a Bool; an unknown
+  // one is taken to, as Parse would refuse it anyway).
+  bool TakesValue(absl::string_view name) const;
   bool help_requested() const { return help_requested_; }
   std::string Usage() const;
 

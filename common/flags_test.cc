@@ -92,5 +92,16 @@ TEST(FlagsTest, StringListsRepeatAndSplitOnCommasReplacingTheDefault) {
   EXPECT_EQ(untouched, std::vector<std::string>{"d"});
 }
 
+TEST(FlagsTest, OnlyBoolFlagsGoWithoutAValue) {
+  FlagParser parser("test");
+  std::string name;
+  bool force = false;
+  parser.String("name", &name, "");
+  parser.Bool("force", &force, "");
+  EXPECT_TRUE(parser.TakesValue("name"));
+  EXPECT_FALSE(parser.TakesValue("force"));
+  EXPECT_TRUE(parser.TakesValue("unknown"));  // Parse refuses it; its value is no word
+}
+
 }  // namespace
 }  // namespace cosched

@@ -76,6 +76,9 @@ struct Command {
   std::string summary;
   void (*register_flags)(FlagParser& parser, Options& options) = nullptr;  // may be null
   int (*run)(const Context& context) = nullptr;                            // an ExitCode
+  // Works on local files only (`certs`): no scheduler, so no connection settings and no
+  // client (Context::client stays null).
+  bool local = false;
 };
 
 // The command tables of each command group (one .cc file each).

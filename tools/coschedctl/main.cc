@@ -46,17 +46,16 @@ std::string GeneralUsage(const std::vector<Command>& commands) {
   return out;
 }
 
-// The arguments that are not flags or flag values. Every coschedctl flag takes a value, so
-// this needs no parser: the command must be known before its flags can be registered.
-std::vector<std::string> Words(const std::vector<std::string>& args) {
+// The arguments that are not flags or flag values. The command must be known before its own
+// flags can be registered, so `flags` knows every command's (which take values, and which,
+// the Bool ones, do not).
+std::vector<std::string> Words(const std::vector<std::string>& args, const FlagParser& flags) {
   std::vector<std::string> words;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") continue;
     if (absl::StartsWith(arg, "--") && arg.size() > 2) {
-      // The value follows, except after the flags that take none.
-      const bool takes_value = arg != "--insecure" && arg != "--force" && arg != "--promote";
-      if (takes_value && arg.find('=') == std::string::npos) ++i;
+      if (arg.find('=') == std::string::npos && flags.TakesValue(arg.substr(2))) ++i;
       continue;
     }
     if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
@@ -83,7 +82,13 @@ const Command* FindCommand(const std::vector<Command>& commands,
 int Main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::vector<Command> commands = AllCommands();
-  const std::vector<std::string> words = Words(args);
+  Options every_option;  // only for telling flags that take values from those that do not
+  FlagParser every_flag("coschedctl");
+  RegisterGlobalFlags(every_flag, every_option);
+  for (const Command& command : commands) {
+    if (command.register_flags != nullptr) command.register_flags(every_flag, every_option);
+  }
+  const std::vector<std::string> words = Words(args, every_flag);
   const bool help = std::find(args.begin(), args.end(), "--help") != args.end() ||
                     std::find(args.begin(), args.end(), "-h") != args.end();
   const Command* command = FindCommand(commands, words);
@@ -136,14 +141,11 @@ int Main(int argc, char** argv) {
   if (context.options.timeout <= absl::ZeroDuration()) {
     return ReportUsage("--timeout must be positive");
   }
-  // `certs` works on local files only: no scheduler, so no connection settings to check.
-  if (command->words.front() != "certs") {
+  std::optional<SchedulerClient> client;
+  if (!command->local) {
     if (absl::Status s = ResolveConnection(context.options); !s.ok()) {
       return ReportUsage(std::string(s.message()));
     }
-  }
-  std::optional<SchedulerClient> client;
-  if (command->words.front() != "certs") {
     client.emplace(context.options.scheduler, context.options.timeout,
                    tls::SchedulerChannelCredentials(context.options.tls));
     context.client = &*client;
